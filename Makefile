@@ -1,0 +1,42 @@
+# Everything installs itself: `make demo` and `make test` work on a fresh clone.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BENCH_VENV ?= .venv-bench
+BENCH_PY := $(BENCH_VENV)/bin/python
+# The CUDA build of TensorFlow where an NVIDIA driver is present, the CPU build elsewhere.
+TF_EXTRA ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && echo gpu || echo cpu)
+STAMP := $(VENV)/.keras_vis-installed-$(TF_EXTRA)
+OUT ?= demo_output
+
+.PHONY: install demo test bench gallery clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[$(TF_EXTRA),dev]"
+	touch $@
+
+demo: $(STAMP)
+	$(VENV)/bin/keras-vis report --out $(OUT)
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+$(BENCH_VENV)/.bench-installed: pyproject.toml benchmarks/requirements.txt
+	test -x $(BENCH_PY) || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_PY) -m pip install --quiet --upgrade pip
+	$(BENCH_PY) -m pip install --quiet -e ".[$(TF_EXTRA)]" -r benchmarks/requirements.txt
+	$(BENCH_PY) -m pip install --quiet --no-deps -r benchmarks/requirements-nodeps.txt
+	touch $@
+
+bench: $(BENCH_VENV)/.bench-installed
+	$(BENCH_PY) benchmarks/run_all.py
+
+gallery: $(STAMP)
+	$(PY) -m keras_vis.demo.gallery docs/gallery
+
+clean:
+	rm -rf $(VENV) $(BENCH_VENV) $(OUT) .pytest_cache

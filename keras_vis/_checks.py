@@ -1,0 +1,127 @@
+"""Argument validation shared by the public API.
+
+Every check raises `ValueError` or `TypeError` worded the Keras way:
+"Expected `name` to be <what>. Received: name=<value>", so a user sees what went wrong at the call
+they made, not a stack trace from deep inside TensorFlow.
+"""
+
+import numbers
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+def describe(value, limit=80):
+    """A short printable form of `value` for error messages."""
+    if isinstance(value, (np.ndarray, tf.Tensor)) or keras.ops.is_tensor(value):
+        return f"<{type(value).__name__} shape={tuple(value.shape)} dtype={value.dtype}>"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def expected(name, what, value, hint=None):
+    """Builds the standard error message."""
+    message = f"Expected `{name}` to be {what}. Received: {name}={describe(value)}"
+    return message + (f". {hint}" if hint else "")
+
+
+def check_model(model, name="model"):
+    """Raises `TypeError` unless `model` is a built `keras.Model`."""
+    if not isinstance(model, keras.Model):
+        raise TypeError(expected(name, "a `keras.Model`", model))
+    if not model.built:
+        raise ValueError(
+            expected(
+                name,
+                "a built model",
+                model,
+                "Build it first, e.g. by calling it on a batch or giving it an `Input`.",
+            )
+        )
+    return model
+
+
+def check_positive_int(value, name, minimum=1):
+    """Returns `value` as an int, or raises if it is not an integer >= `minimum`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(expected(name, f"an integer >= {minimum}", value))
+    if value < minimum:
+        raise ValueError(expected(name, f"an integer >= {minimum}", value))
+    return int(value)
+
+
+def check_number(value, name, *, low=None, high=None, low_inclusive=True, high_inclusive=True):
+    """Returns `value` as a float, or raises if it is not a finite number in the given range."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise TypeError(expected(name, "a finite number", value))
+    too_low = low is not None and (value < low if low_inclusive else value <= low)
+    too_high = high is not None and (value > high if high_inclusive else value >= high)
+    if too_low or too_high:
+        left = "[" if low_inclusive else "("
+        right = "]" if high_inclusive else ")"
+        interval = f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
+        raise ValueError(expected(name, f"a number in {interval}", value))
+    return float(value)
+
+
+def check_choice(value, name, choices):
+    """Returns `value` if it is one of `choices`, else raises `ValueError` listing them."""
+    if value not in choices:
+        options = ", ".join(repr(c) for c in choices)
+        raise ValueError(expected(name, f"one of {options}", value))
+    return value
+
+
+def to_float_batch(images, model, name="images"):
+    """Converts `images` to a float32 numpy batch that fits `model`'s first input.
+
+    Accepts numpy arrays, tensors or nested lists of shape `(N, H, W, C)`; a single image of shape
+    `(H, W, C)` is not accepted silently, since it is ambiguous with a batch of grey images.
+
+    Raises:
+        TypeError: if `images` is not array-like.
+        ValueError: on a wrong rank, an empty batch, a size or channel count the model cannot take, or
+            non-finite values.
+    """
+    if images is None or isinstance(images, (str, bytes, dict)):
+        raise TypeError(expected(name, "an array or tensor of shape (N, H, W, C)", images))
+    try:
+        array = np.asarray(keras.ops.convert_to_numpy(images) if keras.ops.is_tensor(images) else images)
+    except Exception as error:
+        raise TypeError(expected(name, "an array or tensor of shape (N, H, W, C)", images)) from error
+    if array.dtype == object or not (
+        np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.bool_)
+    ):
+        raise TypeError(expected(name, "a numeric array of shape (N, H, W, C)", array))
+    expected_shape = tuple(model.inputs[0].shape)
+    if array.ndim != len(expected_shape):
+        hint = None
+        if array.ndim == len(expected_shape) - 1:
+            hint = "To pass a single image, add a batch axis: `images[None]`."
+        raise ValueError(
+            expected(name, f"a batch of rank {len(expected_shape)}, shape {_shape_text(expected_shape)}",
+                     array, hint)
+        )
+    if array.shape[0] == 0:
+        raise ValueError(expected(name, "a non-empty batch", array))
+    for axis, (want, got) in enumerate(zip(expected_shape[1:], array.shape[1:]), start=1):
+        if want is not None and want != got:
+            what = "channels" if axis == len(expected_shape) - 1 else f"size {want} on axis {axis}"
+            raise ValueError(
+                expected(
+                    name,
+                    f"of shape {_shape_text(expected_shape)} to match the model input",
+                    array,
+                    f"Axis {axis} has {got}, the model needs {want} {what if what == 'channels' else ''}".rstrip()
+                    + ". Resize the images (e.g. `keras_vis.io.load_image(path, target_size=...)`).",
+                )
+            )
+    array = array.astype(np.float32, copy=False)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(expected(name, "finite values (no NaN or inf)", array))
+    return array
+
+
+def _shape_text(shape):
+    return "(" + ", ".join("N" if i == 0 else ("?" if d is None else str(d)) for i, d in enumerate(shape)) + ")"
