@@ -46,15 +46,18 @@ class Engine:
         input_grads: return the gradient of the score with respect to the inputs.
         tap_grads: return the gradient of the score with respect to the tapped activations.
         jit_compile: compile the step with XLA.
+        taps_only: compute only the layers up to the taps (no model outputs); lets channel and
+            neuron targets run on inputs of another size than the model was built for.
     """
 
     def __init__(self, model, taps=(), target=None, *, head="linear", relu="standard",
-                 input_grads=True, tap_grads=False, jit_compile=False):
+                 input_grads=True, tap_grads=False, jit_compile=False, taps_only=False):
         self.target = as_target(target)
         target_layers = self.target.resolve(model)
         self.taps = list(taps)
         self._all_taps = self.taps + target_layers
-        self._runner = GraphRunner(model, self._all_taps, head=head, relu=relu)
+        self._runner = GraphRunner(model, self._all_taps, head=head, relu=relu, taps_only=taps_only)
+        self._taps_only = taps_only
         self._input_grads = input_grads
         self._tap_grads = tap_grads
         self._jit_compile = jit_compile
@@ -86,7 +89,7 @@ class Engine:
             outputs, activations = self._runner(inputs)
             scores = self.target.score(outputs, activations[tap_count:], class_index)
         result = {
-            "outputs": [tf.cast(o, tf.float32) for o in outputs],
+            "outputs": [] if self._taps_only else [tf.cast(o, tf.float32) for o in outputs],
             "activations": [tf.cast(a, tf.float32) for a in activations[:tap_count]],
             "scores": scores,
         }
@@ -145,7 +148,8 @@ def get_engine(model, taps=(), target=None, **options):
         taps: layers whose activations to return.
         target: anything `keras_vis.targets.as_target` accepts; only its kind and fixed parameters
             (not per-image class indices) select the engine.
-        **options: `head`, `relu`, `input_grads`, `tap_grads`, `jit_compile` (see `Engine`).
+        **options: `head`, `relu`, `input_grads`, `tap_grads`, `jit_compile`, `taps_only`
+            (see `Engine`).
     """
     check_model(model)
     target = as_target(target)
@@ -168,7 +172,7 @@ def run(model, inputs, target=None, *, taps=(), batch_size=32, **options):
         target: any accepted target form (see `keras_vis.targets`).
         taps: layers whose activations (and, with `tap_grads=True`, gradients) to return.
         batch_size: images per compiled call.
-        **options: `head`, `relu`, `input_grads`, `tap_grads`, `jit_compile`.
+        **options: `head`, `relu`, `input_grads`, `tap_grads`, `jit_compile`, `taps_only`.
 
     Returns:
         A `Result` (see `Result`).

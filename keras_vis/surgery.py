@@ -94,15 +94,19 @@ class GraphRunner:
         taps: layers whose outputs to record.
         head: `"linear"` to drop the output softmax/sigmoid, `"model"` to keep it.
         relu: `"standard"`, `"guided"` or `"deconvnet"`.
+        taps_only: stop computing once every tap is recorded; the model outputs are then `None`.
+            This runs the layers up to the taps on inputs of any size the convolutions accept
+            (a VGG16 with its 224² classifier top, fed 128² images to look at `block3_conv1`).
     """
 
-    def __init__(self, model, taps=(), *, head="linear", relu="standard"):
+    def __init__(self, model, taps=(), *, head="linear", relu="standard", taps_only=False):
         check_choice(head, "head", HEAD_POLICIES)
         check_choice(relu, "relu", RELU_POLICIES)
         self._model = weakref.ref(model)
         self._tap_ids = [id(layer) for layer in taps]
         self._head_ids = {id(layer) for layer in head_layers(model)} if head == "linear" else set()
         self._relu = relu
+        self._taps_only = taps_only
         self._recorded = {}
 
     def __call__(self, inputs):
@@ -145,6 +149,8 @@ class GraphRunner:
 
     def _operation(self, operation):
         def call(*args, **kwargs):
+            if self._taps_only and len(self._recorded) == len(set(self._tap_ids)):
+                return None
             if is_model(operation):
                 flat = [t for t in tf.nest.flatten(args)]
                 outputs = self._run_model(operation, flat)
