@@ -57,6 +57,15 @@ class Engine:
         self.taps = list(taps)
         self._all_taps = self.taps + target_layers
         self._runner = GraphRunner(model, self._all_taps, head=head, relu=relu, taps_only=taps_only)
+        # A target that taps no layer scores the model outputs, which a taps-only run never computes:
+        # such a run is forward-only and returns no scores.
+        self._scored = not (taps_only and not target_layers)
+        if not self._scored and (input_grads or tap_grads):
+            raise ValueError(
+                "Expected a `Channel` or `Neuron` target, or `input_grads=False, tap_grads=False`, "
+                f"with `taps_only=True`. Received: target={self.target.key()!r}, which scores the "
+                "model outputs that a taps-only run does not compute."
+            )
         self._taps_only = taps_only
         self._input_grads = input_grads
         self._tap_grads = tap_grads
@@ -87,12 +96,14 @@ class Engine:
                 for tensor in inputs:
                     tape.watch(tensor)
             outputs, activations = self._runner(inputs)
-            scores = self.target.score(outputs, activations[tap_count:], class_index)
+            if self._scored:
+                scores = self.target.score(outputs, activations[tap_count:], class_index)
         result = {
             "outputs": [] if self._taps_only else [tf.cast(o, tf.float32) for o in outputs],
             "activations": [tf.cast(a, tf.float32) for a in activations[:tap_count]],
-            "scores": scores,
         }
+        if self._scored:
+            result["scores"] = scores
         if need_gradients:
             sources = (list(inputs) if self._input_grads else []) + (
                 activations[:tap_count] if self._tap_grads else []
