@@ -94,7 +94,9 @@ def to_float_batch(images, model, name="images"):
         np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.bool_)
     ):
         raise TypeError(expected(name, "a numeric array of shape (N, H, W, C)", array))
-    expected_shape = tuple(model.inputs[0].shape)
+    model_inputs = getattr(model, "inputs", None)
+    # A subclassed model has no symbolic input: only the batch structure can be checked.
+    expected_shape = tuple(model_inputs[0].shape) if model_inputs else (None,) * max(array.ndim, 2)
     if array.ndim != len(expected_shape):
         hint = None
         if array.ndim == len(expected_shape) - 1:

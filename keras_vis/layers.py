@@ -149,7 +149,7 @@ def last_conv_layer(model):
     That is the last layer with a spatial output that is not a pooling layer, after the last
     convolution: `block5_conv3` in VGG16, `post_relu` in ResNet50V2, `out_relu` in MobileNetV2,
     `top_activation` in EfficientNet — the activated output of the last convolutional stage. Layers
-    after a global pooling (1×1 maps, as in the MobileNetV3 head) are skipped.
+    after the last global pooling (the 1×1 convolutions of the MobileNetV3 head) are skipped.
 
     Args:
         model: a built `keras.Model`.
@@ -167,7 +167,6 @@ def last_conv_layer(model):
         layer
         for layer in spatial[:head_start]
         if not isinstance(layer, _POOLING_TYPES + _GLOBAL_POOLING_TYPES)
-        and output_shape(layer)[1:3] != (1, 1)
     ]
     if not any(isinstance(layer, _CONV_TYPES) for layer in candidates):
         raise ValueError(

@@ -62,9 +62,12 @@ def _identity(x):
 
 
 def head_layers(model):
-    """The layers that produce the model's outputs, followed into nested models."""
+    """The layers that produce the model's outputs, followed into nested models.
+
+    A subclassed model has no readable graph: it has no head layers, and is scored on its own outputs.
+    """
     found = []
-    for tensor in model.outputs:
+    for tensor in getattr(model, "outputs", None) or []:
         operation = tensor._keras_history.operation
         index = tensor._keras_history.tensor_index
         while is_model(operation):

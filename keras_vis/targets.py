@@ -67,13 +67,13 @@ class Class(Target):
 
     def class_indices(self, model, count):
         """The `(count,)` int32 class indices, checked against the model's number of classes."""
-        outputs = model.outputs
+        outputs = getattr(model, "outputs", None) or [None]  # a subclassed model has no symbolic outputs
         if not 0 <= self.output < len(outputs):
             raise ValueError(
                 expected("output", f"an index in [0, {len(outputs) - 1}]", self.output,
                          f"The model has {len(outputs)} output(s).")
             )
-        classes = outputs[self.output].shape[-1]
+        classes = None if outputs[self.output] is None else outputs[self.output].shape[-1]
         if self.index is None:
             return np.full((count,), PREDICTED, np.int32)
         indices = np.asarray(self.index)

@@ -1,0 +1,58 @@
+"""Shared fixtures: quiet TensorFlow, a fresh Keras session per test, tiny models with known answers."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _fresh_session():
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(0)
+    yield
+    keras.backend.clear_session()
+
+
+def model_state(model):
+    """Everything a visualization must leave untouched: weights, activations, trainable flags, layers."""
+    from keras_vis.layers import iter_layers
+
+    return {
+        "weights": [w.copy() for w in model.get_weights()],
+        "layers": [
+            (id(layer), layer.name, layer.trainable, getattr(layer, "activation", None))
+            for layer in iter_layers(model)
+        ],
+        "trainable": model.trainable,
+    }
+
+
+def assert_model_unchanged(model, before):
+    after = model_state(model)
+    assert after["layers"] == before["layers"]
+    assert after["trainable"] == before["trainable"]
+    assert len(after["weights"]) == len(before["weights"])
+    for a, b in zip(after["weights"], before["weights"]):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.fixture
+def tiny_cnn():
+    """16×16×3 → conv(relu) → conv(relu) → GAP → Dense(3, softmax): the CAM-able shape of most CNNs."""
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv1")(inputs)
+    x = keras.layers.MaxPooling2D(name="pool1")(x)
+    x = keras.layers.Conv2D(6, 3, padding="same", activation="relu", name="conv2")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    outputs = keras.layers.Dense(3, activation="softmax", name="predictions")(x)
+    return keras.Model(inputs, outputs, name="tiny_cnn")
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)

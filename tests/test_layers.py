@@ -1,0 +1,77 @@
+"""Layer lookup: nested models, close-match suggestions, and the default CAM layer of every family."""
+
+import keras
+import pytest
+
+from keras_vis import conv_layers, find_layer, last_conv_layer
+
+APPLICATIONS = {
+    "VGG16": (keras.applications.VGG16, "block5_conv3"),
+    "ResNet50": (keras.applications.ResNet50, "conv5_block3_out"),
+    "ResNet50V2": (keras.applications.ResNet50V2, "post_relu"),
+    "MobileNet": (keras.applications.MobileNet, "conv_pw_13_relu"),
+    "MobileNetV2": (keras.applications.MobileNetV2, "out_relu"),
+    "EfficientNetB0": (keras.applications.EfficientNetB0, "top_activation"),
+    "DenseNet121": (keras.applications.DenseNet121, "relu"),
+    "Xception": (keras.applications.Xception, "block14_sepconv2_act"),
+    "InceptionV3": (keras.applications.InceptionV3, "mixed10"),
+    "ConvNeXtTiny": (keras.applications.ConvNeXtTiny, "convnext_tiny_stage_3_block_2_identity"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(APPLICATIONS))
+def test_last_conv_layer_of_every_application_family(name):
+    build, expected = APPLICATIONS[name]
+    size = 75 if name in ("InceptionV3", "Xception") else 32
+    model = build(weights=None, input_shape=(size, size, 3), classes=10)
+    layer = last_conv_layer(model)
+    assert layer.name == expected
+    assert len(layer.output.shape) == 4
+
+
+def test_last_conv_layer_of_mobilenetv3_skips_the_pooled_head():
+    model = keras.applications.MobileNetV3Small(weights=None, input_shape=(32, 32, 3), classes=10)
+    layer = last_conv_layer(model)
+    pooling = model.get_layer("global_average_pooling2d")
+    assert layer is pooling._inbound_nodes[0].input_tensors[0]._keras_history.operation
+    assert layer.output.shape[-1] == 576  # the last stage, not the 1x1 convolutions of the head
+
+
+def transfer_model():
+    base = keras.Sequential(
+        [keras.Input((16, 16, 3)), keras.layers.Conv2D(4, 3, name="conv_a"), keras.layers.Conv2D(4, 3, name="conv_b")],
+        name="base",
+    )
+    return keras.Sequential([keras.Input((16, 16, 3)), base, keras.layers.Flatten(), keras.layers.Dense(2)]), base
+
+
+def test_find_layer_inside_nested_model_by_name_path_index_and_object():
+    model, base = transfer_model()
+    assert find_layer(model, "conv_b") is base.layers[1]
+    assert find_layer(model, "base/conv_a") is base.layers[0]
+    assert find_layer(model, 0) is base
+    assert find_layer(model, -1) is model.layers[-1]
+    assert find_layer(model, base.layers[1]) is base.layers[1]
+    assert [layer.name for layer in conv_layers(model)] == ["conv_a", "conv_b"]
+    assert last_conv_layer(model).name == "conv_b"
+
+
+def test_unknown_layer_lists_close_names():
+    model, _ = transfer_model()
+    with pytest.raises(ValueError, match=r"Did you mean: 'conv_b'"):
+        find_layer(model, "conv_bb")
+    with pytest.raises(ValueError, match=r"index in \[-3, 2\]"):
+        find_layer(model, 3)
+    with pytest.raises(TypeError, match="layer name, an integer index or a layer"):
+        find_layer(model, 1.5)
+    stranger = keras.layers.Dense(2, name="stranger")
+    with pytest.raises(ValueError, match="belongs to another model"):
+        find_layer(model, stranger)
+
+
+def test_model_without_convolutions_has_no_cam_layer():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match="convolution layer"):
+        last_conv_layer(model)
+    with pytest.raises(TypeError, match="keras.Model"):
+        find_layer("not a model", "x")
