@@ -7,6 +7,8 @@ BENCH_PY := $(BENCH_VENV)/bin/python
 # The CUDA build of TensorFlow where an NVIDIA driver is present, the CPU build elsewhere.
 TF_EXTRA ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && echo gpu || echo cpu)
 STAMP := $(VENV)/.keras_vis-installed-$(TF_EXTRA)
+# tf-keras (needed by xplique) requires the `tensorflow` distribution, not `tensorflow-cpu`.
+BENCH_TF_EXTRA := $(if $(filter gpu,$(TF_EXTRA)),gpu,tensorflow)
 OUT ?= demo_output
 
 .PHONY: install demo test bench gallery clean
@@ -28,7 +30,7 @@ test: $(STAMP)
 $(BENCH_VENV)/.bench-installed: pyproject.toml benchmarks/requirements.txt
 	test -x $(BENCH_PY) || $(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_PY) -m pip install --quiet --upgrade pip
-	$(BENCH_PY) -m pip install --quiet -e ".[$(TF_EXTRA)]" -r benchmarks/requirements.txt
+	$(BENCH_PY) -m pip install --quiet -e ".[$(BENCH_TF_EXTRA)]" -r benchmarks/requirements.txt
 	$(BENCH_PY) -m pip install --quiet --no-deps -r benchmarks/requirements-nodeps.txt
 	touch $@
 
