@@ -92,7 +92,9 @@ class Engine:
         tap_count = len(self.taps)
         need_gradients = self._input_grads or self._tap_grads
         with tf.GradientTape(watch_accessed_variables=False) as tape:
-            if self._input_grads:
+            # Watching the inputs also records the ops that lead from the taps to the score; an
+            # unwatched tap would get no gradient.
+            if need_gradients:
                 for tensor in inputs:
                     tape.watch(tensor)
             outputs, activations = self._runner(inputs)
