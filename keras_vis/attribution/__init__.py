@@ -1,0 +1,15 @@
+"""Attribution maps: which pixels explain a prediction.
+
+Every function takes `(model, images, target=None, *, options)`, accepts numpy arrays or tensors of
+a batch `(N, H, W, C)` and returns a float32 numpy `(N, H, W)` map at the input resolution, each map
+scaled to [0, 1] unless `normalize=False`.
+"""
+
+from keras_vis.attribution.integrated import integrated_gradients
+from keras_vis.attribution.saliency import gradient_input, saliency
+
+__all__ = [
+    "gradient_input",
+    "integrated_gradients",
+    "saliency",
+]

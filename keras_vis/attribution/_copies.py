@@ -1,0 +1,50 @@
+"""Running the model on many altered copies of each image, a bounded batch at a time.
+
+SmoothGrad's noisy copies, integrated gradients' path points, occluded copies and Score-CAM's masked
+copies are all `copies` variants of each of `count` images. Rows are numbered image-major
+(`image * copies + copy`); each chunk of at most `batch_size` rows is built with numpy broadcasting by
+the caller's `make_batch(image_index, copy_index)` and goes through one call of the cached compiled
+engine step, so no more than `batch_size` copies exist at once and nothing retraces.
+"""
+
+import numpy as np
+
+from keras_vis.engine import get_engine
+
+
+def _chunks(count, copies, batch_size):
+    total = count * copies
+    for start in range(0, total, batch_size):
+        rows = np.arange(start, min(start + batch_size, total))
+        yield rows // copies, rows % copies
+
+
+def _run(model, target, classes, count, copies, make_batch, *, batch_size, **options):
+    step = get_engine(model, (), target, **options)
+    for image_index, copy_index in _chunks(count, copies, batch_size):
+        batch = np.asarray(make_batch(image_index, copy_index), np.float32)
+        class_index = None if classes is None else classes[image_index]
+        yield image_index, copy_index, step([batch], class_index, batch_size=len(batch))
+
+
+def mean_input_gradients(model, target, classes, count, copies, make_batch, *, batch_size, head,
+                         relu="standard"):
+    """The mean over its copies of the input gradient of each image: float32 `(count, H, W, C)`."""
+    total = None
+    for image_index, _, result in _run(model, target, classes, count, copies, make_batch,
+                                       batch_size=batch_size, head=head, relu=relu):
+        gradients = result.input_grads[0]
+        if total is None:
+            total = np.zeros((count,) + gradients.shape[1:], np.float64)
+        starts = np.flatnonzero(np.r_[True, image_index[1:] != image_index[:-1]])
+        total[image_index[starts]] += np.add.reduceat(gradients, starts, axis=0)
+    return (total / copies).astype(np.float32)
+
+
+def copy_scores(model, target, classes, count, copies, make_batch, *, batch_size, head):
+    """The target score of every copy, forward passes only: float32 `(count, copies)`."""
+    table = np.empty((count, copies), np.float32)
+    for image_index, copy_index, result in _run(model, target, classes, count, copies, make_batch,
+                                                batch_size=batch_size, head=head, input_grads=False):
+        table[image_index, copy_index] = result.scores
+    return table

@@ -1,0 +1,29 @@
+"""Default settings of every attribution method, kept in one place.
+
+The public signatures read their defaults from here, so `help()` shows the values and a change is
+made once.
+"""
+
+BATCH_SIZE = 32
+"""Images per compiled call for the gradient methods and CAM."""
+
+SALIENCY_METHOD = "vanilla"
+SALIENCY_REDUCE = "max_abs"
+"""Saliency collapses the colour axis with the largest absolute gradient (Simonyan et al.)."""
+
+SIGNED_REDUCE = "abs_sum"
+"""Gradient×input and integrated gradients: the sum of absolute values over the colour axis."""
+
+SMOOTH_SAMPLES = 0
+SMOOTH_NOISE = 0.15
+"""SmoothGrad noise standard deviation, as a fraction of each image's value range."""
+
+IG_STEPS = 50
+
+CAM_METHOD = "gradcam"
+
+OCCLUSION_PATCH = 16
+OCCLUSION_STRIDE = 8
+OCCLUSION_FILL = 0.5
+OCCLUSION_BATCH_SIZE = 64
+OCCLUSION_THRESHOLD = 0.85

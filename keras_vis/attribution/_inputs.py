@@ -1,0 +1,85 @@
+"""Checks and target resolution shared by the attribution methods."""
+
+import numpy as np
+
+from keras_vis import engine
+from keras_vis._checks import check_model, expected, to_float_batch
+from keras_vis.layers import iter_layers
+from keras_vis.targets import PREDICTED, Class, as_target
+
+
+def check_flag(value, name):
+    """Returns `value` if it is a bool, else raises `TypeError`."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(expected(name, "True or False", value))
+    return bool(value)
+
+
+def head(logits):
+    """The engine head policy for a `logits` flag."""
+    return "linear" if check_flag(logits, "logits") else "model"
+
+
+def prepare(model, images, target):
+    """Validates the arguments every attribution method shares.
+
+    Returns:
+        `(images, target)`: a float32 numpy batch `(N, H, W, C)` and a `Target`.
+
+    Raises:
+        TypeError: for a model that is not a built `keras.Model`, or a bad `images`/`target` type.
+        ValueError: for a multi-input, non-image or channels-first model, and for images the model
+            cannot take (wrong shape, empty batch, NaN or inf).
+    """
+    check_model(model)
+    inputs = getattr(model, "inputs", None)
+    if inputs:
+        if len(inputs) != 1:
+            raise ValueError(
+                expected("model", "a model with one image input", model,
+                         f"It has {len(inputs)} inputs; attribution maps explain one image input.")
+            )
+        if len(inputs[0].shape) != 4:
+            raise ValueError(
+                expected("model", "an image model with input shape (N, H, W, C)", model,
+                         f"Its input has shape {tuple(inputs[0].shape)}.")
+            )
+    channels_first = [
+        layer.name for layer in iter_layers(model)
+        if getattr(layer, "data_format", None) == "channels_first"
+    ]
+    if channels_first:
+        raise ValueError(
+            expected("model", "a channels-last model (N, H, W, C)", model,
+                     f"Layer '{channels_first[0]}' uses data_format='channels_first'. Rebuild the "
+                     "model with `keras.config.set_image_data_format('channels_last')`.")
+        )
+    return to_float_batch(images, model), as_target(target)
+
+
+def resolve_classes(model, images, target, *, batch_size, outputs=None):
+    """Per-image class indices with the predicted class filled in, or `None` for non-class targets.
+
+    Methods that run the model on altered copies of an image (noise, path points, occluded or
+    masked copies) must score the class predicted for the original image, not for each copy.
+
+    Args:
+        model: the model.
+        images: the float32 batch.
+        target: a `Target`.
+        batch_size: images per compiled call, for the forward pass that finds predicted classes.
+        outputs: the model outputs for `images`, if already computed (saves the forward pass).
+
+    Returns:
+        int32 array `(N,)`, or `None` if `target` is not a `Class`.
+    """
+    if not isinstance(target, Class):
+        return None
+    classes = target.class_indices(model, len(images))
+    if np.any(classes == PREDICTED):
+        if outputs is None:
+            outputs = engine.run(model, images, target, input_grads=False,
+                                 batch_size=batch_size).outputs
+        scores = outputs[target.output].reshape(len(images), -1)
+        classes = np.where(classes == PREDICTED, scores.argmax(axis=-1), classes)
+    return classes.astype(np.int32)

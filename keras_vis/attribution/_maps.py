@@ -1,0 +1,67 @@
+"""Post-processing shared by every attribution map: channel reduction, resizing, normalisation."""
+
+import numpy as np
+import tensorflow as tf
+
+from keras_vis._checks import check_choice
+
+REDUCTIONS = ("max_abs", "abs_sum", "sum", "l2")
+
+# Smallest value range a map is divided by; a constant map becomes all zeros (or all ones if it is
+# a positive constant), never NaN.
+_TINY_RANGE = 1e-12
+
+
+def check_reduce(reduce):
+    """Returns `reduce` if it names a channel reduction, else raises `ValueError`."""
+    return check_choice(reduce, "reduce", REDUCTIONS)
+
+
+def reduce_channels(values, reduce):
+    """Collapses the last (channel) axis of `values`.
+
+    Args:
+        values: array `(..., C)`.
+        reduce: `"max_abs"` (largest absolute value), `"abs_sum"` (sum of absolute values),
+            `"sum"` (signed sum) or `"l2"` (Euclidean norm).
+
+    Returns:
+        float32 array `values.shape[:-1]`.
+    """
+    check_reduce(reduce)
+    if reduce == "max_abs":
+        reduced = np.max(np.abs(values), axis=-1)
+    elif reduce == "abs_sum":
+        reduced = np.sum(np.abs(values), axis=-1)
+    elif reduce == "sum":
+        reduced = np.sum(values, axis=-1)
+    else:
+        reduced = np.sqrt(np.sum(np.square(values), axis=-1))
+    return reduced.astype(np.float32, copy=False)
+
+
+def resize(maps, size):
+    """Bilinear resize of a batch of maps `(N, h, w)` to `(N, *size)` in one batched call."""
+    if tuple(maps.shape[1:3]) == tuple(size):
+        return maps
+    resized = tf.image.resize(maps[..., None], size, method="bilinear")
+    return resized.numpy()[..., 0]
+
+
+def normalize(maps):
+    """Scales each map of a batch `(N, ...)` to [0, 1].
+
+    A map with no negative value is divided by its maximum, so zero stays zero and the strongest
+    point is 1; a map with negative values is min-max scaled. A constant map never gives NaN.
+    """
+    maps = np.asarray(maps, np.float32)
+    axes = tuple(range(1, maps.ndim))
+    low = np.minimum(maps.min(axis=axes, keepdims=True), 0.0)
+    high = maps.max(axis=axes, keepdims=True)
+    return ((maps - low) / np.maximum(high - low, _TINY_RANGE)).astype(np.float32)
+
+
+def finish(maps, size, normalize_maps):
+    """Resizes `maps` `(N, h, w)` to `size` and, if asked, normalises each to [0, 1] (float32)."""
+    maps = resize(np.asarray(maps, np.float32), size)
+    return normalize(maps) if normalize_maps else maps.astype(np.float32, copy=False)
