@@ -26,7 +26,7 @@ def alexnet_like_layers():
 
 @pytest.fixture
 def model():
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     keras.utils.set_random_seed(1)
     net = keras.Sequential(
         [keras.Input((67, 67, 3))] + alexnet_like_layers() + [L.Flatten(), L.Dense(5)]
@@ -36,7 +36,7 @@ def model():
         if isinstance(layer, L.Conv2D):
             layer.bias.assign(np.random.default_rng(2).normal(0, 0.1, layer.bias.shape))
     yield net
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
 
 
 @pytest.fixture
@@ -144,7 +144,7 @@ def test_default_channel_is_the_strongest_per_image(model, images):
 
 
 def test_nested_base_matches_explicit_deconvnet(images):
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     keras.utils.set_random_seed(3)
     base = keras.Sequential([keras.Input((67, 67, 3))] + alexnet_like_layers(), name="base")
     model = keras.Sequential([keras.Input((67, 67, 3)), base, L.Flatten(), L.Dense(4)])
@@ -152,6 +152,24 @@ def test_nested_base_matches_explicit_deconvnet(images):
     for i, image in enumerate(images):
         expected, _, _, _ = reference(base.layers, image, "conv3", 4)
         np.testing.assert_allclose(result.images[i], expected, rtol=1e-4, atol=1e-6)
+
+
+def test_standalone_relu_layers_project_like_fused_ones(model, images):
+    """A functional copy with `Conv2D` + `ReLU()` layers (shared weights) gives the same result."""
+    inputs = keras.Input((67, 67, 3))
+    x = inputs
+    for layer in model.layers[:5]:
+        if isinstance(layer, L.Conv2D):
+            linear = L.Conv2D(layer.filters, layer.kernel_size, strides=layer.strides,
+                              padding=layer.padding)
+            x = L.ReLU()(linear(x))
+            linear.set_weights(layer.get_weights())
+        else:
+            x = L.MaxPooling2D(3, 2)(x)
+    split = keras.Model(inputs, x)
+    fused = deconvnet(model, images, "conv3", channel=1)
+    result = deconvnet(split, images, -1, channel=1)
+    np.testing.assert_allclose(result.images, fused.images, rtol=1e-5, atol=1e-7)
 
 
 def test_result_is_displayable(model, images):
