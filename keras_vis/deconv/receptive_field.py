@@ -1,0 +1,215 @@
+"""Receptive fields: which input pixels a unit of a feature map can see.
+
+Walks the layer graph from the input to the chosen layer (into nested models too) with the usual
+arithmetic, per axis: a window of `k` taps (dilation included) with stride `s` and leading padding
+`p` turns (size `r`, jump `j`, offset `o`) into (`r + (k - 1) j`, `j s`, `o - p j`), where the offset
+is the input row (or column) of the first pixel seen by unit 0 — negative when padding reaches
+outside the image. Where branches merge, the field is the union of theirs.
+"""
+
+import dataclasses
+
+import keras
+
+from keras_vis._checks import check_positive_int, expected
+from keras_vis.deconv._arguments import single_input, spatial_layer
+from keras_vis.layers import is_model
+
+_WINDOW_TYPES = (
+    keras.layers.Conv2D,
+    keras.layers.DepthwiseConv2D,
+    keras.layers.SeparableConv2D,
+    keras.layers.MaxPooling2D,
+    keras.layers.AveragePooling2D,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class ReceptiveField:
+    """The receptive field of a layer's units, per axis `(rows, columns)`.
+
+    Attributes:
+        size: input pixels spanned by one unit's field.
+        jump: input pixels between the fields of neighbouring units.
+        offset: input row/column of the first pixel of unit (0, 0)'s field (negative with padding).
+        map_size: height and width of the layer's feature map.
+        input_size: height and width of the input image.
+    """
+
+    size: tuple
+    jump: tuple
+    offset: tuple
+    map_size: tuple
+    input_size: tuple
+
+    def box(self, position):
+        """`(top, left, bottom, right)` (bottom/right exclusive) of the field of unit `(y, x)`,
+        clipped to the image."""
+        corners = []
+        for axis, p in enumerate(position):
+            start = self.offset[axis] + int(p) * self.jump[axis]
+            stop = start + self.size[axis]
+            corners.append((max(start, 0), min(stop, self.input_size[axis])))
+        (top, bottom), (left, right) = corners
+        return top, left, bottom, right
+
+    def window(self, position):
+        """`(top, left, bottom, right)` of a crop of fixed size `min(size, input size)` holding the
+        clipped field of unit `(y, x)`: near a border it is shifted to stay inside the image, so
+        every unit's crop has the same shape."""
+        top, left, _, _ = self.box(position)
+        corners = []
+        for axis, start in enumerate((top, left)):
+            length = min(self.size[axis], self.input_size[axis])
+            start = min(start, self.input_size[axis] - length)
+            corners.append((start, start + length))
+        (top, bottom), (left, right) = corners
+        return top, left, bottom, right
+
+
+class UnsupportedLayer(ValueError):
+    """Raised for a layer that changes the map size in a way the arithmetic does not cover."""
+
+
+def _window(field, layer):
+    if getattr(layer, "data_format", "channels_last") != "channels_last":
+        raise UnsupportedLayer(f"layer '{layer.name}' uses data_format={layer.data_format!r}")
+    kernel = getattr(layer, "kernel_size", None) or layer.pool_size
+    dilation = getattr(layer, "dilation_rate", (1, 1))
+    padding = layer.padding.lower()
+    size, jump, offset, map_size = [], [], [], []
+    for axis in range(2):
+        extent = dilation[axis] * (kernel[axis] - 1) + 1
+        stride, length = layer.strides[axis], field.map_size[axis]
+        if padding == "same":
+            out = -(-length // stride)
+            lead = max((out - 1) * stride + extent - length, 0) // 2
+        else:
+            out, lead = (length - extent) // stride + 1, 0
+        size.append(field.size[axis] + (extent - 1) * field.jump[axis])
+        jump.append(field.jump[axis] * stride)
+        offset.append(field.offset[axis] - lead * field.jump[axis])
+        map_size.append(out)
+    return dataclasses.replace(
+        field, size=tuple(size), jump=tuple(jump), offset=tuple(offset), map_size=tuple(map_size)
+    )
+
+
+def _shift(field, amounts, sign):
+    """ZeroPadding2D (`sign=+1`) or Cropping2D (`sign=-1`) by `((top, bottom), (left, right))`."""
+    return dataclasses.replace(
+        field,
+        offset=tuple(o - sign * a[0] * j for o, a, j in zip(field.offset, amounts, field.jump)),
+        map_size=tuple(m + sign * (a[0] + a[1]) for m, a in zip(field.map_size, amounts)),
+    )
+
+
+def _union(fields):
+    first = [min(f.offset[a] for f in fields) for a in range(2)]
+    last = [max(f.offset[a] + f.size[a] for f in fields) for a in range(2)]
+    return dataclasses.replace(
+        fields[0],
+        size=tuple(b - a for a, b in zip(first, last)),
+        jump=tuple(max(f.jump[a] for f in fields) for a in range(2)),
+        offset=tuple(first),
+    )
+
+
+def _through(node, fields):
+    """The field of `node`'s output from the fields of its inputs (`None` where not spatial)."""
+    present = [f for f in fields if f is not None]
+    if not present:
+        return None
+    field = present[0] if len(present) == 1 else _union(present)
+    layer = node.operation
+    if isinstance(layer, _WINDOW_TYPES):
+        return _window(field, layer)
+    if isinstance(layer, keras.layers.ZeroPadding2D):
+        return _shift(field, layer.padding, +1)
+    if isinstance(layer, keras.layers.Cropping2D):
+        return _shift(field, layer.cropping, -1)
+    before, after = node.input_tensors[0].shape, node.outputs[0].shape
+    if len(after) != 4:
+        return None
+    if len(before) == 4 and tuple(before[1:3]) == tuple(after[1:3]):
+        return field
+    raise UnsupportedLayer(f"layer '{layer.name}' of type {type(layer).__name__}")
+
+
+class _Walk:
+    """Carries fields through a model's nodes in graph order until `target` is reached."""
+
+    def __init__(self, target):
+        self.target = target
+        self.found = None
+
+    def run(self, model, fields):
+        graph = model._functional if isinstance(model, keras.Sequential) else model
+        if graph is None or not hasattr(graph, "_nodes_by_depth"):
+            raise UnsupportedLayer(f"subclassed model '{model.name}'")
+        known = {id(tensor): field for tensor, field in zip(graph.inputs, fields)}
+        for depth in sorted(graph._nodes_by_depth, reverse=True):
+            for node in graph._nodes_by_depth[depth]:
+                if node.is_input or node.operation is None:
+                    continue
+                inputs = [known.get(id(tensor)) for tensor in node.input_tensors]
+                if is_model(node.operation):
+                    outputs = self.run(node.operation, inputs)
+                    if self.found is not None:
+                        return None
+                else:
+                    outputs = [_through(node, inputs)] * len(node.outputs)
+                for tensor, field in zip(node.outputs, outputs):
+                    known[id(tensor)] = field
+                if node.operation is self.target:
+                    self.found = outputs[0]
+                    return None
+        return [known.get(id(tensor)) for tensor in graph.outputs]
+
+
+def receptive_field(model, layer, *, input_size=None):
+    """The receptive field of the units of `layer`, in input pixels.
+
+    Args:
+        model: a built single-input `keras.Model` (nested models are followed).
+        layer: name, index or object of a layer with a spatial output.
+        input_size: `(height, width)` of the input images; needed only when the model's input
+            shape leaves them open (`None`).
+
+    Returns:
+        A `ReceptiveField` (size, jump and offset per axis; `box((y, x))` gives a unit's field).
+
+    Raises:
+        ValueError: for a layer without spatial output, an unknown input size, or a layer on the
+            way that changes the map size in a way not covered (e.g. `UpSampling2D`,
+            `Conv2DTranspose`, resizing).
+    """
+    single_input(model)
+    target = spatial_layer(model, layer)
+    input_shape = tuple(model.inputs[0].shape)
+    if input_size is None:
+        input_size = input_shape[1:3]
+        if None in input_size:
+            raise ValueError(
+                expected("input_size", "the (height, width) of the images", None,
+                         f"Model '{model.name}' takes inputs of shape {input_shape}.")
+            )
+    if len(input_size) != 2:
+        raise ValueError(expected("input_size", "a (height, width) pair", input_size))
+    input_size = tuple(check_positive_int(s, "input_size") for s in input_size)
+    start = ReceptiveField((1, 1), (1, 1), (0, 0), input_size, input_size)
+    walk = _Walk(target)
+    try:
+        walk.run(model, [start])
+    except UnsupportedLayer as error:
+        raise UnsupportedLayer(
+            f"Expected the layers from the input to `layer` to be convolutions, poolings, paddings, "
+            f"croppings or layers that keep the map size. Received: {error}, whose receptive field "
+            "arithmetic is not known."
+        ) from None
+    if walk.found is None:
+        raise UnsupportedLayer(
+            f"Expected `layer` to be reached from the image input through spatial layers. Received: "
+            f"layer={target.name!r}"
+        )
+    return walk.found
