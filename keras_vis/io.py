@@ -1,0 +1,457 @@
+"""Reading and writing images, writing any file atomically, and loading models safely.
+
+Images are always handed back as uint8 RGB arrays `(H, W, 3)`, whatever the file held (grey,
+RGBA, 16-bit), so the rest of the package never has to guess a file's colour layout. Every write
+goes through `atomic_write`: a temporary file in the target's folder, renamed over the target only
+once it is complete, so an interrupted or failing write never leaves a half-written file.
+"""
+
+import contextlib
+import dataclasses
+import difflib
+import numbers
+import os
+import pathlib
+import tempfile
+import typing
+import urllib.error
+
+import cv2
+import keras
+import numpy as np
+
+from keras_vis._checks import expected
+
+# Files are created with the permissions an ordinary `open(path, "w")` would give them.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+_FLOAT_TOLERANCE = 1e-3
+
+
+@contextlib.contextmanager
+def atomic_write(path, mode="wb", **open_kwargs):
+    """Opens a temporary file next to `path` and moves it over `path` only if the block succeeds.
+
+    The target is either left untouched (when the block raises; the temporary file is removed) or
+    replaced in one step by `os.replace`, so readers never see a half-written file. Missing parent
+    folders are created.
+
+    Example:
+        >>> with atomic_write("report/index.html", "w", encoding="utf-8") as f:
+        ...     f.write(html)
+
+    Args:
+        path: the file to write (str or `pathlib.Path`).
+        mode: `"wb"` (bytes) or `"w"` (text).
+        **open_kwargs: passed to `open` (e.g. `encoding="utf-8"`, `newline=""`).
+
+    Yields:
+        The open temporary file object.
+    """
+    if mode not in ("w", "wb"):
+        raise ValueError(expected("mode", "'w' or 'wb'", mode))
+    path = pathlib.Path(os.fspath(path))
+    if path.is_dir():
+        raise IsADirectoryError(f"Expected `path` to be a file path. Received: path='{path}', a folder.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, mode, **open_kwargs) as file:
+            yield file
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temporary, 0o666 & ~_UMASK)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(temporary)
+        raise
+
+
+def to_uint8(image, name="image"):
+    """Converts an image to uint8 with values 0–255, telling the two usual conventions apart by dtype.
+
+    - integer arrays (uint8, or ints) are read as 0–255 and must lie in that range;
+    - float arrays are read as 0–1 (values within 1e-3 outside are clipped), so a float image in
+      0–255, such as `keras.utils.img_to_array` returns, must be converted first.
+
+    Args:
+        image: a numpy array or tensor.
+        name: the argument name used in error messages.
+
+    Returns:
+        A uint8 numpy array of the same shape.
+
+    Raises:
+        TypeError: for non-numeric input.
+        ValueError: for NaN/inf or values outside the range of the dtype's convention.
+    """
+    array = np.asarray(keras.ops.convert_to_numpy(image) if keras.ops.is_tensor(image) else image)
+    if array.dtype == bool or not np.issubdtype(array.dtype, np.number):
+        raise TypeError(expected(name, "a numeric image array (uint8 0–255 or float 0–1)", image))
+    if np.issubdtype(array.dtype, np.integer):
+        if array.size and (array.min() < 0 or array.max() > 255):
+            raise ValueError(
+                expected(name, "an integer image with values in [0, 255]", array,
+                         f"It holds values in [{array.min()}, {array.max()}]; scale it to 8 bits first.")
+            )
+        return array.astype(np.uint8, copy=False)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(expected(name, "an image with finite values (no NaN or inf)", array))
+    if array.size and (array.min() < -_FLOAT_TOLERANCE or array.max() > 1 + _FLOAT_TOLERANCE):
+        raise ValueError(
+            expected(name, "a float image with values in [0, 1] (or a uint8 image in [0, 255])", array,
+                     f"It holds values in [{array.min():.4g}, {array.max():.4g}]. For a float image in "
+                     "[0, 255] pass `image.astype('uint8')` or `image / 255`; a preprocessed model "
+                     "input has to be turned back into an image first.")
+        )
+    return np.round(np.clip(array, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def check_target_size(target_size):
+    """Returns `target_size` as `(height, width)` ints, or `None`; raises on anything else."""
+    if target_size is None:
+        return None
+    if (
+        not isinstance(target_size, (tuple, list))
+        or len(target_size) != 2
+        or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0
+                   for s in target_size)
+    ):
+        raise ValueError(expected("target_size", "None or a (height, width) pair of positive ints",
+                                  target_size))
+    return int(target_size[0]), int(target_size[1])
+
+
+def resize(image, target_size):
+    """Resizes an `(H, W[, C])` array to `(height, width)`: area averaging when shrinking, bilinear
+    interpolation when enlarging (OpenCV)."""
+    height, width = target_size
+    if image.shape[:2] == (height, width):
+        return image
+    shrinking = height * width < image.shape[0] * image.shape[1]
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    resized = cv2.resize(image, (width, height), interpolation=interpolation)
+    return resized.reshape((height, width) + image.shape[2:])
+
+
+def load_image(path, target_size=None):
+    """Reads an image file as uint8 RGB.
+
+    Grey images are repeated over three channels, an alpha channel is dropped, 16-bit images are
+    scaled down to 8 bits, and EXIF orientation is applied (OpenCV decoding).
+
+    Args:
+        path: the image file (str or `pathlib.Path`); any format OpenCV reads (PNG, JPEG, BMP,
+            TIFF, WebP, ...).
+        target_size: `None` to keep the file's size, or `(height, width)` to resize to.
+
+    Returns:
+        A uint8 numpy array `(H, W, 3)` in RGB order, values 0–255.
+
+    Raises:
+        FileNotFoundError: if `path` does not exist.
+        ValueError: if the file is not a readable image, or `target_size` is malformed.
+    """
+    target_size = check_target_size(target_size)
+    path = _existing_file(path)
+    data = np.fromfile(path, dtype=np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if image is None:
+        raise ValueError(
+            f"Expected `path` to be an image file OpenCV can read (PNG, JPEG, BMP, TIFF, WebP, ...). "
+            f"Received: path='{path}', which could not be decoded as an image (corrupt, empty or "
+            "not an image)."
+        )
+    image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return image if target_size is None else resize(image, target_size)
+
+
+def load_images(paths, target_size=None):
+    """Reads several image files into one uint8 RGB batch.
+
+    Args:
+        paths: a list of file paths.
+        target_size: `(height, width)` to resize every image to; `None` only works when all files
+            have the same size.
+
+    Returns:
+        A uint8 numpy array `(N, H, W, 3)`.
+
+    Raises:
+        TypeError: if `paths` is a single path rather than a list.
+        FileNotFoundError, ValueError: as `load_image`, and for images of different sizes without
+            `target_size`.
+    """
+    if isinstance(paths, (str, bytes, os.PathLike)):
+        raise TypeError(expected("paths", "a list of image paths", paths,
+                                 "For one file use `load_image(path)` or pass `[path]`."))
+    paths = list(paths)
+    if not paths:
+        raise ValueError(expected("paths", "a non-empty list of image paths", paths))
+    target_size = check_target_size(target_size)
+    images = [load_image(path, target_size) for path in paths]
+    sizes = {image.shape[:2] for image in images}
+    if len(sizes) > 1:
+        raise ValueError(
+            expected("target_size", "a (height, width) when the images differ in size", None,
+                     f"The files have sizes {sorted(sizes)}.")
+        )
+    return np.stack(images)
+
+
+def save_image(path, image):
+    """Writes an image file atomically; the format follows the file extension.
+
+    Args:
+        path: the file to write (parent folders are created).
+        image: `(H, W)`, `(H, W, 1)`, `(H, W, 3)` RGB or `(H, W, 4)` RGBA; uint8 0–255 or float
+            0–1 (see `to_uint8`).
+
+    Returns:
+        The `pathlib.Path` written.
+
+    Raises:
+        ValueError: for an unsupported extension, a malformed image or out-of-range values; the
+            target file is then left as it was.
+    """
+    path = pathlib.Path(os.fspath(path))
+    extension = path.suffix.lower()
+    if not extension or not cv2.haveImageWriter(f"x{extension}"):
+        raise ValueError(
+            expected("path", "a file name with an image extension (.png, .jpg, .bmp, .tif, .webp)",
+                     str(path))
+        )
+    pixels = to_uint8(image)
+    if pixels.ndim == 3 and pixels.shape[-1] == 1:
+        pixels = pixels[..., 0]
+    if pixels.ndim not in (2, 3) or (pixels.ndim == 3 and pixels.shape[-1] not in (3, 4)) or 0 in pixels.shape:
+        raise ValueError(expected("image", "an image of shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4)",
+                                  pixels))
+    if pixels.ndim == 3:
+        pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR if pixels.shape[-1] == 3 else cv2.COLOR_RGBA2BGRA)
+    ok, encoded = cv2.imencode(extension, pixels)
+    if not ok:
+        raise ValueError(f"Could not encode the image as '{extension}' for path='{path}'.")
+    with atomic_write(path, "wb") as file:
+        file.write(encoded.tobytes())
+    return path
+
+
+def _existing_file(path):
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(expected("path", "a file path (str or pathlib.Path)", path))
+    path = pathlib.Path(os.fspath(path))
+    if not path.exists():
+        raise FileNotFoundError(2, "No such file", str(path))
+    if path.is_dir():
+        raise ValueError(expected("path", "a file, not a folder", str(path)))
+    return path
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadedModel:
+    """A model with the input preprocessing it expects.
+
+    Attributes:
+        model: the `keras.Model`.
+        preprocess: a function mapping RGB images with values 0–255 (float or uint8 arrays
+            `(N, H, W, 3)`) to the model's input; for a model loaded from a file, whose
+            preprocessing is unknown, the identity.
+        name: the application name (`"vgg16"`) or the file's model name.
+    """
+
+    model: keras.Model
+    preprocess: typing.Callable
+    name: str
+
+    def __iter__(self):
+        """Lets `model, preprocess = load_model(...)` unpack the two parts most callers need."""
+        return iter((self.model, self.preprocess))
+
+
+def no_preprocessing(images):
+    """The identity: used for models loaded from a file, whose preprocessing is not recorded."""
+    return images
+
+
+_APPS = keras.applications
+# name → (constructor, module holding its preprocess_input)
+APPLICATIONS = {
+    "vgg16": (_APPS.VGG16, _APPS.vgg16),
+    "vgg19": (_APPS.VGG19, _APPS.vgg19),
+    "resnet50": (_APPS.ResNet50, _APPS.resnet50),
+    "resnet101": (_APPS.ResNet101, _APPS.resnet),
+    "resnet152": (_APPS.ResNet152, _APPS.resnet),
+    "resnet50v2": (_APPS.ResNet50V2, _APPS.resnet_v2),
+    "resnet101v2": (_APPS.ResNet101V2, _APPS.resnet_v2),
+    "resnet152v2": (_APPS.ResNet152V2, _APPS.resnet_v2),
+    "mobilenet": (_APPS.MobileNet, _APPS.mobilenet),
+    "mobilenetv2": (_APPS.MobileNetV2, _APPS.mobilenet_v2),
+    "mobilenetv3small": (_APPS.MobileNetV3Small, _APPS.mobilenet_v3),
+    "mobilenetv3large": (_APPS.MobileNetV3Large, _APPS.mobilenet_v3),
+    **{f"efficientnetb{i}": (getattr(_APPS, f"EfficientNetB{i}"), _APPS.efficientnet) for i in range(8)},
+    **{
+        f"efficientnetv2{size.lower()}": (getattr(_APPS, f"EfficientNetV2{size}"), _APPS.efficientnet_v2)
+        for size in ("B0", "B1", "B2", "B3", "S", "M", "L")
+    },
+    "densenet121": (_APPS.DenseNet121, _APPS.densenet),
+    "densenet169": (_APPS.DenseNet169, _APPS.densenet),
+    "densenet201": (_APPS.DenseNet201, _APPS.densenet),
+    "xception": (_APPS.Xception, _APPS.xception),
+    "inceptionv3": (_APPS.InceptionV3, _APPS.inception_v3),
+    "inceptionresnetv2": (_APPS.InceptionResNetV2, _APPS.inception_resnet_v2),
+    "nasnetmobile": (_APPS.NASNetMobile, _APPS.nasnet),
+    "nasnetlarge": (_APPS.NASNetLarge, _APPS.nasnet),
+    **{
+        f"convnext{size.lower()}": (getattr(_APPS, f"ConvNeXt{size}"), _APPS.convnext)
+        for size in ("Tiny", "Small", "Base", "Large", "XLarge")
+    },
+}
+
+_MODEL_FILE_SUFFIXES = (".keras", ".h5", ".hdf5")
+
+
+def load_model(spec, *, weights="imagenet", safe_mode=True, input_shape=None, **application_kwargs):
+    """Loads a model from a file or builds a `keras.applications` model, with its preprocessing.
+
+    Args:
+        spec: a `.keras` / `.h5` file path, or an application name such as `"vgg16"`, `"ResNet50V2"`,
+            `"mobilenet_v2"`, `"efficientnetb0"`, `"convnext-tiny"` (case, `-`, `_` and spaces are
+            ignored; `keras_vis.io.APPLICATIONS` lists them all).
+        weights: for an application, `"imagenet"` (downloaded by Keras on first use), `None` or
+            `"none"` (random initialization), or the path of a `.weights.h5` file saved from the
+            same architecture. For a model file, a `.weights.h5` path loads those weights into
+            it; `"imagenet"` and `None` leave the file's weights as they are.
+        safe_mode: refuse to deserialize Python code (`Lambda` layers) stored in a model file.
+            Pass `False` only for files you trust.
+        input_shape: for an application, the input shape `(H, W, 3)` (see the Keras application's
+            own limits).
+        **application_kwargs: other options of the application constructor (`include_top`,
+            `classes`, `pooling`, ...).
+
+    Returns:
+        A `LoadedModel(model, preprocess, name)`; it also unpacks as `model, preprocess`.
+
+    Raises:
+        FileNotFoundError: for a model or weights file that does not exist.
+        ValueError: for an unknown application name (with the closest names), a weights path that
+            does not end in `.weights.h5` or does not fit the model, a model file that needs
+            `safe_mode=False`, or ImageNet weights that cannot be downloaded.
+    """
+    weights_path = _check_weights(weights)
+    if isinstance(spec, os.PathLike) or (
+        isinstance(spec, str) and (spec.lower().endswith(_MODEL_FILE_SUFFIXES) or os.sep in spec)
+    ):
+        loaded = _load_model_file(pathlib.Path(os.fspath(spec)), safe_mode)
+    elif isinstance(spec, str):
+        loaded = _build_application(spec, weights, weights_path, input_shape, application_kwargs)
+    else:
+        raise TypeError(expected("spec", "a model file path or an application name such as 'vgg16'", spec))
+    if weights_path is not None:
+        _load_weights(loaded.model, weights_path)
+    return loaded
+
+
+def _check_weights(weights):
+    if weights is None or (isinstance(weights, str) and weights.lower() in ("none", "imagenet")):
+        return None
+    if not isinstance(weights, (str, os.PathLike)):
+        raise TypeError(expected("weights", "'imagenet', None or a path to a .weights.h5 file", weights))
+    path = pathlib.Path(os.fspath(weights))
+    if not path.name.endswith(".weights.h5"):
+        raise ValueError(
+            expected("weights", "'imagenet', None or a path ending in '.weights.h5'", str(path),
+                     "Save weights with `model.save_weights('name.weights.h5')`.")
+        )
+    if not path.exists():
+        raise FileNotFoundError(2, "No such weights file", str(path))
+    return path
+
+
+def _load_model_file(path, safe_mode):
+    if not path.exists():
+        raise FileNotFoundError(2, "No such model file", str(path))
+    try:
+        model = keras.saving.load_model(path, safe_mode=safe_mode, compile=False)
+    except ValueError as error:
+        if safe_mode and "safe_mode" in str(error):
+            raise ValueError(
+                f"The model file '{path}' contains Python code (such as a `Lambda` layer), which "
+                "safe mode refuses to run because loading it could execute arbitrary code. Only if "
+                "you trust the file, pass `safe_mode=False` (`--unsafe` on the command line)."
+            ) from error
+        raise ValueError(f"Could not load a Keras model from '{path}': {error}") from error
+    except OSError as error:
+        raise ValueError(
+            f"Could not load a Keras model from '{path}': the file is not a valid `.keras` or `.h5` "
+            f"model ({error})."
+        ) from error
+    return LoadedModel(model, no_preprocessing, model.name)
+
+
+def application_name(spec):
+    """Normalizes an application name: `"ResNet50_V2"` → `"resnet50v2"`."""
+    return "".join(c for c in spec.lower() if c not in "-_ ")
+
+
+def _build_application(spec, weights, weights_path, input_shape, kwargs):
+    name = application_name(spec)
+    if name not in APPLICATIONS:
+        close = difflib.get_close_matches(name, APPLICATIONS, n=4, cutoff=0.5)
+        hint = f"Did you mean: {', '.join(repr(c) for c in close)}?" if close else (
+            f"Known names: {', '.join(APPLICATIONS)}.")
+        raise ValueError(expected("spec", "a model file path or a keras.applications name", spec,
+                                  hint + " A model file needs a .keras or .h5 extension."))
+    constructor, module = APPLICATIONS[name]
+    download = weights_path is None and isinstance(weights, str) and weights.lower() == "imagenet"
+    options = dict(kwargs, weights="imagenet" if download else None)
+    if input_shape is not None:
+        options["input_shape"] = tuple(input_shape)
+    try:
+        model = constructor(**options)
+    except Exception as error:
+        if download and _is_download_error(error):
+            raise ValueError(
+                f"Could not download the ImageNet weights of '{name}' (no internet access?): "
+                f"{error}. Pass `weights=None` for random weights, or `weights='path/to/"
+                f"{name}.weights.h5'` for weights saved locally with `model.save_weights(...)`."
+            ) from error
+        raise
+    return LoadedModel(model, module.preprocess_input, name)
+
+
+def _is_download_error(error):
+    # Keras wraps the network error in a bare `Exception("URL fetch failure on ...")`.
+    for _ in range(8):
+        if error is None:
+            return False
+        if isinstance(error, (urllib.error.URLError, ConnectionError, TimeoutError)):
+            return True
+        if "URL fetch failure" in str(error):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def _load_weights(model, path):
+    try:
+        model.load_weights(path)
+    except (ValueError, KeyError) as error:
+        raise ValueError(
+            f"Expected `weights` to fit model '{model.name}'. Received: weights='{path}', saved from "
+            f"a different architecture or input shape ({error})."
+        ) from error
+
+
+__all__ = [
+    "APPLICATIONS",
+    "LoadedModel",
+    "atomic_write",
+    "load_image",
+    "load_images",
+    "load_model",
+    "save_image",
+    "to_uint8",
+]
