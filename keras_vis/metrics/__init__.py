@@ -1,0 +1,25 @@
+"""Faithfulness metrics: is an attribution map true to the model, and does it find the object?
+
+- `deletion` / `insertion`: the target probability as the most important pixels are removed or
+  revealed, and the area under that curve (Petsiuk et al., RISE).
+- `pointing_game` / `energy_pointing`: does the map's maximum, or its mass, fall on the object's
+  ground-truth mask (Zhang et al.; Wang et al., Score-CAM).
+- `randomization_check`: do the maps change when the model's weights are randomized, from the top
+  layer down (Adebayo et al., sanity checks)?
+"""
+
+from keras_vis.metrics.deletion import CurveResult, deletion, insertion
+from keras_vis.metrics.pointing import EnergyResult, PointingResult, energy_pointing, pointing_game
+from keras_vis.metrics.randomization import RandomizationResult, randomization_check
+
+__all__ = [
+    "CurveResult",
+    "EnergyResult",
+    "PointingResult",
+    "RandomizationResult",
+    "deletion",
+    "energy_pointing",
+    "insertion",
+    "pointing_game",
+    "randomization_check",
+]
