@@ -5,11 +5,16 @@ a batch `(N, H, W, C)` and returns a float32 numpy `(N, H, W)` map at the input 
 scaled to [0, 1] unless `normalize=False`.
 """
 
+from keras_vis.attribution.cam import cam, gradcam
+from keras_vis.attribution.guided import guided_gradcam
 from keras_vis.attribution.integrated import integrated_gradients
 from keras_vis.attribution.saliency import gradient_input, saliency
 
 __all__ = [
+    "cam",
+    "gradcam",
     "gradient_input",
+    "guided_gradcam",
     "integrated_gradients",
     "saliency",
 ]

@@ -1,0 +1,74 @@
+"""Class activation maps: CAM, Grad-CAM, Grad-CAM++, LayerCAM, HiResCAM, Score-CAM.
+
+Every variant is a `BaseCAM` subclass overriding one hook, `channel_weights`; `cam` picks one by name.
+"""
+
+from keras_vis._checks import check_choice, expected
+from keras_vis.attribution import _defaults
+from keras_vis.attribution.cam.base import BaseCAM, CamContext
+from keras_vis.attribution.cam.classic import ClassicCAM
+from keras_vis.attribution.cam.gradcam import GradCAM
+from keras_vis.attribution.cam.gradcampp import GradCAMPlusPlus
+from keras_vis.attribution.cam.hirescam import HiResCAM
+from keras_vis.attribution.cam.layercam import LayerCAM
+from keras_vis.attribution.cam.scorecam import ScoreCAM
+
+METHODS = {
+    "gradcam": GradCAM,
+    "gradcam++": GradCAMPlusPlus,
+    "layercam": LayerCAM,
+    "hirescam": HiResCAM,
+    "scorecam": ScoreCAM,
+    "cam": ClassicCAM,
+}
+
+
+def cam(model, images, target=None, *, layer=None, method=_defaults.CAM_METHOD, max_maps=None,
+        logits=None, normalize=True, batch_size=_defaults.BATCH_SIZE):
+    """Class activation map: where in the image the evidence for the target lies.
+
+    Args:
+        model: a built single-input, channels-last functional or sequential `keras.Model`.
+        images: numpy array or tensor `(N, H, W, C)` in the model's input units.
+        target: `None` (the predicted class), a class index, one index per image, a callable
+            `f(outputs) -> (N,)`, or a `keras_vis` target; `method="cam"` needs a class.
+        layer: the layer whose feature maps are weighted (name, index or layer object, nested
+            models searched; it must have a spatial output `(N, h, w, C)`); `None` for
+            `keras_vis.last_conv_layer(model)` (for `"cam"`: the layer feeding the pooling).
+        method: how channels are weighted: `"gradcam"` (mean gradient), `"gradcam++"`,
+            `"layercam"` (positive gradient per position), `"hirescam"` (gradient per position),
+            `"scorecam"` (score of the image masked by each channel), or `"cam"` (dense weights;
+            only for models ending in global average pooling and one dense layer).
+        max_maps: Score-CAM only: keep the N channels of highest activation variance.
+        logits: score the pre-softmax logit (True) or the model's output (False); `None` uses
+            logits for the gradient methods and probabilities for Score-CAM, as in its paper.
+        normalize: scale each map to [0, 1]; False returns the raw ReLU-ed maps.
+        batch_size: images (Score-CAM: masked copies) per compiled call.
+
+    Returns:
+        float32 array `(N, H, W)`: the map at the layer's resolution, bilinearly upsampled.
+
+    Raises:
+        ValueError: for a layer without spatial output (a Dense layer), `"cam"` on a model that
+            does not end in pooling and one dense layer, or `max_maps` with another method.
+    """
+    check_choice(method, "method", tuple(METHODS))
+    if method == "scorecam":
+        variant = ScoreCAM(max_maps=max_maps)
+    elif max_maps is not None:
+        raise ValueError(expected("max_maps", "None unless method='scorecam'", max_maps))
+    else:
+        variant = METHODS[method]()
+    return variant(model, images, target, layer=layer, logits=logits, normalize=normalize,
+                   batch_size=batch_size)
+
+
+def gradcam(model, images, target=None, *, layer=None, logits=True, normalize=True,
+            batch_size=_defaults.BATCH_SIZE):
+    """Grad-CAM: `cam(..., method="gradcam")`; see `cam` for the arguments."""
+    return GradCAM()(model, images, target, layer=layer, logits=logits, normalize=normalize,
+                     batch_size=batch_size)
+
+
+__all__ = ["BaseCAM", "CamContext", "ClassicCAM", "GradCAM", "GradCAMPlusPlus", "HiResCAM",
+           "LayerCAM", "METHODS", "ScoreCAM", "cam", "gradcam"]
