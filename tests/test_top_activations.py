@@ -64,6 +64,18 @@ def test_receptive_field_inside_a_nested_base():
     assert (whole.size, whole.jump, whole.offset) == HAND_FIELDS["pool2"][:3]
 
 
+def test_receptive_field_of_vgg16_nested_in_a_transfer_model():
+    """The published VGG16 fields: block5_conv3 sees 196 px with a 16 px jump, block5_pool 212/32."""
+    keras.backend.clear_session(free_memory=False)
+    base = keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3))
+    model = keras.Sequential([keras.Input((32, 32, 3)), base, L.Flatten(), L.Dense(2)])
+    conv = receptive_field(model, "vgg16/block5_conv3")
+    pool = receptive_field(model, "block5_pool")
+    assert (conv.size, conv.jump, conv.offset) == ((196, 196), (16, 16), (-90, -90))
+    assert (pool.size, pool.jump) == ((212, 212), (32, 32))
+    assert receptive_field(model, "block3_conv1").size == (24, 24)
+
+
 def gradient_support(extractor, image_shape, position):
     """Bounding box of the input pixels the unit at `position` depends on (all weights positive)."""
     x = tf.ones((1,) + image_shape)
