@@ -8,13 +8,17 @@ scaled to [0, 1] unless `normalize=False`.
 from keras_vis.attribution.cam import cam, gradcam
 from keras_vis.attribution.guided import guided_gradcam
 from keras_vis.attribution.integrated import integrated_gradients
+from keras_vis.attribution.occlusion import apply_mask, occlusion, occlusion_mask
 from keras_vis.attribution.saliency import gradient_input, saliency
 
 __all__ = [
+    "apply_mask",
     "cam",
     "gradcam",
     "gradient_input",
     "guided_gradcam",
     "integrated_gradients",
+    "occlusion",
+    "occlusion_mask",
     "saliency",
 ]

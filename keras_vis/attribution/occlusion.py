@@ -1,0 +1,169 @@
+"""Occlusion maps (Zeiler & Fergus): slide a patch over the image, score each occluded copy."""
+
+import numbers
+
+import numpy as np
+
+from keras_vis._checks import check_number, check_positive_int, describe, expected
+from keras_vis.attribution import _defaults
+from keras_vis.attribution._copies import copy_scores
+from keras_vis.attribution._inputs import check_flag, head, prepare, resolve_classes
+from keras_vis.attribution._maps import normalize as normalize_maps
+
+
+def _pair(value, name):
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        return tuple(check_positive_int(v, name) for v in value)
+    if isinstance(value, (tuple, list)):
+        raise ValueError(expected(name, "an integer or a pair of integers (height, width)", value))
+    size = check_positive_int(value, name)
+    return size, size
+
+
+def patch_positions(size, patch, stride):
+    """Start offsets of the patch along one axis: every `stride` pixels, plus one flush with the end
+    when the stride does not land there; with `stride <= patch` every pixel is covered."""
+    starts = list(range(0, size - patch + 1, stride))
+    if starts[-1] != size - patch:
+        starts.append(size - patch)
+    return np.asarray(starts)
+
+
+def _fill_values(fill, images):
+    """The `(N, C)` value each image's occluded pixels take."""
+    count, channels = images.shape[0], images.shape[-1]
+    if isinstance(fill, str):
+        if fill != "mean":
+            raise ValueError(expected("fill", "a number, one number per channel, or 'mean'", fill))
+        return images.mean(axis=(1, 2))
+    if isinstance(fill, numbers.Real) and not isinstance(fill, bool):
+        return np.full((count, channels), check_number(fill, "fill"), np.float32)
+    values = np.asarray(fill, np.float32) if isinstance(fill, (list, tuple, np.ndarray)) else None
+    if values is None or values.shape != (channels,) or not np.all(np.isfinite(values)):
+        raise ValueError(
+            expected("fill", f"a number, {channels} finite channel values, or 'mean'", fill)
+        )
+    return np.broadcast_to(values, (count, channels))
+
+
+def _coverage(size, starts, patch):
+    """`(size, positions)` indicator: does the patch at each start cover each pixel."""
+    pixels = np.arange(size)[:, None]
+    return ((pixels >= starts[None, :]) & (pixels < starts[None, :] + patch)).astype(np.float64)
+
+
+def occlusion(model, images, target=None, *, patch=_defaults.OCCLUSION_PATCH,
+              stride=_defaults.OCCLUSION_STRIDE, fill=_defaults.OCCLUSION_FILL, logits=False,
+              normalize=True, batch_size=_defaults.OCCLUSION_BATCH_SIZE):
+    """Occlusion map: the target's score with a patch of the image hidden, for every patch position.
+
+    A `patch` square is slid over the image every `stride` pixels (plus one position flush with the
+    bottom and right edges, so every pixel is covered); each occluded copy is scored with forward
+    passes of at most `batch_size` copies, built by broadcasting. Each pixel of the map is the mean
+    score over the patch positions that cover it. Low values mark the regions the prediction needs.
+
+    The classic recipe (224×224 input, `patch=14, stride=14, fill=0.5`, the map divided by its
+    maximum, then `occlusion_mask(heatmap, 0.85)` and `apply_mask`) is the default normalisation
+    with those arguments.
+
+    Args:
+        model: a built single-input, channels-last `keras.Model`.
+        images: numpy array or tensor `(N, H, W, C)` in the model's input units.
+        target: as in `keras_vis.saliency`; the predicted class is that of the unoccluded image.
+        patch: side of the occluding square, or `(height, width)`; at most the image size.
+        stride: step between patch positions, from 1 to `patch`, or `(height, width)`.
+        fill: the occluded pixels' value, in the model's input units: a number used as is (0.5 is
+            mid-grey for a model taking [0, 1] pixels; a model taking 0–255 pixels needs 127.5,
+            and a `keras.applications` model takes preprocessed values, where 0 is about the
+            dataset mean), one number per channel, or `"mean"` for each image's own channel means.
+        logits: score the pre-softmax logit (True) instead of the model's output probability.
+        normalize: scale each map to [0, 1] (maps of non-negative scores such as probabilities
+            are divided by their maximum); False returns the raw scores.
+        batch_size: occluded copies per forward pass (and at most in memory at once).
+
+    Returns:
+        float32 array `(N, H, W)`.
+
+    Raises:
+        ValueError: for a patch larger than the image, a stride below 1 or above the patch, or a
+            bad `fill`.
+    """
+    images, target = prepare(model, images, target)
+    count, height, width = images.shape[:3]
+    patch_h, patch_w = _pair(patch, "patch")
+    stride_h, stride_w = _pair(stride, "stride")
+    if patch_h > height or patch_w > width:
+        raise ValueError(
+            expected("patch", f"at most the image size {height}×{width}", patch,
+                     "Pass a smaller `patch`.")
+        )
+    if stride_h > patch_h or stride_w > patch_w:
+        raise ValueError(
+            expected("stride", f"at most `patch` ({patch_h}, {patch_w}), so that every pixel is "
+                     "occluded at some position", stride, "Pass a smaller `stride`.")
+        )
+    fill_values = _fill_values(fill, images)
+    normalize = check_flag(normalize, "normalize")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    rows = patch_positions(height, patch_h, stride_h)
+    cols = patch_positions(width, patch_w, stride_w)
+    pixel_rows, pixel_cols = np.arange(height), np.arange(width)
+
+    def occluded_copies(image_index, position):
+        top = rows[position // len(cols), None]
+        left = cols[position % len(cols), None]
+        hidden = (((pixel_rows >= top) & (pixel_rows < top + patch_h))[:, :, None]
+                  & ((pixel_cols >= left) & (pixel_cols < left + patch_w))[:, None, :])
+        return np.where(hidden[..., None], fill_values[image_index, None, None, :],
+                        images[image_index])
+
+    classes = resolve_classes(model, images, target, batch_size=batch_size)
+    scores = copy_scores(model, target, classes, count, len(rows) * len(cols), occluded_copies,
+                         batch_size=batch_size, head=head(logits))
+    grid = scores.reshape(count, len(rows), len(cols)).astype(np.float64)
+    cover_rows, cover_cols = _coverage(height, rows, patch_h), _coverage(width, cols, patch_w)
+    sums = np.einsum("yi,nij,xj->nyx", cover_rows, grid, cover_cols)
+    counts = np.outer(cover_rows.sum(axis=1), cover_cols.sum(axis=1))
+    heatmap = (sums / counts).astype(np.float32)
+    return normalize_maps(heatmap) if normalize else heatmap
+
+
+def occlusion_mask(heatmap, threshold=_defaults.OCCLUSION_THRESHOLD):
+    """The pixels whose occlusion lowers the score below `threshold` × the map's maximum.
+
+    Args:
+        heatmap: an occlusion map `(H, W)` or a batch `(N, H, W)`, raw or normalised (each map is
+            scaled to [0, 1] first, dividing non-negative maps by their maximum).
+        threshold: a number in [0, 1].
+
+    Returns:
+        bool array of `heatmap`'s shape, True where the region matters to the prediction.
+    """
+    values = np.asarray(heatmap, np.float32) if not isinstance(heatmap, str) else None
+    if values is None or values.ndim not in (2, 3) or not np.all(np.isfinite(values)):
+        raise ValueError(expected("heatmap", "a finite map (H, W) or a batch of maps (N, H, W)",
+                                  heatmap))
+    threshold = check_number(threshold, "threshold", low=0, high=1)
+    scaled = normalize_maps(values[None] if values.ndim == 2 else values)
+    return (scaled < threshold).reshape(values.shape)
+
+
+def apply_mask(image, mask, *, fill=0):
+    """The image shown through a mask: pixels outside it set to `fill`.
+
+    Args:
+        image: `(H, W, C)` or a batch `(N, H, W, C)`, any dtype.
+        mask: bool (or 0/1) `(H, W)`, or `(N, H, W)` for a batch.
+        fill: the value hidden pixels take.
+
+    Returns:
+        array of `image`'s shape and dtype.
+    """
+    image = np.asarray(image)
+    mask = np.asarray(mask)
+    if image.ndim not in (3, 4) or mask.shape not in (image.shape[:-1], image.shape[-3:-1]):
+        raise ValueError(
+            f"Expected `mask` to have the image's spatial shape {image.shape[:-1]}. "
+            f"Received: image={describe(image)}, mask={describe(mask)}"
+        )
+    return np.where(mask.astype(bool)[..., None], image, np.asarray(fill, image.dtype))
