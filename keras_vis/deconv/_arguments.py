@@ -38,7 +38,8 @@ def channel_count(layer):
 
 
 def _is_int(value):
-    return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, (bool, np.bool_))
+    integral = isinstance(value, (numbers.Integral, np.integer))
+    return integral and not isinstance(value, (bool, np.bool_))
 
 
 def channel_indices(layer, channels, name, *, count=None):
@@ -50,7 +51,9 @@ def channel_indices(layer, channels, name, *, count=None):
         name: the argument's name in error messages.
         count: if given, an int is repeated `count` times and a sequence must have `count` items.
     """
-    what = "an int or a list of ints" if count is None else f"an int or a list of {count} ints (one per image)"
+    what = "an int or a list of ints"
+    if count is not None:
+        what = f"an int or a list of {count} ints (one per image)"
     values = np.asarray(channels)
     if values.dtype == object or values.ndim > 1 or not all(_is_int(v) for v in values.reshape(-1)):
         raise TypeError(expected(name, what, channels))

@@ -64,7 +64,8 @@ class TopActivations:
 
     def row(self, channel):
         """The row of the arrays that holds `channel`."""
-        rows = np.flatnonzero(self.channels == channel) if isinstance(channel, (int, np.integer)) else []
+        is_int = isinstance(channel, (int, np.integer)) and not isinstance(channel, bool)
+        rows = np.flatnonzero(self.channels == channel) if is_int else []
         if len(rows) == 0:
             raise ValueError(
                 expected("channel", f"one of the channels collected, {self.channels.tolist()}",
