@@ -109,6 +109,20 @@ def to_uint8(image, name="image"):
     return np.round(np.clip(array, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
+def image_layout(array, name="image"):
+    """Checks that `array` is one image, `(H, W)` grey or `(H, W, 3|4)` colour, and returns it with a
+    single-channel axis `(H, W, 1)` dropped.
+
+    Raises:
+        ValueError: for any other shape, or an empty image.
+    """
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[-1] in (3, 4))) or 0 in array.shape:
+        raise ValueError(expected(name, "an image of shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4)", array))
+    return array
+
+
 def check_target_size(target_size):
     """Returns `target_size` as `(height, width)` ints, or `None`; raises on anything else."""
     if target_size is None:
@@ -223,12 +237,7 @@ def save_image(path, image):
             expected("path", "a file name with an image extension (.png, .jpg, .bmp, .tif, .webp)",
                      str(path))
         )
-    pixels = to_uint8(image)
-    if pixels.ndim == 3 and pixels.shape[-1] == 1:
-        pixels = pixels[..., 0]
-    if pixels.ndim not in (2, 3) or (pixels.ndim == 3 and pixels.shape[-1] not in (3, 4)) or 0 in pixels.shape:
-        raise ValueError(expected("image", "an image of shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4)",
-                                  pixels))
+    pixels = image_layout(to_uint8(image))
     if pixels.ndim == 3:
         pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR if pixels.shape[-1] == 3 else cv2.COLOR_RGBA2BGRA)
     ok, encoded = cv2.imencode(extension, pixels)
@@ -449,6 +458,7 @@ __all__ = [
     "APPLICATIONS",
     "LoadedModel",
     "atomic_write",
+    "image_layout",
     "load_image",
     "load_images",
     "load_model",

@@ -96,7 +96,8 @@ def test_save_image_round_trips_uint8_and_float_and_grey(tmp_path, rng):
 
     floats = rng.random((5, 7, 3))
     io.save_image(tmp_path / "float.png", floats)
-    np.testing.assert_array_equal(io.load_image(tmp_path / "float.png"), np.round(floats * 255).astype(np.uint8))
+    expected = np.round(floats * 255).astype(np.uint8)
+    np.testing.assert_array_equal(io.load_image(tmp_path / "float.png"), expected)
 
     grey = rng.integers(0, 256, (5, 7, 1), dtype=np.uint8)
     io.save_image(tmp_path / "grey.png", grey)
