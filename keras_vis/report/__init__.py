@@ -1,0 +1,188 @@
+"""One HTML page that shows everything the package can say about a model and a few images.
+
+    >>> from keras_vis.report import report
+    >>> report(model, images, "report.html", class_names=names)
+
+The page holds the layer table, the first layers' filters, feature maps, activation maximization of
+channels and classes, and for each image every saliency and class-activation-map method, occlusion
+and the deconvnet. Pictures are embedded as PNG data URIs, so the page is one file that opens
+offline; it is written atomically.
+"""
+
+import datetime
+import os
+import pathlib
+
+from keras_vis import __version__
+from keras_vis.inspect import summary
+from keras_vis.io import atomic_write
+from keras_vis.report import page, techniques
+from keras_vis.report.methods import group
+from keras_vis.report.pictures import Picture
+from keras_vis.report.progress import Progress
+from keras_vis.report.settings import Settings
+from keras_vis.report.subject import Subject, make_subject
+
+# (anchor, navigation title) of each section, in page order.
+SECTIONS = (
+    ("model", "Model"),
+    ("filters", "Filters"),
+    ("features", "Feature maps"),
+    ("maximization", "Activation maximization"),
+    ("explanations", "Explanations"),
+    ("notes", "Notes"),
+)
+STEPS = ("layer table", "filters", "feature maps", "activation maximization", "gradients",
+         "class activation maps", "occlusion", "deconvnet")
+# Tables longer than this start folded.
+_FOLD_ROWS = 40
+
+
+def build_report(subject, *, settings=None, target=None, progress=None):
+    """Runs every technique on `subject` and returns the page as a string.
+
+    Args:
+        subject: a `Subject` (see `make_subject`).
+        settings: a `Settings`; default `Settings()`.
+        target: `None` to explain each image's predicted class, or a class index.
+        progress: a `Progress` over `len(STEPS)` steps, or `None` for one that follows
+            `settings.progress`.
+
+    Returns:
+        The HTML document (str).
+    """
+    settings = settings or Settings()
+    progress = progress or Progress(len(STEPS), enabled=settings.progress)
+    sections, notes = [], []
+
+    progress.step(STEPS[0])
+    table = summary(subject.model)
+    body = f'<div class="layers">{table._repr_html_()}</div>'
+    if len(table) > _FOLD_ROWS:
+        body = f"<details><summary>Show all {len(table)} layers</summary>{body}</details>"
+    sections.append(page.section_html("model", "Model", "Every layer, with nested models expanded.",
+                                      body))
+
+    progress.step(STEPS[1])
+    sections.append(page.section_html(
+        "filters", "Filters",
+        "The weights of the first convolutions. The first layer's filters are drawn in colour: "
+        "each shows the colour pattern it responds to.",
+        page.row_html(techniques.filter_pictures(subject, settings))))
+
+    progress.step(STEPS[2])
+    sections.append(page.section_html(
+        "features", "Feature maps",
+        "What the layers compute for each image: early layers respond to edges and colours, later "
+        "ones to parts of the object, at a coarser resolution.",
+        page.row_html(techniques.feature_pictures(subject, settings), detail=False)))
+
+    progress.step(STEPS[3])
+    sections.append(page.section_html(
+        "maximization", "Activation maximization",
+        "Images optimized from noise to excite one channel or one class as much as possible: what "
+        "the network looks for.",
+        page.row_html(techniques.maximization_pictures(subject, settings))))
+
+    progress.step(STEPS[4])
+    saliency, skipped = techniques.attribution_pictures(
+        subject, settings, target, [m.name for m in group("saliency")])
+    progress.step(STEPS[5])
+    cams, skipped_cams = techniques.attribution_pictures(
+        subject, settings, target, [m.name for m in group("cam")])
+    notes += [f"{title} was not drawn: {reason}" for title, reason in skipped + skipped_cams]
+    progress.step(STEPS[6])
+    occluded = techniques.occlusion_pictures(subject, settings, target)
+    progress.step(STEPS[7])
+    deconv = techniques.deconv_pictures(subject, settings)
+    groups = (("Gradients", saliency), ("Class activation maps", cams), ("Occlusion", occluded),
+              ("Deconvnet", deconv))
+    sections.append(page.section_html(
+        "explanations", "Explanations",
+        f"Why the model gave {_target_text(subject, target)}, image by image. Gradient maps show "
+        "which pixels the score is most sensitive to; class activation maps and occlusion show "
+        "where the evidence lies (red: most); the deconvnet shows the pixels behind a layer's "
+        "strongest activation.",
+        _explanations_html(subject, settings, groups)))
+
+    sections.append(page.section_html("notes", "Notes", None, _notes_html(subject, settings, notes)))
+    progress.finish()
+    footer = (f"Made with keras-vis {page.escape(__version__)} on "
+              f"{datetime.datetime.now():%Y-%m-%d %H:%M}.")
+    return page.page_html(f"keras-vis report: {subject.model_name}", _meta(subject, target),
+                          SECTIONS, sections, footer)
+
+
+def _meta(subject, target):
+    shape = "×".join(str(d) for d in subject.images.shape[1:])
+    count = len(subject.images)
+    return page.escape(
+        f"Model {subject.model_name} · input {shape} · {subject.class_count} classes · "
+        f"{count} image{'s' if count != 1 else ''} · explaining {_target_text(subject, target)}")
+
+
+def _target_text(subject, target):
+    return "the predicted class" if target is None else f"class “{subject.class_name(target)}”"
+
+
+def _explanations_html(subject, settings, groups):
+    common = {}
+    for _, pictures in groups:
+        for picture in pictures:
+            common.setdefault((picture.name, picture.title), set()).add(picture.caption)
+    # A caption shared by every image goes to the legend once; one that differs is shown per image.
+    legend = [(title, next(iter(captions))) for (_, title), captions in common.items()
+              if len(captions) == 1]
+    shared = {title for title, _ in legend}
+    html = [page.legend_html(legend)]
+    for index, name in enumerate(subject.names):
+        html.append(f'<article class="image" id="image-{page.escape(name)}"><h3>{page.escape(name)}</h3>')
+        html.append(page.row_html([techniques.input_picture(subject, settings, index)]))
+        for title, pictures in groups:
+            mine = [p for p in pictures if p.image == index]
+            if mine:
+                html.append(f"<h4>{page.escape(title)}</h4>")
+                html.append('<div class="row">' + "".join(
+                    page.figure_html(p, detail=p.title not in shared) for p in mine) + "</div>")
+        html.append("</article>")
+    return "".join(html)
+
+
+def _notes_html(subject, settings, notes):
+    patch, stride = techniques.occlusion_patch(subject, settings)
+    used = (f"Settings: {settings.maximize_steps} steps per channel image, {settings.class_steps} "
+            f"per class image, {settings.smooth_samples} SmoothGrad samples, {settings.ig_steps} "
+            f"integrated-gradients steps, occlusion patch {patch} with stride {stride}, seed "
+            f"{settings.seed}.")
+    items = "".join(f"<li>{page.escape(n)}</li>" for n in notes + [used])
+    return f"<ul>{items}</ul>"
+
+
+def report(model, images, path, *, names=None, preprocess=None, class_names=None, target=None,
+           settings=None):
+    """Writes the report of `model` on `images` to `path` (atomically) and returns the path.
+
+    Args:
+        model: a built `keras.Model` with one image input.
+        images: pictures `(N, H, W, C)` at the model's input size, uint8 0–255 or float 0–1.
+        path: the `.html` file to write (folders are created).
+        names: one name per image.
+        preprocess: maps float32 pictures with values 0–255 to the model's input (e.g.
+            `keras.applications.vgg16.preprocess_input`); default the identity.
+        class_names: the model's class names in output order.
+        target: `None` to explain the predicted class of each image, or a class index.
+        settings: a `Settings` (step counts, layers, `progress`).
+
+    Returns:
+        The `pathlib.Path` written.
+    """
+    path = pathlib.Path(os.fspath(path))
+    subject = make_subject(model, images, names=names, preprocess=preprocess,
+                           class_names=class_names)
+    document = build_report(subject, settings=settings, target=target)
+    with atomic_write(path, "w", encoding="utf-8") as file:
+        file.write(document)
+    return path
+
+
+__all__ = ["Picture", "Settings", "Subject", "build_report", "make_subject", "report"]

@@ -1,0 +1,80 @@
+"""How much work each technique does in a report or on the command line."""
+
+import dataclasses
+import typing
+
+from keras_vis._checks import check_number, check_positive_int, expected
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Step counts, layers and sizes for every technique; the defaults suit the bundled demo model
+    (a whole report in well under a minute on two CPU cores) and scale to ImageNet models.
+
+    Layers are names (nested paths allowed) or `None` for a choice made from the model's structure.
+
+    Attributes:
+        display_size: pictures smaller than this (shorter side, pixels) are enlarged by a whole
+            factor, nearest neighbour, so 64-pixel inputs stay crisp.
+        filter_layers: convolutions whose kernels are drawn; default the first two.
+        max_filters: kernels drawn per layer.
+        feature_layers: layers whose feature maps are drawn; default up to four convolutions spread
+            over the depth.
+        feature_channels: feature maps drawn per layer.
+        maximize_layer: the layer whose channels are maximized; default the last convolution.
+        maximize_filters: channels maximized (the first ones).
+        maximize_steps: optimisation steps for channels.
+        maximize_size: size of the channel images; default the model's input size, at most 128.
+        class_steps: optimisation steps for class images (0 to skip them).
+        max_classes: at most this many classes get an image (the predicted ones first).
+        cam_layer: the layer class activation maps weight; default the last convolution.
+        smooth_samples: SmoothGrad noisy copies per image.
+        ig_steps: integrated-gradients path points.
+        score_cam_maps: Score-CAM keeps this many channels of highest variance.
+        occlusion_patch: side of the occluding square; default an eighth of the image (at least 4).
+        occlusion_stride: step between patches; default half the patch.
+        occlusion_threshold: share of the maximum below which a region counts as needed.
+        deconv_layers: layers projected by the deconvnet; default a middle and the last convolution.
+        batch_size: images per compiled call.
+        seed: seed of every random start and noise sample.
+        progress: show progress bars.
+    """
+
+    display_size: int = 128
+    filter_layers: typing.Optional[typing.Tuple[str, ...]] = None
+    max_filters: int = 32
+    feature_layers: typing.Optional[typing.Tuple[str, ...]] = None
+    feature_channels: int = 8
+    maximize_layer: typing.Optional[str] = None
+    maximize_filters: int = 16
+    maximize_steps: int = 64
+    maximize_size: typing.Optional[int] = None
+    class_steps: int = 96
+    max_classes: int = 8
+    cam_layer: typing.Optional[str] = None
+    smooth_samples: int = 16
+    ig_steps: int = 32
+    score_cam_maps: int = 64
+    occlusion_patch: typing.Optional[int] = None
+    occlusion_stride: typing.Optional[int] = None
+    occlusion_threshold: float = 0.85
+    deconv_layers: typing.Optional[typing.Tuple[str, ...]] = None
+    batch_size: int = 32
+    seed: int = 0
+    progress: bool = True
+
+    def __post_init__(self):
+        for name in ("display_size", "max_filters", "feature_channels", "maximize_filters",
+                     "maximize_steps", "max_classes", "smooth_samples", "ig_steps",
+                     "score_cam_maps", "batch_size"):
+            check_positive_int(getattr(self, name), name)
+        check_positive_int(self.class_steps, "class_steps", minimum=0)
+        check_positive_int(self.seed, "seed", minimum=0)
+        for name in ("maximize_size", "occlusion_patch", "occlusion_stride"):
+            if getattr(self, name) is not None:
+                check_positive_int(getattr(self, name), name)
+        check_number(self.occlusion_threshold, "occlusion_threshold", low=0, high=1)
+        for name in ("filter_layers", "feature_layers", "deconv_layers"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, str) or not value):
+                raise ValueError(expected(name, "None or a non-empty tuple of layer names", value))

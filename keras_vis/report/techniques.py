@@ -1,0 +1,183 @@
+"""Each technique run on a `Subject`, its results turned into captioned `Picture`s.
+
+The command line writes these pictures as PNG files; the report embeds them in one page. Every
+technique runs batched over all images at once.
+"""
+
+import numpy as np
+
+from keras_vis import plot
+from keras_vis.attribution.occlusion import occlusion, occlusion_mask
+from keras_vis.deconv import deconvnet
+from keras_vis.inspect import feature_maps
+from keras_vis.layers import last_conv_layer, output_shape
+from keras_vis.maximize import class_visualization, maximize, objectives
+from keras_vis.report import layers as choose
+from keras_vis.report import methods as methods_module
+from keras_vis.report.pictures import Picture, enlarge, rgb
+
+# How a heatmap is drawn: colour map and the weight of its colours over the image.
+HEATMAP_CMAP = "jet"
+HEATMAP_ALPHA = 0.45
+SALIENCY_CMAP = "inferno"
+
+
+def _display(subject, settings, index):
+    return enlarge(rgb(subject.images[index]), settings.display_size)
+
+
+def input_picture(subject, settings, index):
+    """The image itself, captioned with the model's top classes."""
+    top = ", ".join(f"{name} {p:.0%}" for name, p in subject.top_classes(index))
+    return Picture("input", "Input", _display(subject, settings, index), f"Predicted: {top}.", index)
+
+
+def filter_pictures(subject, settings):
+    """Kernels of the chosen convolutions: colour tiles for the first RGB layer, grey grids else."""
+    return [
+        Picture(
+            layer.name, f"Filters of {layer.name}",
+            plot.filters(subject.model, layer, max_filters=settings.max_filters),
+            "Each tile is one filter, rescaled to its own range.")
+        for layer in choose.filter_layers(subject.model, settings.filter_layers)
+    ]
+
+
+def feature_pictures(subject, settings):
+    """For each image, the first feature maps of the chosen layers, one row per layer."""
+    layers = choose.feature_layers(subject.model, settings.feature_layers)
+    maps = feature_maps(subject.model, subject.inputs, layers, batch_size=settings.batch_size)
+    pictures = []
+    for index, name in enumerate(subject.names):
+        tiles, titles = [], []
+        for layer_name, values in maps.items():
+            count = min(values.shape[-1], settings.feature_channels)
+            tiles += [values[index, ..., k] for k in range(count)]
+            titles += [f"{layer_name} · {k}" if k == 0 else str(k) for k in range(count)]
+            tiles += [np.full(values.shape[1:3], np.nan, np.float32)] * (settings.feature_channels - count)
+            titles += [""] * (settings.feature_channels - count)
+        figure = plot.grid(tiles, cols=settings.feature_channels, titles=titles, tile_size=1.1)
+        pictures.append(Picture(
+            "", f"Feature maps of {name}", figure,
+            "Rows: layers from the input up; tiles: the first channels, each scaled to its own "
+            "range (bright = strong).", index))
+    return pictures
+
+
+def _render_options(subject, settings):
+    # Rendered images live in [0, 1]; the model sees them as 0–255 pictures, preprocessed.
+    return {"value_range": (0, 255), "preprocess": subject.preprocess, "seed": settings.seed,
+            "progress": settings.progress}
+
+
+def maximization_pictures(subject, settings, classes=None):
+    """Images that excite the first channels of a layer most, and images the model scores as its
+    classes (`classes`: the classes to draw; default the predicted ones, then the others)."""
+    model = subject.model
+    layer = choose.named(model, [settings.maximize_layer])[0] if settings.maximize_layer else (
+        last_conv_layer(model))
+    channels = range(min(settings.maximize_filters, output_shape(layer)[-1]))
+    height = model.inputs[0].shape[1] or 128
+    size = settings.maximize_size or min(height, 128)
+    options = _render_options(subject, settings)
+    images = maximize(model, objectives.channel(layer, channels), size=size,
+                      steps=settings.maximize_steps, **options)
+    grid = plot.grid(images, cols=min(8, len(images)), titles=[str(k) for k in channels],
+                     tile_size=1.3, suptitle=f"{layer.name}: channels 0–{len(images) - 1}")
+    pictures = [Picture(
+        f"channels_{layer.name}", f"Channels of {layer.name}", grid,
+        f"Each image is optimized from noise to maximize one channel's mean activation "
+        f"({settings.maximize_steps} Adam steps).")]
+    if settings.class_steps:
+        if classes is None:
+            classes = class_order(subject)[:settings.max_classes]
+        rendered = class_visualization(model, list(classes), steps=settings.class_steps, **options)
+        for class_index, image in zip(classes, rendered):
+            name = subject.class_name(class_index)
+            pictures.append(Picture(
+                f"class_{name}", f"Class “{name}”", enlarge(rgb(image), settings.display_size),
+                f"An image optimized to maximize the logit of class {class_index}."))
+    return pictures
+
+
+def class_order(subject):
+    """Classes to draw first: those predicted for the images, then the rest in index order."""
+    predicted = list(dict.fromkeys(int(c) for c in subject.predicted))
+    return predicted + [c for c in range(subject.class_count) if c not in predicted]
+
+
+def attribution_pictures(subject, settings, target=None, names=None):
+    """Attribution maps of the chosen methods for every image.
+
+    Args:
+        subject: the `Subject`.
+        settings: the `Settings`.
+        target: `None` (each image's predicted class) or a class index.
+        names: method names (see `keras_vis.report.methods.METHODS`); default all.
+
+    Returns:
+        `(pictures, skipped)`: the pictures (one per method and image) and a list of
+        `(method title, reason)` for methods that cannot run on this model.
+    """
+    chosen = [methods_module.BY_NAME[name] for name in names] if names else list(methods_module.METHODS)
+    pictures, skipped = [], []
+    for method in chosen:
+        reason = method.unavailable(subject, settings)
+        if reason:
+            skipped.append((method.title, reason))
+            continue
+        maps = method.compute(subject, target, settings)
+        for index in range(len(subject.images)):
+            image = _display(subject, settings, index)
+            if method.over_image:
+                drawn = plot.overlay(image, maps[index], cmap=HEATMAP_CMAP, alpha=HEATMAP_ALPHA)
+            else:
+                drawn = plot.overlay(image, maps[index], cmap=SALIENCY_CMAP, alpha=1.0)
+            pictures.append(Picture(method.name, method.title, drawn, method.caption, index))
+    return pictures, skipped
+
+
+def occlusion_patch(subject, settings):
+    """`(patch, stride)`: the settings', or an eighth of the image and half of that."""
+    height, width = subject.images.shape[1:3]
+    patch = settings.occlusion_patch or max(4, min(height, width) // 8)
+    patch = min(patch, height, width)
+    stride = settings.occlusion_stride or max(1, patch // 2)
+    return patch, stride
+
+
+def occlusion_pictures(subject, settings, target=None):
+    """The drop of the class probability as a grey patch slides over each image, and the image
+    seen through the regions whose occlusion matters."""
+    patch, stride = occlusion_patch(subject, settings)
+    heatmaps = occlusion(subject.model, subject.inputs, target, patch=patch, stride=stride,
+                         fill=subject.grey_input, batch_size=max(settings.batch_size, 64))
+    masks = occlusion_mask(heatmaps, settings.occlusion_threshold)
+    pictures = []
+    for index in range(len(subject.images)):
+        image = _display(subject, settings, index)
+        mask = enlarge(masks[index].astype(np.uint8), settings.display_size).astype(bool)
+        pictures.append(Picture(
+            "heatmap", "Occlusion", plot.overlay(image, 1.0 - heatmaps[index], cmap=HEATMAP_CMAP,
+                                                   alpha=HEATMAP_ALPHA),
+            f"Red: hiding a {patch}×{patch} grey patch here (stride {stride}) lowers the class "
+            "probability most.", index))
+        pictures.append(Picture(
+            "mask", "Occlusion mask", np.where(mask[..., None], image, image // 4),
+            f"The image where occlusion drops the probability below "
+            f"{settings.occlusion_threshold:.0%} of its maximum; the rest dimmed.", index))
+    return pictures
+
+
+def deconv_pictures(subject, settings):
+    """Zeiler–Fergus projections of the strongest activation of the chosen layers, per image."""
+    pictures = []
+    for layer in choose.deconv_layers(subject.model, settings.deconv_layers):
+        result = deconvnet(subject.model, subject.inputs, layer, batch_size=settings.batch_size)
+        for index, title in enumerate(result.titles):
+            pictures.append(Picture(
+                layer.name, f"Deconvnet {layer.name}",
+                enlarge(rgb(result.display[index]), settings.display_size),
+                f"The strongest activation of {layer.name} ({title}) projected back to pixels.",
+                index))
+    return pictures

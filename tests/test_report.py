@@ -1,0 +1,221 @@
+"""The HTML report: self-contained, every picture a valid PNG that shows what its title says, written
+atomically, and rendered by a real headless browser with every image decoded."""
+
+import base64
+import html.parser
+import os
+import re
+import shutil
+import subprocess
+
+import cv2
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_vis import plot
+from keras_vis.report import Settings, make_subject, report, techniques
+from keras_vis.report.methods import METHODS
+from keras_vis.report.pictures import enlarge
+
+SIZE = 16
+DISPLAY = 64  # 16-pixel inputs are drawn 4× larger
+SETTINGS = Settings(display_size=DISPLAY, max_filters=4, feature_channels=3, maximize_filters=2,
+                    maximize_steps=2, class_steps=2, max_classes=2, smooth_samples=2, ig_steps=2,
+                    score_cam_maps=4, occlusion_patch=4, occlusion_stride=4, progress=False)
+SECTIONS = ("model", "filters", "features", "maximization", "explanations", "notes")
+
+
+def cam_model():
+    """16×16×3 → conv(relu) → pool → conv(relu) → GAP → Dense(3, softmax)."""
+    keras.utils.set_random_seed(3)
+    inputs = keras.Input((SIZE, SIZE, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv1")(inputs)
+    x = keras.layers.MaxPooling2D(name="pool1")(x)
+    x = keras.layers.Conv2D(6, 3, padding="same", activation="relu", name="conv2")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    outputs = keras.layers.Dense(3, activation="softmax", name="predictions")(x)
+    return keras.Model(inputs, outputs, name="tiny_cam")
+
+
+class Figures(html.parser.HTMLParser):
+    """Collects `(article id, img attributes)` for every image, and every tag and section id."""
+
+    def __init__(self):
+        super().__init__()
+        self.images, self.sections, self.tags = [], [], set()
+        self._article = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.tags.add(tag)
+        if tag == "article":
+            self._article = attrs.get("id")
+        elif tag == "section":
+            self.sections.append(attrs.get("id"))
+        elif tag == "img":
+            self.images.append((self._article, attrs))
+
+    def handle_endtag(self, tag):
+        if tag == "article":
+            self._article = None
+
+
+def decode(src):
+    assert src.startswith("data:image/png;base64,"), src[:40]
+    data = base64.b64decode(src.split(",", 1)[1], validate=True)
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    model = cam_model()
+    pictures = np.random.default_rng(0).integers(0, 256, (2, SIZE, SIZE, 3), dtype=np.uint8)
+    path = tmp_path_factory.mktemp("report") / "nested" / "report.html"
+    written = report(model, pictures, path, names=["first", "second"], class_names=["a", "b", "c"],
+                     settings=SETTINGS)
+    parsed = Figures()
+    text = path.read_text(encoding="utf-8")
+    parsed.feed(text)
+    return {"model": model, "pictures": pictures, "path": path, "written": written, "html": text,
+            "parsed": parsed}
+
+
+def test_every_image_is_an_embedded_png_of_the_stated_size(built):
+    images = built["parsed"].images
+    assert built["written"] == built["path"]
+    assert len(images) > 30
+    for _, attrs in images:
+        decoded = decode(attrs["src"])
+        assert decoded.shape[:2] == (int(attrs["height"]), int(attrs["width"]))
+        assert decoded.std() > 0, f"blank picture: {attrs['alt']}"
+
+
+def test_page_is_self_contained_with_every_section(built):
+    text, parsed = built["html"], built["parsed"]
+    assert parsed.sections == list(SECTIONS)
+    assert not {"script", "link", "iframe", "object", "embed"} & parsed.tags
+    assert not re.search(r"(src|href)=\"(?!data:|#)", text), "a resource outside the page"
+    assert "url(" not in text and "@import" not in text
+    for layer in ("conv1", "pool1", "conv2", "gap", "predictions"):
+        assert f">{layer}<" in text  # the layer table lists every layer
+
+
+def test_each_image_shows_every_method(built):
+    images = built["parsed"].images
+    for article in ("image-first", "image-second"):
+        titles = [attrs["alt"] for where, attrs in images if where == article]
+        expected = (["Input"] + [m.title for m in METHODS]
+                    + ["Occlusion", "Occlusion mask", "Deconvnet conv1", "Deconvnet conv2"])
+        assert titles == expected
+
+
+def _shown(built, article, title):
+    (src,) = [attrs["src"] for where, attrs in built["parsed"].images
+              if where == article and attrs["alt"] == title]
+    return decode(src)
+
+
+def test_input_picture_is_the_image_enlarged(built):
+    shown = _shown(built, "image-second", "Input")
+    np.testing.assert_array_equal(shown, np.kron(built["pictures"][1], np.ones((4, 4, 1), np.uint8)))
+
+
+def test_gradcam_picture_matches_a_hand_written_gradcam(built):
+    """The Grad-CAM shown equals ReLU(sum_k mean(dlogit/dA_k) A_k) of the last convolution, from a
+    plain GradientTape on the model's own layers, upsampled and drawn over the image."""
+    model, pictures = built["model"], built["pictures"]
+    conv_part = keras.Model(model.inputs, model.get_layer("conv2").output)
+    dense = model.get_layer("predictions")
+    inputs = tf.constant(pictures.astype(np.float32))
+    with tf.GradientTape() as tape:
+        activations = conv_part(inputs)
+        tape.watch(activations)
+        logits = tf.reduce_mean(activations, axis=(1, 2)) @ dense.kernel + dense.bias
+        predicted = tf.argmax(logits, axis=1)
+        score = tf.reduce_sum(tf.gather(logits, predicted, axis=1, batch_dims=1))
+    gradients = tape.gradient(score, activations)
+    weights = tf.reduce_mean(gradients, axis=(1, 2), keepdims=True)
+    maps = tf.nn.relu(tf.reduce_sum(weights * activations, axis=-1))
+    maps = tf.image.resize(maps[..., None], (SIZE, SIZE), method="bilinear")[..., 0].numpy()
+    for index, article in enumerate(("image-first", "image-second")):
+        heatmap = maps[index] / maps[index].max()
+        expected = plot.overlay(enlarge(pictures[index], DISPLAY), heatmap, cmap="jet", alpha=0.45)
+        shown = _shown(built, article, "Grad-CAM")
+        assert np.abs(shown.astype(int) - expected.astype(int)).max() <= 2
+
+
+def test_classic_cam_is_skipped_with_a_note_on_a_model_without_global_pooling():
+    inputs = keras.Input((SIZE, SIZE, 3))
+    x = keras.layers.Conv2D(2, 3, activation="relu", name="conv")(inputs)
+    outputs = keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(x))
+    model = keras.Model(inputs, outputs)
+    subject = make_subject(model, np.zeros((1, SIZE, SIZE, 3), np.uint8))
+    pictures, skipped = techniques.attribution_pictures(subject, SETTINGS, None, ["cam", "gradcam"])
+    assert [p.title for p in pictures] == ["Grad-CAM"]
+    assert len(skipped) == 1 and skipped[0][0] == "CAM"
+    assert "global average pooling" in skipped[0][1]
+
+
+def test_a_failing_report_leaves_the_previous_file_untouched(built, tmp_path, monkeypatch):
+    path = tmp_path / "report.html"
+    path.write_text("previous report", encoding="utf-8")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("interrupted")
+
+    monkeypatch.setattr(techniques, "deconv_pictures", broken)
+    with pytest.raises(RuntimeError):
+        report(built["model"], built["pictures"], path, settings=SETTINGS)
+    assert path.read_text(encoding="utf-8") == "previous report"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
+
+
+def test_bad_arguments_raise_clear_errors(built):
+    model = built["model"]
+    with pytest.raises(ValueError, match="pictures of shape"):
+        make_subject(model, np.zeros((1, 8, 8, 3), np.uint8))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        make_subject(model, np.full((1, SIZE, SIZE, 3), 200.0, np.float32))
+    with pytest.raises(ValueError, match="2 names"):
+        make_subject(model, np.zeros((2, SIZE, SIZE, 3), np.uint8), names=["only one"])
+    with pytest.raises(TypeError, match="preprocess"):
+        make_subject(model, np.zeros((1, SIZE, SIZE, 3), np.uint8), preprocess="vgg16")
+    with pytest.raises(ValueError, match="maximize_steps"):
+        Settings(maximize_steps=0)
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--hide-scrollbars"]
+# Counts the images the browser decoded, once the page has loaded, into the document title.
+COUNT_DECODED = ("<script>window.addEventListener('load', () => { const all = [...document.images];"
+                 " document.title = 'decoded ' + all.filter(i => i.complete && i.naturalWidth > 0)"
+                 ".length + ' of ' + all.length; });</script>")
+
+
+def _chromium(tmp_path, *arguments):
+    command = [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", *arguments]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+def test_browser_decodes_every_image_and_draws_a_page(built, tmp_path):
+    probe = tmp_path / "probe.html"
+    probe.write_text(built["html"].replace("</body>", COUNT_DECODED + "</body>"), encoding="utf-8")
+    dom = _chromium(tmp_path, "--virtual-time-budget=10000", "--dump-dom", probe.as_uri())
+    count = len(built["parsed"].images)
+    assert f"<title>decoded {count} of {count}</title>" in dom.stdout, dom.stderr[-2000:]
+
+    screenshot = tmp_path / "page.png"
+    _chromium(tmp_path, f"--screenshot={screenshot}", "--window-size=1280,2000",
+              built["path"].as_uri())
+    shot = cv2.imread(os.fspath(screenshot), cv2.IMREAD_COLOR)
+    assert shot is not None and shot.shape[:2] == (2000, 1280)
+    colours = np.unique(shot.reshape(-1, 3), axis=0)
+    assert shot.std() > 20 and len(colours) > 1000, "the page rendered blank"
