@@ -1,4 +1,4 @@
-"""Explaining whole datasets: resumable sharded maps, multi-device runs, and where the model looks."""
+"""Explaining whole datasets: resumable sharded maps, multi-device runs, where the model looks."""
 
 import numpy as np
 

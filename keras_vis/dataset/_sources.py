@@ -24,7 +24,8 @@ def _class_labels(labels):
     if labels.ndim == 2:  # one-hot
         return labels.argmax(axis=1)
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(expected("labels", "integer class labels (n,) or one-hot labels (n, K)", labels))
+        raise ValueError(expected("labels", "integer class labels (n,) or one-hot labels (n, K)",
+                                  labels))
     return labels
 
 
@@ -81,7 +82,7 @@ class TensorFlowSource:
 
 
 class FolderSource:
-    """The image files of a folder and its subfolders, in sorted order, resized to the model input."""
+    """The image files of a folder and its subfolders, sorted, resized to the model input."""
 
     def __init__(self, folder, target_size):
         self.folder = pathlib.Path(os.fspath(folder))
@@ -90,7 +91,8 @@ class FolderSource:
         self.paths = sorted(p.relative_to(self.folder).as_posix() for p in self.folder.rglob("*")
                             if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
         if not self.paths:
-            raise ValueError(expected("dataset", f"a folder holding image files ({', '.join(IMAGE_SUFFIXES)})",
+            suffixes = ", ".join(IMAGE_SUFFIXES)
+            raise ValueError(expected("dataset", f"a folder holding image files ({suffixes})",
                                       str(self.folder)))
         self.target_size = target_size
         self.count = len(self.paths)

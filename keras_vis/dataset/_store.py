@@ -1,10 +1,10 @@
 """The output folder of `explain_dataset`: map shards and the index that makes a run resumable.
 
-`maps-00000.npz`, `maps-00001.npz`, ... each hold one shard of consecutive images; `index.json` records
-the settings the maps were made with and, for every finished shard, its file, first image, image
-count and a SHA-1 of its images. Both are written atomically (temporary file + `os.replace`), the
-index after each shard, so an interrupted run leaves only complete files and a restart redoes only
-the shards the index does not list.
+`maps-00000.npz`, `maps-00001.npz`, ... each hold one shard of consecutive images; `index.json`
+records the settings the maps were made with and, for every finished shard, its file, first image,
+image count and a SHA-1 of its images. Both are written atomically (temporary file +
+`os.replace`), the index after each shard, so an interrupted run leaves only complete files and a
+restart redoes only the shards the index does not list.
 """
 
 import json
@@ -49,15 +49,15 @@ class ShardStore:
             index = None
         if index is not None and index["settings"] != self.settings:
             raise ValueError(
-                f"Expected `out_dir` to be empty or to hold maps made with the same settings, to resume "
-                f"them. Received: out_dir='{self.folder}', whose maps differ in "
-                f"{_differences(index['settings'], self.settings)}. Pass `overwrite=True` to replace "
-                "them, or choose another `out_dir`."
+                "Expected `out_dir` to be empty or to hold maps made with the same settings, to "
+                f"resume them. Received: out_dir='{self.folder}', whose maps differ in "
+                f"{_differences(index['settings'], self.settings)}. Pass `overwrite=True` to "
+                "replace them, or choose another `out_dir`."
             )
         self.shards = {entry["number"]: entry for entry in index["shards"]} if index else {}
 
     def finished(self, number, start):
-        """The index entry of shard `number` if its file is there and starts at `start`, else None."""
+        """The index entry of shard `number` if its file exists and starts at `start`, else None."""
         entry = self.shards.get(number)
         if entry is None or entry["start"] != start or not (self.folder / entry["file"]).exists():
             return None
@@ -94,8 +94,8 @@ class ShardStore:
 
 def _differences(old, new):
     keys = sorted(set(old) | set(new))
-    changed = [f"{k} ({old.get(k)!r} before, {new.get(k)!r} now)" for k in keys if old.get(k) != new.get(k)]
-    return "; ".join(changed)
+    return "; ".join(f"{k} ({old.get(k)!r} before, {new.get(k)!r} now)"
+                     for k in keys if old.get(k) != new.get(k))
 
 
 def read_index(folder):
@@ -119,7 +119,7 @@ def read_index(folder):
 
 
 def read_shards(folder, fields=None):
-    """Yields the arrays of every indexed shard of `folder`, in image order (one shard in memory)."""
+    """Yields the arrays of every indexed shard of `folder` in image order, one shard at a time."""
     folder = pathlib.Path(folder)
     for entry in read_index(folder)["shards"]:
         with np.load(folder / entry["file"]) as data:

@@ -8,7 +8,8 @@ import numpy as np
 import tensorflow as tf
 
 from keras_vis import engine
-from keras_vis._checks import check_choice, check_model, check_positive_int, expected, to_float_batch
+from keras_vis._checks import (check_choice, check_model, check_positive_int, expected,
+                               to_float_batch)
 from keras_vis.dataset._sources import aligned, open_source
 from keras_vis.dataset._store import ShardStore
 from keras_vis.dataset.summary import dataset_summary, outside_share
@@ -28,12 +29,13 @@ def _weights_digest(model):
 def _check_target(target, source):
     if target is None or target == "label":
         if target == "label" and not source.has_labels:
-            raise ValueError(expected("target", "None or a class index for a dataset without labels",
-                                      target, "Give (images, labels) to explain the labels."))
+            raise ValueError(expected("target", "None or a class index for a dataset without "
+                                      "labels", target, "Give (images, labels) to explain labels."))
         return target
     if isinstance(target, numbers.Integral) and not isinstance(target, bool) and target >= 0:
         return int(target)
-    raise TypeError(expected("target", "None (the predicted class), 'label' or a class index", target))
+    raise TypeError(expected("target", "None (the predicted class), 'label' or a class index",
+                             target))
 
 
 def _replica_bounds(count, replicas):
@@ -123,7 +125,8 @@ def explain_dataset(model, dataset, method="gradcam", *, out_dir, target=None, b
     shard_size = check_positive_int(shard_size, "shard_size")
     check_choice(dtype, "dtype", DTYPES)
     if preprocess is not None and not callable(preprocess):
-        raise TypeError(expected("preprocess", "None or a function of a batch of images", preprocess))
+        raise TypeError(expected("preprocess", "None or a function of a batch of images",
+                                 preprocess))
     if strategy is not None and not isinstance(strategy, tf.distribute.Strategy):
         raise TypeError(expected("strategy", "None or a tf.distribute.Strategy", strategy))
     if on_shard is not None and not callable(on_shard):
@@ -206,10 +209,10 @@ def _finish(store, shard, position, on_shard):
     if done:
         if done["sha1"] != digest or done["count"] != position - shard["start"]:
             raise ValueError(
-                f"Expected the dataset to be the one whose maps are in '{store.folder}', to resume. "
-                f"Received: a dataset whose images {shard['start']}–{position - 1} differ from those "
-                f"of shard {shard['number']} (shuffled, changed or resized?). Pass `overwrite=True` "
-                "to start again."
+                f"Expected the dataset whose maps are in '{store.folder}', to resume. Received: a "
+                f"dataset whose images {shard['start']}–{position - 1} differ from those of shard "
+                f"{shard['number']} (shuffled, changed or resized?). Pass `overwrite=True` to "
+                "start again."
             )
         return
     arrays = {key: np.concatenate([p[key] for p in shard["parts"]]) for key in shard["parts"][0]}

@@ -43,7 +43,7 @@ class DatasetSummary:
         return None if self.outside is None else float(np.mean(self.outside))
 
     def most_outside(self, k=10):
-        """Dataset positions of the `k` images whose maps lie most outside the object, worst first."""
+        """Dataset positions of the `k` images whose maps lie most off the object, worst first."""
         if self.outside is None:
             raise ValueError("Expected a summary made with object masks. Received: one without, so "
                              "there is no outside share to rank by.")
@@ -103,7 +103,7 @@ def outside_share(maps, masks):
 
 
 def dataset_summary(source, *, classes=None, masks=None):
-    """Summarises where maps lie: the mean map, the mean map per class and, with masks, off-object mass.
+    """Summarises where maps lie: mean map, mean map per class and, with masks, off-object mass.
 
     Args:
         source: the `out_dir` of `explain_dataset` (its shards are read one at a time), or an
@@ -121,8 +121,10 @@ def dataset_summary(source, *, classes=None, masks=None):
     accumulator = SummaryAccumulator()
     if isinstance(source, (str, os.PathLike)):
         if classes is not None or masks is not None:
-            raise ValueError(expected("classes", "None when summarising an out_dir (its shards hold "
-                                      "classes and masks' results)", classes if classes is not None else masks))
+            raise ValueError(
+                "Expected `classes` and `masks` to be None when summarising an out_dir: its shards "
+                f"hold the classes and the off-object shares. Received: out_dir='{source}'."
+            )
         for shard in read_shards(source, ("maps", "classes", "indices", "outside")):
             accumulator.add(shard["maps"], shard["classes"], shard["indices"], shard.get("outside"))
         return accumulator.result()
@@ -131,7 +133,8 @@ def dataset_summary(source, *, classes=None, masks=None):
         classes = np.zeros(len(maps), np.int64)
     classes = np.asarray(classes)
     if classes.shape != (len(maps),) or not np.issubdtype(classes.dtype, np.integer):
-        raise ValueError(expected("classes", f"one integer class per map, shape ({len(maps)},)", classes))
+        raise ValueError(expected("classes", f"one integer class per map, shape ({len(maps)},)",
+                                  classes))
     outside = None if masks is None else outside_share(maps, to_masks(masks, maps.shape))
     accumulator.add(maps, classes, np.arange(len(maps)), outside)
     return accumulator.result()

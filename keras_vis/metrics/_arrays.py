@@ -10,7 +10,9 @@ def _to_numpy(value, name, what):
     if value is None or isinstance(value, (str, bytes, dict)):
         raise TypeError(expected(name, what, value))
     try:
-        array = np.asarray(keras.ops.convert_to_numpy(value) if keras.ops.is_tensor(value) else value)
+        if keras.ops.is_tensor(value):
+            value = keras.ops.convert_to_numpy(value)
+        array = np.asarray(value)
     except Exception as error:
         raise TypeError(expected(name, what, value)) from error
     if array.dtype == object or not (
@@ -33,7 +35,8 @@ def to_maps(maps, shape=None, name="maps", non_negative=False):
 
     Raises:
         TypeError: if `maps` is not numeric array-like.
-        ValueError: on a wrong rank or shape, an empty batch, non-finite or (if asked) negative values.
+        ValueError: on a wrong rank or shape, an empty batch, non-finite or (if asked) negative
+            values.
     """
     what = "an array or tensor of maps, shape (N, H, W)"
     array = _to_numpy(maps, name, what)

@@ -63,7 +63,8 @@ def method_name(method):
     if isinstance(method, str):
         return method
     if isinstance(method, functools.partial):
-        arguments = ", ".join(f"{k}={describe_option(v)}" for k, v in sorted(method.keywords.items()))
+        keywords = sorted(method.keywords.items())
+        arguments = ", ".join(f"{k}={describe_option(v)}" for k, v in keywords)
         return f"{method_name(method.func)}({arguments})"
     module = getattr(method, "__module__", None) or ""
     name = getattr(method, "__qualname__", None) or type(method).__qualname__

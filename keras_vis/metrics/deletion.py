@@ -48,7 +48,8 @@ class CurveResult:
     @property
     def auc(self):
         steps = len(self.fractions) - 1
-        return ((self.curves[:, :-1] + self.curves[:, 1:]).sum(axis=1) / (2 * steps)).astype(np.float32)
+        areas = (self.curves[:, :-1] + self.curves[:, 1:]).sum(axis=1) / (2 * steps)
+        return areas.astype(np.float32)
 
     @property
     def mean_auc(self):
@@ -72,7 +73,8 @@ def _baseline(baseline, images, blur_sigma):
         blur_sigma = check_number(blur_sigma, "blur_sigma", low=0, low_inclusive=False)
         return scipy.ndimage.gaussian_filter(images, sigma=(0, blur_sigma, blur_sigma, 0),
                                              mode="nearest").astype(np.float32)
-    if isinstance(baseline, bool) or not isinstance(baseline, (numbers.Real, np.ndarray, list, tuple)):
+    array_like = (numbers.Real, np.ndarray, list, tuple)
+    if isinstance(baseline, bool) or not isinstance(baseline, array_like):
         raise TypeError(expected("baseline", "'blur', 'mean', a number or an array", baseline))
     values = np.asarray(baseline, np.float32)
     if not np.all(np.isfinite(values)):
@@ -116,8 +118,8 @@ def _curves(kind, model, images, maps, target, *, steps, baseline, blur_sigma, b
     )
 
 
-def deletion(model, images, maps, target=None, *, steps=DEFAULT_STEPS, baseline=0.0, blur_sigma=None,
-             batch_size=32):
+def deletion(model, images, maps, target=None, *, steps=DEFAULT_STEPS, baseline=0.0,
+             blur_sigma=None, batch_size=32):
     """Deletion curve: the target probability as the most important pixels are removed.
 
     At step `i` of `steps`, the `i * H * W // steps` pixels with the highest map values (ties broken

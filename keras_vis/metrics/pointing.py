@@ -45,7 +45,8 @@ class EnergyResult:
         return float(np.mean(self.energy))
 
     def __str__(self):
-        return f"energy pointing: {self.mean:.1%} of the map mass on the object (mean of {len(self.energy)})"
+        return (f"energy pointing: {self.mean:.1%} of the map mass on the object "
+                f"(mean of {len(self.energy)})")
 
 
 def _checked(maps, masks, non_negative=False):
@@ -97,7 +98,7 @@ def pointing_game(maps, masks, *, tolerance=0):
 
 
 def energy_pointing(maps, masks):
-    """Energy-based pointing (Wang et al., Score-CAM, 2020): the share of each map's mass on the object.
+    """Energy-based pointing (Wang et al., Score-CAM, 2020): each map's share of mass on the object.
 
     `energy = sum(map * mask) / sum(map)`. A map that is zero everywhere expresses no preference and
     is scored as a uniform map: its energy is the mask's share of the image.

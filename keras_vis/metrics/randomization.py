@@ -44,7 +44,7 @@ class RandomizationResult:
         layers: names of the randomized layers, top-down.
         spearman: float32 `(len(layers) + 1, N)`, rank correlation of the absolute maps per image.
         ssim: float32 `(len(layers) + 1, N)`, SSIM of the maps scaled to [0, 1] per image.
-        maps: float32 `(len(layers) + 1, N, H, W)`: the original maps, then the maps after each step.
+        maps: float32 `(len(layers) + 1, N, H, W)`: the original maps, then those after each step.
         threshold: mean rank correlation at or above which the maps "stay" the same.
         mean_spearman, mean_ssim: float32 `(len(layers) + 1,)`, means over the images.
         verdicts: `"stays"` or `"changes"` per row.
@@ -68,7 +68,8 @@ class RandomizationResult:
 
     @property
     def verdicts(self):
-        return tuple("stays" if value >= self.threshold else "changes" for value in self.mean_spearman)
+        return tuple("stays" if value >= self.threshold else "changes"
+                     for value in self.mean_spearman)
 
     @property
     def passed(self):
@@ -116,7 +117,8 @@ def _chosen_layers(model, layers):
                          f"{', '.join(repr(c.name) for c in candidates)}.")
             )
         chosen.add(id(layer))
-    return [layer for layer in candidates if id(layer) in chosen]  # top-down, whatever the order given
+    # Top-down, whatever the order given.
+    return [layer for layer in candidates if id(layer) in chosen]
 
 
 def _copy(model):
@@ -132,7 +134,7 @@ def _copy(model):
     copy.set_weights(model.get_weights())
     if {id(v) for v in copy.weights} & {id(v) for v in model.weights}:
         raise ValueError(expected("model", "a model whose copy has its own weights", model,
-                                  "Its clone shares variables with it, so randomizing would alter it."))
+                                  "Its clone shares variables with it."))
     return copy
 
 
@@ -144,7 +146,8 @@ def _initializer(layer, variable, seed):
             config = initializer.get_config()
             if "seed" in config:
                 key = f"{layer.name}/{variable.name}".encode()
-                config["seed"] = int(np.random.SeedSequence([seed, zlib.crc32(key)]).generate_state(1)[0] >> 1)
+                state = np.random.SeedSequence([seed, zlib.crc32(key)]).generate_state(1)[0]
+                config["seed"] = int(state >> 1)
                 initializer = type(initializer).from_config(config)
             return initializer
     raise ValueError(
@@ -170,7 +173,8 @@ def spearman(first, second):
     ranks = [r - r.mean(axis=1, keepdims=True) for r in ranks]
     numerator = (ranks[0] * ranks[1]).sum(axis=1)
     denominator = np.sqrt((ranks[0] ** 2).sum(axis=1) * (ranks[1] ** 2).sum(axis=1))
-    correlation = np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1), 0.0)
+    defined = denominator > 0
+    correlation = np.where(defined, numerator / np.where(defined, denominator, 1.0), 0.0)
     return np.where(np.all(first == second, axis=1), 1.0, correlation)
 
 
@@ -180,7 +184,7 @@ def _unit_scale(maps):
 
 
 def ssim(first, second):
-    """Per-image SSIM of two batches of non-negative maps `(N, H, W)`, each scaled to [0, 1] by its max."""
+    """Per-image SSIM of two batches of non-negative maps `(N, H, W)`, each divided by its max."""
     first, second = _unit_scale(first), _unit_scale(second)
     side = min(first.shape[1:])
     window = min(7, side if side % 2 else side - 1)
