@@ -89,7 +89,8 @@ def explain_dataset(model, dataset, method="gradcam", *, out_dir, target=None, b
             masks)` of arrays (such as `keras_vis.datasets.shapes(...)` returns); a
             `tf.data.Dataset` of images or `(image, label[, mask])` tuples, batched or not; or a
             folder of image files (read recursively in sorted order with
-            `keras_vis.io.load_image`, resized to the model's input size, as 0–255 RGB).
+            `keras_vis.io.load_image`, resized to the model's input size, as 0–255 RGB). Masks
+            must each mark at least one pixel.
         method: an attribution method name (`"gradcam"`, `"saliency"`, `"guided"`,
             `"smoothgrad"`, `"integrated_gradients"`, `"scorecam"`, `"occlusion"`, ... — see
             `keras_vis.metrics.randomization_check`) or a callable
