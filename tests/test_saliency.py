@@ -210,6 +210,17 @@ def test_probability_scores_with_logits_false(rng):
                                rtol=1e-4, atol=1e-7)
 
 
+def test_tiny_gradients_still_span_the_unit_range(rng):
+    model = linear_model()
+    kernel, bias = model.get_layer("dense").get_weights()
+    model.get_layer("dense").set_weights([kernel * 1e-30, bias])
+    images = rng.random((2,) + SHAPE, dtype=np.float32)
+    result = saliency(model, images, [0, 1])
+    np.testing.assert_allclose(result, normalize_maps(np.abs(weight_images(model, [0, 1])).max(-1)),
+                               rtol=1e-5)
+    assert np.all(result.max(axis=(1, 2)) == 1.0)
+
+
 def test_constant_gradient_map_normalizes_without_nan():
     model = linear_model()
     model.get_layer("dense").set_weights([np.zeros((90, 4), np.float32), np.zeros(4, np.float32)])

@@ -7,11 +7,6 @@ from keras_vis._checks import check_choice
 
 REDUCTIONS = ("max_abs", "abs_sum", "sum", "l2")
 
-# Smallest value range a map is divided by; a constant map becomes all zeros (or all ones if it is
-# a positive constant), never NaN.
-_TINY_RANGE = 1e-12
-
-
 def check_reduce(reduce):
     """Returns `reduce` if it names a channel reduction, else raises `ValueError`."""
     return check_choice(reduce, "reduce", REDUCTIONS)
@@ -52,13 +47,16 @@ def normalize(maps):
     """Scales each map of a batch `(N, ...)` to [0, 1].
 
     A map with no negative value is divided by its maximum, so zero stays zero and the strongest
-    point is 1; a map with negative values is min-max scaled. A constant map never gives NaN.
+    point is 1; a map with negative values is min-max scaled. Only a map with no range at all (all
+    zeros, or a negative constant) is left as zeros, so maps of tiny gradients (1e-13 in untrained
+    deep networks) still span [0, 1], and nothing is ever NaN.
     """
     maps = np.asarray(maps, np.float32)
     axes = tuple(range(1, maps.ndim))
     low = np.minimum(maps.min(axis=axes, keepdims=True), 0.0)
-    high = maps.max(axis=axes, keepdims=True)
-    return ((maps - low) / np.maximum(high - low, _TINY_RANGE)).astype(np.float32)
+    span = maps.max(axis=axes, keepdims=True) - low
+    shifted = maps - low
+    return np.divide(shifted, span, out=np.zeros_like(shifted), where=span > 0)
 
 
 def finish(maps, size, normalize_maps):
