@@ -79,12 +79,13 @@ def test_gradcam_equals_cam_on_gap_dense_model(rng):
     # The gradient is W / (h w) everywhere, so the raw maps differ by exactly h w = 64.
     raw_gradcam = gradcam(model, images, classes, normalize=False)
     np.testing.assert_allclose(raw_gradcam * 64, raw_cam, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(gradcam(model, images, classes), cam(model, images, classes, method="cam"),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(gradcam(model, images, classes),
+                               cam(model, images, classes, method="cam"), rtol=1e-5, atol=1e-5)
     assert expected_cam.max() > 0
 
 
-@pytest.mark.parametrize("build, layer, shape", [(gap_model, "conv2", (8, 8)), (flatten_model, "conv", (6, 6))])
+@pytest.mark.parametrize("build, layer, shape",
+                         [(gap_model, "conv2", (8, 8)), (flatten_model, "conv", (6, 6))])
 def test_gradient_variants_match_their_definitions(build, layer, shape, rng):
     model = build()
     images = rng.random((3,) + tuple(model.inputs[0].shape[1:]), dtype=np.float32)
@@ -151,7 +152,8 @@ def one_channel_model():
     conv = keras.layers.Conv2D(2, 1, activation="relu", name="detect")
     dense = keras.layers.Dense(2, activation="softmax", name="dense")
     model = keras.Model(inputs, dense(keras.layers.GlobalAveragePooling2D()(conv(inputs))))
-    conv.set_weights([np.array([1.0, -1.0], np.float32).reshape(1, 1, 1, 2), np.zeros(2, np.float32)])
+    conv.set_weights([np.array([1.0, -1.0], np.float32).reshape(1, 1, 1, 2),
+                      np.zeros(2, np.float32)])
     dense.set_weights([np.diag([40.0, 40.0]).astype(np.float32), np.zeros(2, np.float32)])
     return model
 
@@ -167,15 +169,18 @@ def test_scorecam_puts_the_mass_on_the_channel_that_carries_the_class():
         raw = cam(model, image, target, method="scorecam", normalize=False)
         np.testing.assert_allclose(raw, naive_scorecam(model, image, [target], "detect"), rtol=1e-5)
         # Masking by the class's own channel keeps logit 40 * 9/64 for it: probability 0.9964.
-        assert raw[0][region].sum() / raw[0].sum() == pytest.approx(1 / (1 + np.exp(-40 * 9 / 64)), rel=1e-4)
+        share = raw[0][region].sum() / raw[0].sum()
+        assert share == pytest.approx(1 / (1 + np.exp(-40 * 9 / 64)), rel=1e-4)
 
 
 def test_scorecam_matches_a_naive_loop_and_top_variance_channels(rng):
     model = gap_model()
     images = rng.random((3, 8, 8, 3), dtype=np.float32)
     classes = [2, 0, 1]
-    np.testing.assert_allclose(cam(model, images, classes, method="scorecam", normalize=False, batch_size=4),
-                               naive_scorecam(model, images, classes, "conv2"), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        cam(model, images, classes, method="scorecam", normalize=False, batch_size=4),
+        naive_scorecam(model, images, classes, "conv2"), rtol=1e-5, atol=1e-6,
+    )
     top = np.argsort(-features(model, "conv2", images).var(axis=(1, 2)), axis=1)[:, :2]
     np.testing.assert_allclose(
         cam(model, images, classes, method="scorecam", max_maps=2, normalize=False),
@@ -190,8 +195,8 @@ def test_guided_gradcam_is_the_product_of_its_parts(rng):
     coarse = gradcam(model, images, [0, 1, 2], normalize=False)
     raw = guided_gradcam(model, images, [0, 1, 2], normalize=False)
     np.testing.assert_allclose(raw, guided * coarse, rtol=1e-5, atol=1e-9)
-    np.testing.assert_allclose(guided_gradcam(model, images, [0, 1, 2]), normalize_maps(guided * coarse),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(guided_gradcam(model, images, [0, 1, 2]),
+                               normalize_maps(guided * coarse), rtol=1e-5, atol=1e-6)
     assert raw.max() > 0
 
 
@@ -213,11 +218,13 @@ def test_nested_base_model_layers(rng):
     kernel = model.get_layer("dense").kernel.numpy()
     low = relu_sum(kernel[:, [1, 1]].T[:, None, None, :], a)  # 6×6 maps
     expected = tf.image.resize(low[..., None], (8, 8), method="bilinear").numpy()[..., 0]
-    for options in [dict(method="cam"), dict(method="cam", layer="base/base_conv2"), dict(layer=None),
-                    dict(layer="base_conv2"), dict(layer=base.get_layer("base_conv2"))]:
+    for options in [dict(method="cam"), dict(method="cam", layer="base/base_conv2"),
+                    dict(layer=None), dict(layer="base_conv2"),
+                    dict(layer=base.get_layer("base_conv2"))]:
         got = cam(model, images, 1, normalize=False, **options)
         scale = 1 if options.get("method") == "cam" else 36  # Grad-CAM: W / (h w)
-        np.testing.assert_allclose(got * scale, expected, rtol=1e-5, atol=1e-6, err_msg=str(options))
+        np.testing.assert_allclose(got * scale, expected, rtol=1e-5, atol=1e-6,
+                                   err_msg=str(options))
 
 
 def test_repeated_calls_reuse_one_compiled_step(rng):

@@ -10,7 +10,8 @@ from keras_vis.attribution import _copies, apply_mask, occlusion, occlusion_mask
 
 def small_cnn(size=(10, 9)):
     inputs = keras.Input(size + (3,))
-    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", bias_initializer="ones")(inputs)
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu",
+                            bias_initializer="ones")(inputs)
     x = keras.layers.GlobalAveragePooling2D()(x)
     outputs = keras.layers.Dense(3, activation="softmax")(x)
     return keras.Model(inputs, outputs)

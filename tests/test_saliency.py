@@ -103,7 +103,8 @@ def test_smoothgrad_averages_gradients_of_seeded_noisy_copies(rng):
     # Copies are image-major; the noise is one standard-normal stream scaled by each image's range.
     draws = np.random.default_rng(seed).standard_normal((2 * samples, 8, 8, 3), dtype=np.float32)
     sigma = noise * (images.max(axis=(1, 2, 3)) - images.min(axis=(1, 2, 3)))
-    noisy = np.repeat(images, samples, axis=0) + draws * np.repeat(sigma, samples)[:, None, None, None]
+    scale = np.repeat(sigma, samples)[:, None, None, None]
+    noisy = np.repeat(images, samples, axis=0) + draws * scale
     gradients = naive_gradients(model, noisy, np.repeat([1, 2], samples))
     expected = gradients.reshape(2, samples, 8, 8, 3).mean(axis=1).sum(-1)
     np.testing.assert_allclose(result, expected, rtol=1e-4, atol=1e-6)
@@ -122,13 +123,15 @@ def test_smoothgrad_scores_the_class_predicted_for_the_clean_image(rng):
 
 
 def one_relu_model():
-    """x (4×4×1) -> 1×1 conv to 2 channels (relu) -> flatten -> dense(1): backward passes by hand."""
+    """x (4×4×1) -> 1×1 conv to 2 channels (relu) -> flatten -> dense(1), set by hand."""
     inputs = keras.Input((4, 4, 1))
     conv = keras.layers.Conv2D(2, 1, activation="relu", name="conv")
     dense = keras.layers.Dense(1, name="dense")
     model = keras.Model(inputs, dense(keras.layers.Flatten()(conv(inputs))))
-    conv.set_weights([np.array([1.0, -2.0], np.float32).reshape(1, 1, 1, 2), np.array([0.1, 0.3], np.float32)])
-    dense.set_weights([np.linspace(-1.0, 1.0, 32, dtype=np.float32)[:, None], np.zeros(1, np.float32)])
+    conv.set_weights([np.array([1.0, -2.0], np.float32).reshape(1, 1, 1, 2),
+                      np.array([0.1, 0.3], np.float32)])
+    dense.set_weights([np.linspace(-1.0, 1.0, 32, dtype=np.float32)[:, None],
+                       np.zeros(1, np.float32)])
     return model
 
 
@@ -180,7 +183,8 @@ def test_integrated_gradients_completeness(baseline, rng):
     classes = logits_of(model, images).argmax(-1)
     attributions = integrated_gradients(model, images, None, steps=64, baseline=baseline,
                                         reduce="sum", normalize=False, batch_size=50)
-    gap = logits_of(model, images)[np.arange(3), classes] - logits_of(model, start)[np.arange(3), classes]
+    rows = np.arange(3)
+    gap = logits_of(model, images)[rows, classes] - logits_of(model, start)[rows, classes]
     totals = attributions.sum(axis=(1, 2))
     assert np.all(np.abs(gap) > 1e-3)  # a non-trivial score difference to explain
     np.testing.assert_allclose(totals, gap, rtol=0.01)

@@ -2,9 +2,9 @@
 
 SmoothGrad's noisy copies, integrated gradients' path points, occluded copies and Score-CAM's masked
 copies are all `copies` variants of each of `count` images. Rows are numbered image-major
-(`image * copies + copy`); each chunk of at most `batch_size` rows is built with numpy broadcasting by
-the caller's `make_batch(image_index, copy_index)` and goes through one call of the cached compiled
-engine step, so no more than `batch_size` copies exist at once and nothing retraces.
+(`image * copies + copy`); each chunk of at most `batch_size` rows is built with numpy broadcasting
+by the caller's `make_batch(image_index, copy_index)` and goes through one call of the cached
+compiled engine step, so no more than `batch_size` copies exist at once and nothing retraces.
 """
 
 import numpy as np
@@ -44,7 +44,8 @@ def mean_input_gradients(model, target, classes, count, copies, make_batch, *, b
 def copy_scores(model, target, classes, count, copies, make_batch, *, batch_size, head):
     """The target score of every copy, forward passes only: float32 `(count, copies)`."""
     table = np.empty((count, copies), np.float32)
-    for image_index, copy_index, result in _run(model, target, classes, count, copies, make_batch,
-                                                batch_size=batch_size, head=head, input_grads=False):
+    results = _run(model, target, classes, count, copies, make_batch, batch_size=batch_size,
+                   head=head, input_grads=False)
+    for image_index, copy_index, result in results:
         table[image_index, copy_index] = result.scores
     return table

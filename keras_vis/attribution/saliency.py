@@ -14,8 +14,9 @@ RELU_POLICY = {"vanilla": "standard", "guided": "guided", "deconvnet": "deconvne
 
 
 def input_gradients(model, images, target, *, relu="standard", logits=True, smooth_samples=0,
-                    smooth_noise=_defaults.SMOOTH_NOISE, seed=None, batch_size=_defaults.BATCH_SIZE):
-    """Gradients of the target score with respect to checked `images`, optionally SmoothGrad-averaged.
+                    smooth_noise=_defaults.SMOOTH_NOISE, seed=None,
+                    batch_size=_defaults.BATCH_SIZE):
+    """Gradients of the target score with respect to checked `images`, SmoothGrad-averaged if asked.
 
     Args:
         model: the model.

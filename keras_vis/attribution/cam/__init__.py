@@ -1,6 +1,7 @@
 """Class activation maps: CAM, Grad-CAM, Grad-CAM++, LayerCAM, HiResCAM, Score-CAM.
 
-Every variant is a `BaseCAM` subclass overriding one hook, `channel_weights`; `cam` picks one by name.
+Every variant is a `BaseCAM` subclass overriding one hook, `channel_weights`; `cam` picks one by
+name.
 """
 
 from keras_vis._checks import check_choice, expected

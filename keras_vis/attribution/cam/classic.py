@@ -2,7 +2,6 @@
 each channel is weighted by the dense weight connecting it to the class."""
 
 import keras
-import numpy as np
 
 from keras_vis.attribution.cam.base import BaseCAM
 from keras_vis.layers import is_model
@@ -51,7 +50,8 @@ def gap_dense_head(model, output=0):
     layer = _input_producer(dense) if dense is not None else None
     while isinstance(layer, _PASS_THROUGH) or _is_linear_activation(layer):
         layer = _input_producer(layer)
-    features = _input_producer(layer) if isinstance(layer, keras.layers.GlobalAveragePooling2D) else None
+    pooled = isinstance(layer, keras.layers.GlobalAveragePooling2D)
+    features = _input_producer(layer) if pooled else None
     if features is None or isinstance(features, keras.layers.InputLayer):
         raise ValueError(
             f"Expected `model` to end in global average pooling followed by one dense layer, as "

@@ -18,7 +18,8 @@ class ScoreCAM(BaseCAM):
 
     Args:
         max_maps: keep only this many channels per image, those of highest activation variance
-            (Faster-Score-CAM); `None` uses every channel — one forward pass per channel and image.
+            (Faster-Score-CAM); `None` uses every channel: one forward pass per channel and
+            image.
     """
 
     needs_gradients = False
