@@ -1,0 +1,98 @@
+"""Attribution on real architectures: keras.applications models (random weights, small inputs) and a
+VGG16 base nested in a transfer-learning Sequential model. Each model is built once per module."""
+
+import keras
+import numpy as np
+import pytest
+from conftest import assert_model_unchanged, model_state
+
+from keras_vis import last_conv_layer
+from keras_vis.attribution import cam, gradcam, guided_gradcam, occlusion, saliency
+
+SIZE = 64  # big enough for a 2×2 last feature map in every model, small enough to run fast
+
+
+def transfer_vgg16():
+    base = keras.applications.VGG16(weights=None, include_top=False, input_shape=(SIZE, SIZE, 3))
+    head = [keras.layers.GlobalAveragePooling2D(), keras.layers.Dropout(0.2),
+            keras.layers.Dense(4, activation="softmax")]
+    return keras.Sequential([keras.Input((SIZE, SIZE, 3)), base] + head, name="transfer")
+
+
+BUILDERS = {
+    "VGG16": lambda: keras.applications.VGG16(weights=None, input_shape=(SIZE, SIZE, 3), classes=5),
+    "ResNet50V2": lambda: keras.applications.ResNet50V2(weights=None, input_shape=(SIZE, SIZE, 3),
+                                                        classes=5),
+    "MobileNetV2": lambda: keras.applications.MobileNetV2(weights=None, input_shape=(SIZE, SIZE, 3),
+                                                          classes=5),
+    "EfficientNetB0": lambda: keras.applications.EfficientNetB0(
+        weights=None, input_shape=(SIZE, SIZE, 3), classes=5),
+    "transfer VGG16": transfer_vgg16,
+}
+LAST_CONV = {"VGG16": "block5_conv3", "ResNet50V2": "post_relu", "MobileNetV2": "out_relu",
+             "EfficientNetB0": "top_activation", "transfer VGG16": "block5_conv3"}
+
+
+@pytest.fixture(scope="module")
+def models():
+    built = {}
+
+    def get(name):
+        if name not in built:
+            keras.utils.set_random_seed(0)
+            built[name] = BUILDERS[name]()
+        return built[name]
+
+    return get
+
+
+@pytest.fixture(scope="module")
+def images():
+    # Pixels in [0, 255]: the input range these models' own preprocessing expects.
+    return np.random.default_rng(0).uniform(0, 255, (2, SIZE, SIZE, 3)).astype(np.float32)
+
+
+def check_maps(maps):
+    assert maps.shape == (2, SIZE, SIZE) and maps.dtype == np.float32
+    assert np.all(np.isfinite(maps)) and maps.min() >= 0 and maps.max() <= 1
+
+
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_saliency_and_gradcam(name, models, images):
+    model = models(name)
+    assert last_conv_layer(model).name == LAST_CONV[name]
+    before = model_state(model)
+    salient = saliency(model, images, [0, 3])
+    check_maps(salient)
+    assert np.all(salient.max(axis=(1, 2)) == 1.0)  # also where untrained gradients are ~1e-13
+    maps = gradcam(model, images, [0, 3], normalize=False)
+    assert maps.shape == (2, SIZE, SIZE) and np.all(np.isfinite(maps))
+    check_maps(gradcam(model, images, [0, 3]))
+    assert_model_unchanged(model, before)
+
+
+def test_vgg16_guided_methods_and_occlusion(models, images):
+    model = models("VGG16")
+    check_maps(saliency(model, images, 1, method="guided"))
+    check_maps(guided_gradcam(model, images, 1))
+    check_maps(occlusion(model, images, 1, patch=16, stride=16, fill="mean"))
+    with pytest.raises(ValueError, match="global average pooling"):
+        cam(model, images, method="cam")  # VGG16's top is Flatten -> Dense -> Dense -> Dense
+
+
+@pytest.mark.parametrize("name", ["MobileNetV2", "transfer VGG16"])
+def test_cam_equals_gradcam_on_gap_dense_heads(name, models, images):
+    # MobileNetV2 ends out_relu -> GAP -> predictions; the transfer model pools its nested base.
+    model = models(name)
+    layer = "block5_pool" if name == "transfer VGG16" else None
+    np.testing.assert_allclose(cam(model, images, [2, 0], method="cam"),
+                               gradcam(model, images, [2, 0], layer=layer), rtol=1e-4, atol=1e-4)
+
+
+def test_nested_base_scorecam_and_layer_paths(models, images):
+    model = models("transfer VGG16")
+    before = model_state(model)
+    check_maps(cam(model, images, 3, method="scorecam", max_maps=4))
+    np.testing.assert_array_equal(gradcam(model, images, 3, layer="vgg16/block5_conv3"),
+                                  gradcam(model, images, 3))
+    assert_model_unchanged(model, before)
