@@ -222,3 +222,14 @@ def test_smoothgrad_maps_are_reproducible_with_a_seed(tiny_cnn, rng):
                             for seed in (7, 7, 8))
     np.testing.assert_array_equal(first, second)
     assert not np.array_equal(first, other)
+
+
+def test_every_method_name_maps_to_an_attribution_function_taking_its_options():
+    import inspect
+
+    import keras_vis.attribution as attribution
+    from keras_vis.metrics._methods import METHODS
+
+    for name, (function_name, defaults) in METHODS.items():
+        parameters = inspect.signature(getattr(attribution, function_name)).parameters
+        assert set(defaults) | {"batch_size"} <= set(parameters), name
