@@ -42,6 +42,65 @@ def check_model(model, name="model"):
     return model
 
 
+def has_layer_graph(model):
+    """True for a functional or sequential model, whose layer graph can be read and re-run; False
+    for a subclassed model, which can only be called as a whole."""
+    graph = model._functional if isinstance(model, keras.Sequential) else model
+    return graph is not None and hasattr(graph, "_run_through_graph")
+
+
+def check_layer_graph(model, name="model"):
+    """Raises `ValueError` unless `model` is a functional or sequential model.
+
+    Techniques that tap inner layers or change their gradients need the layer graph; a subclassed
+    model's `call` hides it.
+    """
+    if not has_layer_graph(model):
+        raise ValueError(
+            expected(
+                name,
+                "a functional or sequential model",
+                model,
+                f"Model '{model.name}' is a subclassed {type(model).__name__}, whose layer graph "
+                "cannot be read, so its inner layers cannot be tapped and its ReLU gradients "
+                "cannot be changed. Build it with the functional API (`keras.Model(inputs, "
+                "outputs)`), or use a method that needs only the input gradient (vanilla "
+                "saliency, gradient_input, integrated_gradients, occlusion).",
+            )
+        )
+    return model
+
+
+def check_channels_last(model, name="model"):
+    """Raises `ValueError` if a layer of `model` (nested models included) is channels-first.
+
+    Maps, feature-map channels and images are all read as `(N, H, W, C)`.
+    """
+    from keras_vis.layers import iter_layers  # layers.py imports this module
+
+    for layer in iter_layers(model):
+        if getattr(layer, "data_format", None) == "channels_first":
+            raise ValueError(
+                expected(
+                    name,
+                    "a channels-last model (N, H, W, C)",
+                    model,
+                    f"Layer '{layer.name}' uses data_format='channels_first'. Rebuild the model "
+                    "with `keras.config.set_image_data_format('channels_last')`.",
+                )
+            )
+    return model
+
+
+def graph_error(error):
+    """Marks `error`, raised while a `tf.function` is being traced, to reach the caller as raised.
+
+    AutoGraph otherwise re-raises it with the traced code's stack written into its message.
+    """
+    error.ag_pass_through = True
+    return error
+
+
 def check_positive_int(value, name, minimum=1):
     """Returns `value` as an int, or raises if it is not an integer >= `minimum`."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):

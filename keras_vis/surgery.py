@@ -18,7 +18,7 @@ import weakref
 import keras
 import tensorflow as tf
 
-from keras_vis._checks import check_choice
+from keras_vis._checks import check_choice, check_layer_graph, graph_error
 from keras_vis.layers import is_model
 
 HEAD_POLICIES = ("linear", "model")
@@ -105,6 +105,8 @@ class GraphRunner:
     def __init__(self, model, taps=(), *, head="linear", relu="standard", taps_only=False):
         check_choice(head, "head", HEAD_POLICIES)
         check_choice(relu, "relu", RELU_POLICIES)
+        if taps or relu != "standard":
+            check_layer_graph(model)  # here, not while tracing, so the error reads plainly
         self._model = weakref.ref(model)
         self._tap_ids = [id(layer) for layer in taps]
         self._head_ids = {id(layer) for layer in head_layers(model)} if head == "linear" else set()
@@ -123,10 +125,10 @@ class GraphRunner:
             outputs = self._run_model(self._model(), list(inputs))
             missing = [i for i in self._tap_ids if i not in self._recorded]
             if missing:
-                raise ValueError(
+                raise graph_error(ValueError(
                     "Expected every tapped layer to be on the path from the model's inputs to its "
                     f"outputs. Received: {len(missing)} layer(s) that the forward pass never reached."
-                )
+                ))
             return outputs, [self._recorded[i] for i in self._tap_ids]
         finally:
             self._recorded = {}
@@ -140,13 +142,13 @@ class GraphRunner:
 
     def _run_opaque(self, model, inputs):
         if self._tap_ids or self._relu != "standard":
-            raise ValueError(
+            raise graph_error(ValueError(
                 f"Expected a functional or sequential model. Received: model '{model.name}' of "
                 f"subclassed type {type(model).__name__}, whose layer graph cannot be read, so inner "
                 "layers cannot be tapped and ReLU gradients cannot be changed. Build it with the "
                 "functional API (`keras.Model(inputs, outputs)`), or use a method that needs only "
                 "the input gradient."
-            )
+            ))
         outputs = model(inputs[0] if len(inputs) == 1 else inputs, training=False)
         return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
 

@@ -19,7 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_vis._checks import expected
+from keras_vis._checks import expected, graph_error
 from keras_vis.layers import find_layer, output_shape
 
 PREDICTED = -1  # class index meaning "the predicted class", resolved inside the compiled graph
@@ -207,10 +207,10 @@ class ScoreFunction(Target):
         if value.shape.rank == 2 and value.shape[-1] == 1:
             value = value[:, 0]
         if value.shape.rank != 1:
-            raise ValueError(
+            raise graph_error(ValueError(
                 expected("target", "a callable returning one score per image, shape (N,)",
                          self.function, f"It returned shape {tuple(value.shape)}.")
-            )
+            ))
         return tf.cast(value, tf.float32)
 
 

@@ -3,8 +3,7 @@
 import numpy as np
 
 from keras_vis import engine
-from keras_vis._checks import check_model, expected, to_float_batch
-from keras_vis.layers import iter_layers
+from keras_vis._checks import check_channels_last, check_model, expected, to_float_batch
 from keras_vis.targets import PREDICTED, Class, as_target
 
 
@@ -44,16 +43,7 @@ def prepare(model, images, target):
                 expected("model", "an image model with input shape (N, H, W, C)", model,
                          f"Its input has shape {tuple(inputs[0].shape)}.")
             )
-    channels_first = [
-        layer.name for layer in iter_layers(model)
-        if getattr(layer, "data_format", None) == "channels_first"
-    ]
-    if channels_first:
-        raise ValueError(
-            expected("model", "a channels-last model (N, H, W, C)", model,
-                     f"Layer '{channels_first[0]}' uses data_format='channels_first'. Rebuild the "
-                     "model with `keras.config.set_image_data_format('channels_last')`.")
-        )
+    check_channels_last(model)
     return to_float_batch(images, model), as_target(target)
 
 

@@ -4,13 +4,16 @@ import numbers
 
 import numpy as np
 
-from keras_vis._checks import check_model, expected
+from keras_vis._checks import check_channels_last, check_layer_graph, check_model, expected
 from keras_vis.layers import find_layer, output_shape, spatial_layers
 
 
 def single_input(model):
-    """Returns `model` if it is a built model with exactly one input."""
+    """Returns `model` if it is a built, channels-last functional or sequential model with exactly
+    one input."""
     check_model(model)
+    check_layer_graph(model)
+    check_channels_last(model)
     if len(model.inputs) != 1:
         raise ValueError(
             expected("model", "a model with one image input", model,

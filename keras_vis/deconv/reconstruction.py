@@ -184,8 +184,9 @@ def deconvnet(model, images, layer, *, channel=None, keep="max", batch_size=32):
         rescaled to 0–255), `values`, `channels` and `positions` of the kept maxima.
 
     Raises:
-        ValueError: for a layer without spatial output, a channel outside the layer's channels, a
-            `keep` other than `"max"`/`"all"`, or images the model cannot take.
+        ValueError: for a subclassed or channels-first model, a layer without spatial output, a
+            channel outside the layer's channels, a `keep` other than `"max"`/`"all"`, or images
+            the model cannot take.
         TypeError: for a non-integer channel or a non-model.
     """
     single_input(model)

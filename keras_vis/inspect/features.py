@@ -3,7 +3,8 @@
 import keras
 
 from keras_vis import engine
-from keras_vis._checks import check_model, check_positive_int, expected, to_float_batch
+from keras_vis._checks import (check_layer_graph, check_model, check_positive_int, expected,
+                               to_float_batch)
 from keras_vis.layers import find_layer
 
 
@@ -29,10 +30,11 @@ def feature_maps(model, images, layers, *, batch_size=32):
         an index or layer object.
 
     Raises:
-        ValueError: for an unknown layer (with the closest names), an input layer, or images the
-            model cannot take.
+        ValueError: for a subclassed model (no readable layer graph), an unknown layer (with the
+            closest names), an input layer, or images the model cannot take.
     """
     check_model(model)
+    check_layer_graph(model)
     if len(model.inputs) != 1:
         raise ValueError(
             expected("model", "a model with one input", model.name,

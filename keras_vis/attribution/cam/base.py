@@ -12,7 +12,7 @@ import keras
 import numpy as np
 
 from keras_vis import engine
-from keras_vis._checks import check_positive_int
+from keras_vis._checks import check_layer_graph, check_positive_int
 from keras_vis.attribution import _defaults
 from keras_vis.attribution._inputs import check_flag, prepare, resolve_classes
 from keras_vis.attribution._maps import finish
@@ -78,6 +78,7 @@ class BaseCAM:
         Raises:
             ValueError: if the layer has no spatial output `(N, h, w, C)`.
         """
+        check_layer_graph(model)
         layer = last_conv_layer(model) if layer is None else find_layer(model, layer)
         shape = output_shape(layer)
         if shape is None or len(shape) != 4:
