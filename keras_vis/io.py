@@ -15,6 +15,7 @@ import pathlib
 import tempfile
 import typing
 import urllib.error
+import zipfile
 
 import cv2
 import keras
@@ -166,12 +167,22 @@ def load_image(path, target_size=None):
 
     Raises:
         FileNotFoundError: if `path` does not exist.
-        ValueError: if the file is not a readable image, or `target_size` is malformed.
+        ValueError: if the file is not a readable image (also one whose header claims more than
+            2**30 pixels, OpenCV's decompression-bomb limit), or `target_size` is malformed.
     """
     target_size = check_target_size(target_size)
     path = _existing_file(path)
     data = np.fromfile(path, dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    except cv2.error as error:
+        # OpenCV refuses, before decoding, headers claiming more than 2**30 pixels
+        # (CV_IO_MAX_IMAGE_PIXELS): a decompression-bomb guard.
+        raise ValueError(
+            f"Expected `path` to be an image file OpenCV can read. Received: path='{path}', which "
+            f"OpenCV refused to decode ({' '.join(str(error).split())}). Images claiming more "
+            "than 2**30 pixels are refused as possible decompression bombs."
+        ) from None
     if image is None:
         raise ValueError(
             f"Expected `path` to be an image file OpenCV can read (PNG, JPEG, BMP, TIFF, WebP, ...). "
@@ -382,6 +393,10 @@ def _check_weights(weights):
 def _load_model_file(path, safe_mode):
     if not path.exists():
         raise FileNotFoundError(2, "No such model file", str(path))
+    if path.suffix.lower() == ".keras" and not zipfile.is_zipfile(path):
+        # Keras itself would answer "File not found" for a file that is there.
+        raise ValueError(f"Could not load a Keras model from '{path}': the file is not a `.keras` "
+                         "archive (a zip file), so it is damaged or not a Keras model.")
     try:
         model = keras.saving.load_model(path, safe_mode=safe_mode, compile=False)
     except ValueError as error:
