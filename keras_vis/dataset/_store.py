@@ -27,9 +27,10 @@ class ShardStore:
     """Reads and writes the shards and index in `out_dir` for one set of settings.
 
     Args:
-        out_dir: the output folder (created if missing).
+        out_dir: the output folder (created, if missing, with the first shard).
         settings: a JSON-serialisable dict; a resumed run must have the same.
-        overwrite: discard the shards and index already there instead of resuming.
+        overwrite: discard the shards and index already there instead of resuming (when the
+            first new shard is written).
 
     Raises:
         ValueError: if `out_dir` holds maps made with other settings and `overwrite` is False.
@@ -39,13 +40,10 @@ class ShardStore:
         self.folder = pathlib.Path(out_dir)
         if self.folder.exists() and not self.folder.is_dir():
             raise ValueError(expected("out_dir", "a folder", str(self.folder)))
-        self.folder.mkdir(parents=True, exist_ok=True)
         self.settings = json.loads(json.dumps(settings))
         index = read_index(self.folder) if (self.folder / INDEX).exists() else None
+        self._discard = overwrite
         if overwrite:
-            for path in self.folder.glob("maps-*.npz"):
-                path.unlink()
-            (self.folder / INDEX).unlink(missing_ok=True)
             index = None
         if index is not None and index["settings"] != self.settings:
             raise ValueError(
@@ -63,8 +61,20 @@ class ShardStore:
             return None
         return entry
 
+    def _claim(self):
+        """Creates the folder and, with `overwrite`, deletes the maps already there: only once the
+        first shard is ready, so a run that fails before (a bad option, images of the wrong size)
+        leaves `out_dir` as it was."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if self._discard:
+            for path in self.folder.glob("maps-*.npz"):
+                path.unlink()
+            (self.folder / INDEX).unlink(missing_ok=True)
+            self._discard = False
+
     def write(self, number, start, digest, arrays):
         """Writes one shard file, then the index listing it; returns the shard's path."""
+        self._claim()
         path = self.folder / shard_name(number)
         with atomic_write(path, "wb") as file:
             np.savez(file, **arrays)
@@ -81,6 +91,7 @@ class ShardStore:
         self.save(complete=complete)
 
     def save(self, *, complete):
+        self._claim()
         shards = [self.shards[n] for n in sorted(self.shards)]
         index = {"format": FORMAT, "settings": self.settings, "complete": complete,
                  "count": sum(e["count"] for e in shards), "shards": shards}
