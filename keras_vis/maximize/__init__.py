@@ -1,0 +1,47 @@
+"""Activation maximization: images that make a channel, a neuron or a class respond most.
+
+    >>> from keras_vis.maximize import maximize, objectives
+    >>> images = maximize(model, objectives.channel("block3_conv1", range(16)), size=96)
+
+- `objectives`: what to maximize (`channel`, `neuron`, `class_logit`) and penalties
+  (`total_variation`, `l2`), combined with `+`, `-` and `*`.
+- `params`: pixel or Fourier parameterisation, optionally with decorrelated colours.
+- `transforms`: random jitter, scale and rotation applied at every step.
+- `callbacks`: a progress bar, the objective's history, a GIF recorder.
+- recipes: `filter_visualization`, `multiscale_visualization`, `class_visualization`, `deprocess`.
+"""
+
+from keras_vis.maximize import callbacks, objectives, params, transforms
+from keras_vis.maximize.objectives import (
+    Objective,
+    channel,
+    class_logit,
+    l2,
+    neuron,
+    total_variation,
+)
+from keras_vis.maximize.recipes import (
+    class_visualization,
+    deprocess,
+    filter_visualization,
+    multiscale_visualization,
+)
+from keras_vis.maximize.render import maximize
+
+__all__ = [
+    "Objective",
+    "callbacks",
+    "channel",
+    "class_logit",
+    "class_visualization",
+    "deprocess",
+    "filter_visualization",
+    "l2",
+    "maximize",
+    "multiscale_visualization",
+    "neuron",
+    "objectives",
+    "params",
+    "total_variation",
+    "transforms",
+]
