@@ -13,12 +13,13 @@ exactly as it was, also when the call raises.
 """
 
 import contextlib
+import warnings
 import weakref
 
 import keras
 import tensorflow as tf
 
-from keras_vis._checks import check_choice, check_layer_graph, graph_error
+from keras_vis._checks import check_choice, check_layer_graph, graph_error, has_layer_graph
 from keras_vis.layers import is_model
 
 HEAD_POLICIES = ("linear", "model")
@@ -93,7 +94,8 @@ class GraphRunner:
 
     Args:
         model: a built functional or sequential `keras.Model`; subclassed models run as a whole
-            (no inner taps, no ReLU policy).
+            (no inner taps, no ReLU policy, and their outputs kept as they are: `head="linear"`
+            warns that it cannot drop a softmax it cannot see).
         taps: layers whose outputs to record.
         head: `"linear"` to drop the output softmax/sigmoid, `"model"` to keep it.
         relu: `"standard"`, `"guided"` or `"deconvnet"`.
@@ -107,6 +109,15 @@ class GraphRunner:
         check_choice(relu, "relu", RELU_POLICIES)
         if taps or relu != "standard":
             check_layer_graph(model)  # here, not while tracing, so the error reads plainly
+        if head == "linear" and not has_layer_graph(model):
+            warnings.warn(
+                f"Model '{model.name}' is a subclassed {type(model).__name__}, whose output layer "
+                "cannot be read: its outputs are scored as they are, not as pre-softmax logits "
+                "(so as probabilities if it ends in a softmax). Pass `logits=False` "
+                "(`head=\"model\"`) to score its outputs knowingly, or build it with the "
+                "functional API.",
+                stacklevel=2,
+            )
         self._model = weakref.ref(model)
         self._tap_ids = [id(layer) for layer in taps]
         self._head_ids = {id(layer) for layer in head_layers(model)} if head == "linear" else set()

@@ -68,7 +68,9 @@ def resolve_classes(model, images, target, *, batch_size, outputs=None):
     classes = target.class_indices(model, len(images))
     if np.any(classes == PREDICTED):
         if outputs is None:
-            outputs = engine.run(model, images, target, input_grads=False,
+            # The model's own outputs have the logits' argmax, and a subclassed model's are all
+            # the engine can give.
+            outputs = engine.run(model, images, target, head="model", input_grads=False,
                                  batch_size=batch_size).outputs
         scores = outputs[target.output].reshape(len(images), -1)
         classes = np.where(classes == PREDICTED, scores.argmax(axis=-1), classes)
