@@ -1,0 +1,179 @@
+"""Tiny models beyond the simple case, for the reliability tests.
+
+Every builder returns a fresh, built model whose weights come from the seed `conftest` sets before
+each test; the twins (`flat_twin`, `single_head_twin`, `functional_twin`) get the very same weights,
+so a technique's answer on the unusual model can be checked against the plain one.
+"""
+
+import keras
+import numpy as np
+
+SIZE = 16
+CLASSES = 3
+
+
+def _trunk(inputs):
+    """conv1(relu) → pool1 → conv2(relu) → gap: the features of every CNN here."""
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv1")(inputs)
+    x = keras.layers.MaxPooling2D(name="pool1")(x)
+    x = keras.layers.Conv2D(6, 3, padding="same", activation="relu", name="conv2")(x)
+    return keras.layers.GlobalAveragePooling2D(name="gap")(x)
+
+
+def cnn(name="cnn"):
+    """conv(relu) → pool → conv(relu) → GAP → Dense(softmax), as `conftest.tiny_cnn`."""
+    inputs = keras.Input((SIZE, SIZE, 3))
+    outputs = keras.layers.Dense(CLASSES, activation="softmax", name="predictions")(_trunk(inputs))
+    return keras.Model(inputs, outputs, name=name)
+
+
+def channels_first_cnn():
+    """A model built with `data_format="channels_first"`: input `(N, 3, H, W)`."""
+    inputs = keras.Input((3, SIZE, SIZE))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", data_format="channels_first",
+                            name="conv")(inputs)
+    x = keras.layers.GlobalAveragePooling2D(data_format="channels_first", name="gap")(x)
+    outputs = keras.layers.Dense(CLASSES, activation="softmax", name="predictions")(x)
+    return keras.Model(inputs, outputs, name="transposed")
+
+
+def lambda_cnn():
+    """A model with a `Lambda` layer: its saved file holds Python code, refused in safe mode."""
+    inputs = keras.Input((SIZE, SIZE, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")(inputs)
+    x = keras.layers.Lambda(lambda t: t * 2.0, name="double")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    outputs = keras.layers.Dense(CLASSES, activation="softmax", name="predictions")(x)
+    return keras.Model(inputs, outputs, name="with_lambda")
+
+
+def mixed_precision_cnn():
+    """`cnn` built under the current dtype policy, with the softmax kept in float32 as the Keras
+    mixed-precision guide recommends; call it with the `mixed_float16` policy set."""
+    inputs = keras.Input((SIZE, SIZE, 3))
+    x = keras.layers.Dense(CLASSES, name="logits")(_trunk(inputs))
+    outputs = keras.layers.Activation("softmax", dtype="float32", name="predictions")(x)
+    return keras.Model(inputs, outputs, name="mixed")
+
+
+def multi_output_cnn():
+    """One trunk, two softmax heads: `head_a` (3 classes) and `head_b` (2 classes)."""
+    inputs = keras.Input((SIZE, SIZE, 3))
+    pooled = _trunk(inputs)
+    head_a = keras.layers.Dense(3, activation="softmax", name="head_a")(pooled)
+    head_b = keras.layers.Dense(2, activation="softmax", name="head_b")(pooled)
+    return keras.Model(inputs, [head_a, head_b], name="two_heads")
+
+
+def single_head_twin(model, head):
+    """A single-output model with `multi_output_cnn`'s layers up to `head`, holding copies of the
+    same weights (its own variables, its own graph)."""
+    inputs = keras.Input((SIZE, SIZE, 3))
+    units = model.get_layer(head).units
+    outputs = keras.layers.Dense(units, activation="softmax", name=head)(_trunk(inputs))
+    twin = keras.Model(inputs, outputs, name=f"only_{head}")
+    for name in ("conv1", "conv2", head):
+        twin.get_layer(name).set_weights(model.get_layer(name).get_weights())
+    return twin
+
+
+def multi_input_cnn():
+    """An image `(16, 16, 3)` and a vector `(4,)`: conv → GAP, concatenated with the vector."""
+    image = keras.Input((SIZE, SIZE, 3), name="image")
+    vector = keras.Input((4,), name="vector")
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")(image)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    x = keras.layers.Concatenate(name="joined")([x, vector])
+    outputs = keras.layers.Dense(CLASSES, activation="softmax", name="predictions")(x)
+    return keras.Model([image, vector], outputs, name="image_and_vector")
+
+
+def nested_cnn():
+    """A pretrained-base layout nested two levels deep: `Sequential(Model(Sequential(convs)))`.
+
+    `outer` → `base` (functional) → `inner` (sequential: deep_conv1 → deep_pool → deep_conv2),
+    then GAP and a softmax head in `outer`.
+    """
+    inner = keras.Sequential(
+        [
+            keras.Input((SIZE, SIZE, 3)),
+            keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="deep_conv1"),
+            keras.layers.MaxPooling2D(name="deep_pool"),
+            keras.layers.Conv2D(6, 3, padding="same", activation="relu", name="deep_conv2"),
+        ],
+        name="inner",
+    )
+    base_input = keras.Input((SIZE, SIZE, 3))
+    base = keras.Model(base_input, inner(base_input), name="base")
+    return keras.Sequential(
+        [
+            keras.Input((SIZE, SIZE, 3)),
+            base,
+            keras.layers.GlobalAveragePooling2D(name="gap"),
+            keras.layers.Dense(CLASSES, activation="softmax", name="predictions"),
+        ],
+        name="outer",
+    )
+
+
+def flat_twin(nested):
+    """`cnn` holding copies of `nested_cnn`'s weights: the same function, with no nesting."""
+    flat = cnn("flat")
+    flat.set_weights(nested.get_weights())
+    return flat
+
+
+def bn_dropout_cnn():
+    """conv → BatchNorm → ReLU → Dropout(0.5) → GAP → Dense(softmax), with moving statistics far
+    from a batch's own, so inference mode (moving stats, no dropout) is told apart from training
+    mode."""
+    inputs = keras.Input((SIZE, SIZE, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", name="conv")(inputs)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    x = keras.layers.ReLU(name="relu")(x)
+    x = keras.layers.Dropout(0.5, name="dropout")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    outputs = keras.layers.Dense(CLASSES, activation="softmax", name="predictions")(x)
+    model = keras.Model(inputs, outputs, name="bn_dropout")
+    rng = np.random.default_rng(7)
+    gamma, beta = rng.uniform(0.5, 1.5, 4), rng.normal(0, 0.5, 4)
+    mean, variance = rng.normal(0.3, 0.2, 4), rng.uniform(2.0, 4.0, 4)
+    model.get_layer("bn").set_weights([w.astype(np.float32) for w in (gamma, beta, mean, variance)])
+    return model
+
+
+class SubclassedCNN(keras.Model):
+    """conv(relu) → GAP → Dense(softmax) as a subclassed model: its graph hides in `call`."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.conv = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")
+        self.gap = keras.layers.GlobalAveragePooling2D(name="gap")
+        self.dense = keras.layers.Dense(CLASSES, activation="softmax", name="predictions")
+
+    def call(self, inputs):
+        return self.dense(self.gap(self.conv(inputs)))
+
+
+def subclassed_cnn():
+    """A built `SubclassedCNN`."""
+    model = SubclassedCNN(name="subclassed")
+    model(np.zeros((1, SIZE, SIZE, 3), np.float32))
+    return model
+
+
+def functional_twin(subclassed):
+    """The functional equivalent of `SubclassedCNN`, holding copies of its weights."""
+    inputs = keras.Input((SIZE, SIZE, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")(inputs)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    outputs = keras.layers.Dense(CLASSES, activation="softmax", name="predictions")(x)
+    twin = keras.Model(inputs, outputs, name="functional")
+    twin.set_weights(subclassed.get_weights())
+    return twin
+
+
+def images(count=2, *, size=SIZE, channels=3, seed=0):
+    """`count` float32 images with values in [0, 1]."""
+    shape = (count, size, size, channels)
+    return np.random.default_rng(seed).uniform(0, 1, shape).astype(np.float32)

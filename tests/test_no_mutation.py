@@ -1,0 +1,301 @@
+"""No public function changes the user's model: not its weights, not a layer's activation, not a
+`trainable` flag — neither when it succeeds nor when it fails half-way.
+
+The functions are enumerated from the public API, so a newly exported function that takes a model
+fails `test_every_public_function_that_takes_a_model_has_a_case` until it gets a case here.
+"""
+
+import dataclasses
+import importlib
+import inspect
+import pathlib
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_vis
+from conftest import assert_model_unchanged, model_state
+from keras_vis.attribution import (
+    cam,
+    gradcam,
+    gradient_input,
+    guided_gradcam,
+    integrated_gradients,
+    occlusion,
+    saliency,
+)
+from keras_vis.dataset import explain_dataset
+from keras_vis.deconv import deconvnet, receptive_field, top_activations
+from keras_vis.inspect import feature_maps, filter_weights, layer_configs, layer_weights, summary
+from keras_vis.layers import conv_layers, find_layer, last_conv_layer
+from keras_vis.maximize import (
+    callbacks,
+    class_visualization,
+    filter_visualization,
+    maximize,
+    multiscale_visualization,
+    objectives,
+)
+from keras_vis.metrics import deletion, insertion, randomization_check
+from models import cnn, images, nested_cnn
+
+# The public API `keras_vis/__init__.py` exports; `keras_vis.__all__` is added to it below, so a
+# name exported later is enumerated too.
+PUBLIC_NAMES = (
+    "Channel", "Class", "Neuron", "apply_mask", "callbacks", "cam", "class_visualization",
+    "conv_layers", "dataset_summary", "datasets", "deconvnet", "deletion", "demo", "deprocess",
+    "energy_pointing", "explain_dataset", "feature_maps", "filter_visualization",
+    "filter_weights", "find_layer", "gradcam", "gradient_input", "guided_gradcam", "insertion",
+    "integrated_gradients", "io", "last_conv_layer", "layer_configs", "layer_weights",
+    "load_image", "load_maps", "load_model", "maximize", "metrics", "multiscale_visualization",
+    "objectives", "occlusion", "occlusion_mask", "plot", "pointing_game", "randomization_check",
+    "receptive_field", "saliency", "save_image", "summary", "top_activations",
+)
+# Where each public name lives, for the names `keras_vis/__init__.py` does not export yet.
+SOURCE_MODULES = (
+    "keras_vis.attribution", "keras_vis.inspect", "keras_vis.io", "keras_vis.layers",
+    "keras_vis.maximize", "keras_vis.deconv", "keras_vis.metrics", "keras_vis.dataset",
+    "keras_vis.targets",
+)
+SUBMODULES = {"callbacks", "datasets", "demo", "io", "metrics", "objectives", "plot"}
+
+# Public functions that are given no model, so have none to change.
+MODEL_FREE = {
+    "apply_mask": "shows an image array through a mask",
+    "occlusion_mask": "thresholds a heatmap",
+    "pointing_game": "scores maps against object masks",
+    "energy_pointing": "scores maps against object masks",
+    "dataset_summary": "summarises maps already computed",
+    "load_maps": "reads an output folder",
+    "load_image": "reads an image file",
+    "save_image": "writes an image file",
+    "load_model": "creates a new model from a file or an application name",
+    "deprocess": "turns rendered arrays into pictures",
+}
+
+
+def public_functions():
+    """`{name: function}` for every public name that is a plain function (not a class or module)."""
+    found = {}
+    for name in sorted(set(PUBLIC_NAMES) | set(keras_vis.__all__)):
+        value = getattr(keras_vis, name, None)
+        if inspect.ismodule(value) and name not in SUBMODULES:
+            value = None  # the subpackage `keras_vis.maximize`, until the function is exported
+        for module in SOURCE_MODULES:
+            if value is not None:
+                break
+            value = getattr(importlib.import_module(module), name, None)
+        if value is None:
+            assert name in SUBMODULES, f"public name {name!r} not found in {SOURCE_MODULES}"
+        elif inspect.isfunction(value):
+            found[name] = value
+    return found
+
+
+def takes_a_model(function):
+    return next(iter(inspect.signature(function).parameters)) == "model"
+
+
+@dataclasses.dataclass
+class Subject:
+    """A model with relu activations and a softmax head, and what the calls need."""
+
+    model: keras.Model
+    first_conv: str
+    last_conv: str
+    folder: pathlib.Path
+    x: np.ndarray = dataclasses.field(default_factory=lambda: images(2))
+    maps: np.ndarray = dataclasses.field(
+        default_factory=lambda: np.random.default_rng(1).random((2, 16, 16)).astype(np.float32))
+
+
+def scribbled(arrays):
+    """Overwrites returned weight arrays in place: they must be copies, not the model's own."""
+    for array in arrays:
+        array[...] = 7.0
+    return arrays
+
+
+# One call per public function that takes a model, with the options that reach its most invasive
+# path: linear heads (softmax swapped), guided and deconvnet ReLUs, a randomized clone, files.
+CALLS = {
+    "saliency": lambda s: saliency(s.model, s.x, method="guided", smooth_samples=2, seed=0),
+    "gradient_input": lambda s: gradient_input(s.model, s.x),
+    "integrated_gradients": lambda s: integrated_gradients(s.model, s.x, steps=2),
+    "cam": lambda s: cam(s.model, s.x, method="scorecam", max_maps=2),
+    "gradcam": lambda s: gradcam(s.model, s.x, 1),
+    "guided_gradcam": lambda s: guided_gradcam(s.model, s.x),
+    "occlusion": lambda s: occlusion(s.model, s.x, patch=8, stride=8),
+    "maximize": lambda s: maximize(
+        s.model, objectives.class_logit(1) + objectives.channel(s.last_conv, 0), steps=2,
+        transforms=(), progress=False),
+    "filter_visualization": lambda s: filter_visualization(
+        s.model, s.first_conv, [0], size=16, crop=2, steps=2, progress=False),
+    "multiscale_visualization": lambda s: multiscale_visualization(
+        s.model, objectives.channel(s.first_conv, 0), size=8, steps=1, scales=2, progress=False),
+    "class_visualization": lambda s: class_visualization(s.model, 1, steps=2, param="pixel",
+                                                         transforms=(), progress=False),
+    "deconvnet": lambda s: deconvnet(s.model, s.x, s.last_conv),
+    "top_activations": lambda s: top_activations(s.model, s.x, s.first_conv, [0, 1], k=1),
+    "receptive_field": lambda s: receptive_field(s.model, s.last_conv),
+    "deletion": lambda s: deletion(s.model, s.x, s.maps, steps=2),
+    "insertion": lambda s: insertion(s.model, s.x, s.maps, steps=2),
+    "randomization_check": lambda s: randomization_check(s.model, "gradcam", s.x, layers=2),
+    "explain_dataset": lambda s: explain_dataset(s.model, s.x, "guided", out_dir=s.folder,
+                                                 progress=False),
+    "summary": lambda s: summary(s.model),
+    "layer_configs": lambda s: layer_configs(s.model),
+    "layer_weights": lambda s: [scribbled(w) for w in layer_weights(s.model).values()],
+    "filter_weights": lambda s: scribbled([filter_weights(s.model, s.first_conv)]),
+    "feature_maps": lambda s: feature_maps(s.model, s.x, [s.first_conv, s.last_conv]),
+    "find_layer": lambda s: find_layer(s.model, s.last_conv),
+    "conv_layers": lambda s: conv_layers(s.model),
+    "last_conv_layer": lambda s: last_conv_layer(s.model),
+}
+
+
+def test_every_public_function_that_takes_a_model_has_a_case():
+    functions = public_functions()
+    with_model = {name for name, function in functions.items() if takes_a_model(function)}
+    assert set(CALLS) == with_model
+    assert not with_model & set(MODEL_FREE)
+    assert set(functions) == with_model | set(MODEL_FREE), (
+        "a new public function: add it to CALLS if it takes a model, else to MODEL_FREE")
+
+
+@pytest.fixture(params=["flat", "nested"])
+def subject(request, tmp_path):
+    if request.param == "flat":
+        return Subject(cnn(), "conv1", "conv2", tmp_path / "maps")
+    return Subject(nested_cnn(), "deep_conv1", "deep_conv2", tmp_path / "maps")
+
+
+@pytest.mark.parametrize("name", sorted(CALLS))
+def test_public_function_leaves_the_model_unchanged(subject, name):
+    before = model_state(subject.model)
+    outputs = subject.model(subject.x, training=False).numpy()
+    CALLS[name](subject)
+    assert_model_unchanged(subject.model, before)
+    np.testing.assert_array_equal(subject.model(subject.x, training=False).numpy(), outputs)
+
+
+# --- failures half-way
+
+
+class Failing:
+    """A switch that makes the layers below raise inside their own `call`."""
+
+    armed = None
+
+
+class FailingConv2D(keras.layers.Conv2D):
+    def call(self, inputs):
+        if Failing.armed == self.name:
+            raise RuntimeError(f"{self.name} failed")
+        return super().call(inputs)
+
+
+class FailingDense(keras.layers.Dense):
+    def call(self, inputs):
+        if Failing.armed == self.name:
+            raise RuntimeError(f"{self.name} failed")
+        return super().call(inputs)
+
+
+@pytest.fixture
+def failing_cnn():
+    inputs = keras.Input((16, 16, 3))
+    x = FailingConv2D(4, 3, padding="same", activation="relu", name="conv")(inputs)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    outputs = FailingDense(3, activation="softmax", name="predictions")(x)
+    model = keras.Model(inputs, outputs, name="failing")
+    yield model
+    Failing.armed = None
+
+
+@pytest.mark.parametrize("layer, call", [
+    # the ReLU fused into the convolution is swapped for its guided form while the layer runs
+    ("conv", lambda m: saliency(m, images(1), method="guided")),
+    ("conv", lambda m: saliency(m, images(1), method="deconvnet")),
+    ("conv", lambda m: deconvnet(m, images(1), "conv")),
+    # the softmax of the head is swapped for the identity while the layer runs
+    ("predictions", lambda m: gradcam(m, images(1), 1)),
+    ("predictions", lambda m: maximize(m, objectives.class_logit(0), steps=1, progress=False)),
+], ids=["guided saliency", "deconvnet saliency", "deconvnet", "linear head", "class logit"])
+def test_a_layer_failing_while_its_activation_is_swapped_leaves_it_restored(failing_cnn, layer,
+                                                                            call):
+    before = model_state(failing_cnn)
+    original = failing_cnn.get_layer(layer).activation
+    Failing.armed = layer
+    with pytest.raises(RuntimeError, match=f"{layer} failed"):
+        call(failing_cnn)
+    assert failing_cnn.get_layer(layer).activation is original
+    assert_model_unchanged(failing_cnn, before)
+
+
+class StopAtStep(callbacks.Callback):
+    def on_step_end(self, state):
+        if state.step == 2:
+            raise KeyboardInterrupt
+
+
+def failing_on_second_call(method):
+    calls = []
+
+    def explain(model, images, target=None, **options):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("the method failed")
+        return method(model, images, target, **options)
+
+    return explain
+
+
+def uneven_stream():
+    """Two batches of images, the second of another size."""
+    return tf.data.Dataset.from_generator(
+        lambda: iter([images(2), images(1, size=12)]),
+        output_signature=tf.TensorSpec((None, None, None, 3), tf.float32))
+
+
+def raise_from_target(outputs):
+    raise ValueError("the target failed after the forward pass")
+
+
+LATE_FAILURES = [
+    ("target raising after the forward pass",
+     lambda m, folder: saliency(m, images(2), raise_from_target),
+     ValueError, "after the forward pass"),
+    ("bad baseline found after the images",
+     lambda m, folder: integrated_gradients(m, images(2), baseline=np.zeros((5, 5))),
+     ValueError, "baseline"),
+    ("bad fill found after the images",
+     lambda m, folder: occlusion(m, images(2), fill=[0.5, 0.5]),
+     ValueError, "fill"),
+    ("maximize interrupted at step 2",
+     lambda m, folder: maximize(m, objectives.class_logit(2), steps=4, callbacks=[StopAtStep()],
+                                progress=False),
+     KeyboardInterrupt, None),
+    ("top_activations on a stream whose second batch has another size",
+     lambda m, folder: top_activations(m, uneven_stream(), "conv1", [0], k=1),
+     ValueError, "Axis 1 has 12"),
+    ("randomization_check whose method fails on the randomized copy",
+     lambda m, folder: randomization_check(m, failing_on_second_call(gradcam), images(2)),
+     RuntimeError, "the method failed"),
+    ("explain_dataset whose method fails on the second shard",
+     lambda m, folder: explain_dataset(m, images(2), failing_on_second_call(gradcam),
+                                       out_dir=folder, batch_size=1, shard_size=1,
+                                       progress=False),
+     RuntimeError, "the method failed"),
+]
+
+
+@pytest.mark.parametrize("case", LATE_FAILURES, ids=[c[0] for c in LATE_FAILURES])
+def test_a_failure_half_way_leaves_the_model_unchanged(tiny_cnn, tmp_path, case):
+    _, call, error, pattern = case
+    before = model_state(tiny_cnn)
+    with pytest.raises(error, match=pattern):
+        call(tiny_cnn, tmp_path / "maps")
+    assert_model_unchanged(tiny_cnn, before)
