@@ -1,0 +1,133 @@
+"""What each subcommand computes and which files it writes.
+
+A command returns a list of `(file name, bytes)`, or `(files, text)` when it also prints a result.
+
+Every command computes all its pictures first and writes them afterwards, each file atomically: a
+bad option or an interrupt during the work leaves the output folder as it was, and an interrupt
+while writing leaves only whole files.
+"""
+
+import contextlib
+import json
+import sys
+
+from keras_vis.cli import inputs
+from keras_vis.inspect import summary as layer_table
+from keras_vis.io import atomic_write
+from keras_vis.report import build_report, techniques
+from keras_vis.report.methods import BY_NAME, group
+from keras_vis.report.pictures import FIGURE_DPI, figure_png
+from keras_vis.report.subject import file_name
+
+
+def picture_file(command, subject, picture):
+    """`<command>[_<image>][_<picture>].png`: what the file shows, readable in a folder listing."""
+    parts = [command]
+    if picture.image is not None:
+        parts.append(subject.names[picture.image])
+    if picture.name:
+        parts.append(file_name(picture.name))
+    return "_".join(parts) + ".png"
+
+
+def pictures_files(command, subject, pictures):
+    return [(picture_file(command, subject, p), p.png()) for p in pictures]
+
+
+def panels(command, subject, settings, pictures):
+    """One overview per image: the input next to every map drawn for it."""
+    return [(f"{command}_{name}.png",
+             figure_png(techniques.overview(subject, settings, pictures, [index]), dpi=FIGURE_DPI))
+            for index, name in enumerate(subject.names)]
+
+
+def _methods(args, group_name, subject, settings):
+    """The methods `--method` names (all by default); one named explicitly must be able to run."""
+    names = args.method or ["all"]
+    if "all" in names:
+        return [m.name for m in group(group_name)]
+    names = list(dict.fromkeys(names))
+    for name in names:
+        reason = BY_NAME[name].unavailable(subject, settings)
+        if reason:
+            raise ValueError(reason)
+    return names
+
+
+def summary(args, subject, target, settings):
+    table = layer_table(subject.model)
+    files = [("summary.txt", (str(table) + "\n").encode("utf-8")),
+             ("summary.json", (json.dumps(table.to_dict(), indent=2) + "\n").encode("utf-8"))]
+    return files, str(table)
+
+
+def filters(args, subject, target, settings):
+    return pictures_files("filters", subject, techniques.filter_pictures(subject, settings))
+
+
+def features(args, subject, target, settings):
+    return pictures_files("features", subject, techniques.feature_pictures(subject, settings))
+
+
+def maximize(args, subject, target, settings):
+    classes = None if target is None else [target]
+    pictures = techniques.maximization_pictures(subject, settings, classes)
+    return pictures_files("maximize", subject, pictures)
+
+
+def _attribution(command, group_name):
+    def run(args, subject, target, settings):
+        pictures, skipped = techniques.attribution_pictures(
+            subject, settings, target, _methods(args, group_name, subject, settings))
+        for title, reason in skipped:
+            inputs.warn(f"{title} skipped: {reason}")
+        return pictures_files(command, subject, pictures) + panels(command, subject, settings, pictures)
+
+    return run
+
+
+def occlusion(args, subject, target, settings):
+    return pictures_files("occlusion", subject, techniques.occlusion_pictures(subject, settings, target))
+
+
+def deconv(args, subject, target, settings):
+    return pictures_files("deconv", subject, techniques.deconv_pictures(subject, settings))
+
+
+def report(args, subject, target, settings):
+    return [("report.html", build_report(subject, settings=settings, target=target).encode("utf-8"))]
+
+
+COMMANDS = {
+    "summary": summary,
+    "filters": filters,
+    "features": features,
+    "maximize": maximize,
+    "saliency": _attribution("saliency", "saliency"),
+    "cam": _attribution("cam", "cam"),
+    "occlusion": occlusion,
+    "deconv": deconv,
+    "report": report,
+}
+
+
+def run(args):
+    """Runs the parsed command; returns the exit code."""
+    folder = inputs.out_dir(args.out)
+    # Progress of the techniques goes to stderr: stdout carries only results (paths, the table).
+    with contextlib.redirect_stdout(sys.stderr):
+        subject, target, settings = inputs.load(args)
+        files = COMMANDS[args.command](args, subject, target, settings)
+    if isinstance(files, tuple):
+        files, text = files
+        print(text)
+    for name, data in files:
+        path = folder / name
+        with atomic_write(path, "wb") as file:
+            file.write(data)
+        if args.command == "report" or not args.quiet:
+            print(path)
+    if not args.quiet and args.command != "report":
+        print(f"keras-vis: wrote {len(files)} file{'s' if len(files) != 1 else ''} to {folder}",
+              file=sys.stderr)
+    return 0

@@ -1,0 +1,177 @@
+"""Turning command-line options into a model, images, a target and settings, checking them all
+before anything runs, so a bad option fails fast and nothing is written."""
+
+import dataclasses
+import difflib
+import os
+import pathlib
+import sys
+
+import numpy as np
+
+from keras_vis import demo, io
+from keras_vis._checks import check_channels_last, expected
+from keras_vis.layers import find_layer
+from keras_vis.report.settings import Settings
+from keras_vis.report.subject import make_subject
+
+DEMO = "demo"
+# `--preprocess` names that are not applications: pictures with values 0–255 to model inputs.
+SCALINGS = {
+    "raw": io.no_preprocessing,
+    "unit": lambda pictures: pictures / 255.0,
+    "symmetric": lambda pictures: pictures / 127.5 - 1.0,
+}
+# Which settings field `--layer` sets, for each command, and whether it takes several layers.
+LAYER_OPTION = {
+    "filters": ("filter_layers", True),
+    "features": ("feature_layers", True),
+    "maximize": ("maximize_layer", False),
+    "cam": ("cam_layer", False),
+    "deconv": ("deconv_layers", True),
+    "report": (("cam_layer", "maximize_layer", "deconv_layers"), False),
+}
+
+
+def warn(message):
+    print(f"keras-vis: warning: {message}", file=sys.stderr)
+
+
+def load_model(args):
+    """`(model, preprocess, name, class_names)` for `--model`, `--weights`, `--unsafe`,
+    `--preprocess` and `--class-names`."""
+    if args.model in (None, DEMO):
+        model, preprocess, name = demo.load_model(), io.no_preprocessing, "demo"
+        class_names = tuple(demo.CLASS_NAMES)
+    else:
+        if args.unsafe:
+            warn(f"loading '{args.model}' with safe mode off: any Python code it holds will run. "
+                 "Only do this for files you trust.")
+        loaded = io.load_model(args.model, weights=args.weights, safe_mode=not args.unsafe)
+        model, preprocess, name, class_names = loaded.model, loaded.preprocess, loaded.name, None
+    if args.preprocess is not None:
+        preprocess = preprocessing(args.preprocess)
+    if args.class_names is not None:
+        class_names = read_class_names(args.class_names)
+    return model, preprocess, name, class_names
+
+
+def preprocessing(name):
+    """The function `--preprocess NAME` stands for."""
+    if name in SCALINGS:
+        return SCALINGS[name]
+    key = io.application_name(name)
+    if key in io.APPLICATIONS:
+        return io.APPLICATIONS[key][1].preprocess_input
+    choices = list(SCALINGS) + list(io.APPLICATIONS)
+    close = difflib.get_close_matches(key, choices, n=3, cutoff=0.5)
+    hint = f"Did you mean: {', '.join(close)}?" if close else "Application names such as vgg16 work too."
+    raise ValueError(expected("--preprocess", "raw, unit, symmetric or an application name", name, hint))
+
+
+def read_class_names(path):
+    """Class names from a text file, one per line (blank lines ignored)."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(2, "No such class-names file", str(path))
+    names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not names:
+        raise ValueError(expected("--class-names", "a file with one class name per line", str(path)))
+    return tuple(names)
+
+
+def input_size(model):
+    """`(height, width)` of the model's input, `None` on axes it leaves open."""
+    check_channels_last(model, "--model")
+    shape = model.inputs[0].shape
+    if len(shape) != 4:
+        raise ValueError(expected("--model", "a model with one image input (N, H, W, C)", model.name,
+                                  f"Its input has shape {tuple(shape)}."))
+    return shape[1], shape[2]
+
+
+def load_pictures(paths, model):
+    """`(pictures, names)`: the image files (or the bundled samples) at the model's input size,
+    uint8 with the model's number of channels."""
+    height, width = input_size(model)
+    if paths:
+        if height is None or width is None:
+            height, width = io.load_image(paths[0]).shape[:2]
+        pictures = io.load_images(paths, target_size=(height, width))
+        names = [pathlib.Path(p).stem for p in paths]
+    else:
+        pictures, names = demo.sample_images()
+        if (height, width) != pictures.shape[1:3] and height is not None and width is not None:
+            pictures = np.stack([io.resize(p, (height, width)) for p in pictures])
+    channels = model.inputs[0].shape[-1]
+    if channels == 1:
+        pictures = np.round(pictures.mean(axis=-1, keepdims=True)).astype(np.uint8)
+    elif channels not in (3, None):
+        raise ValueError(expected("--model", "a model taking grey or RGB images (1 or 3 channels)",
+                                  model.name, f"Its input has {channels} channels."))
+    return pictures, names
+
+
+def resolve_target(text, subject):
+    """The class index `--target` names (an index, or a class name), or `None`."""
+    if text is None:
+        return None
+    count = subject.class_count
+    if text.strip().lstrip("-").isdigit():
+        index = int(text)
+        if not 0 <= index < count:
+            raise ValueError(expected("--target", f"a class index in [0, {count - 1}]", text,
+                                      f"The model has {count} classes."))
+        return index
+    names = subject.class_names
+    if not names:
+        raise ValueError(expected("--target", f"a class index in [0, {count - 1}]", text,
+                                  "This model has no class names; pass --class-names FILE to use "
+                                  "names."))
+    lowered = [n.lower() for n in names]
+    if text.lower() in lowered:
+        return lowered.index(text.lower())
+    close = difflib.get_close_matches(text, names, n=3, cutoff=0.5)
+    hint = f"Did you mean: {', '.join(close)}?" if close else f"Known names: {', '.join(names[:20])}."
+    raise ValueError(expected("--target", "a class index or one of the model's class names", text, hint))
+
+
+def settings(args, model):
+    """The `Settings` the options ask for; unset options keep the defaults."""
+    fields = {f.name for f in dataclasses.fields(Settings)}
+    chosen = {k: v for k, v in vars(args).items() if k in fields and v is not None}
+    chosen["progress"] = not args.quiet
+    if args.layer:
+        for name in args.layer:
+            find_layer(model, name)
+        if args.command not in LAYER_OPTION:
+            raise ValueError(expected("--layer", f"not given to `{args.command}`", args.layer,
+                                      f"`{args.command}` does not use a layer."))
+        targets, several = LAYER_OPTION[args.command]
+        if not several and len(args.layer) > 1:
+            raise ValueError(expected("--layer", f"one layer for `{args.command}`", args.layer))
+        for field in (targets,) if isinstance(targets, str) else targets:
+            several_field = field.endswith("_layers")
+            chosen[field] = tuple(args.layer) if several_field else args.layer[0]
+    return Settings(**chosen)
+
+
+def load(args):
+    """`(subject, target, settings)` for parsed arguments; every option is checked here."""
+    model, preprocess, name, class_names = load_model(args)
+    run_settings = settings(args, model)
+    pictures, names = load_pictures(args.images, model)
+    subject = make_subject(model, pictures, names=names, preprocess=preprocess,
+                           class_names=class_names, model_name=name)
+    if class_names is not None and len(class_names) != subject.class_count:
+        raise ValueError(expected("--class-names", f"{subject.class_count} names, one per class",
+                                  f"{len(class_names)} names"))
+    return subject, resolve_target(args.target, subject), run_settings
+
+
+def out_dir(path):
+    """The output folder; it must not be a file. It is created only when the first file is written."""
+    folder = pathlib.Path(os.path.expanduser(path))
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(expected("--out", "a folder", str(folder), "A file of that name exists."))
+    return folder

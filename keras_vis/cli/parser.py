@@ -1,0 +1,194 @@
+"""The `keras-vis` command line: subcommands and options (argparse only, so `--help` is fast)."""
+
+import argparse
+import importlib.metadata
+
+DEFAULT_OUT = "keras_vis_output"
+
+# The names of `keras_vis.report.methods.METHODS`, repeated here so `--help` needs no TensorFlow.
+SALIENCY_METHODS = ("vanilla", "guided", "deconvnet", "smoothgrad", "gradient_input",
+                    "integrated_gradients")
+CAM_METHODS = ("cam", "gradcam", "gradcam++", "layercam", "hirescam", "scorecam", "guided_gradcam")
+
+DESCRIPTION = """\
+See inside a convolutional network: its layers, filters and feature maps, the images that excite
+it most, and why it classifies an image the way it does.
+
+With no options every command runs on the bundled demo model (a small CNN trained on generated
+shapes) and its sample images, offline. Point it at your own model with --model (a .keras or .h5
+file, or a keras.applications name such as vgg16) and pass your images as paths."""
+
+EPILOG = """\
+examples:
+  keras-vis report                              everything, as one HTML page
+  keras-vis cam --method gradcam photo.jpg --model vgg16 --weights imagenet
+  keras-vis maximize --layer block3_conv1 --model vgg16 --weights none --steps 64
+  keras-vis saliency --target star --out explanations"""
+
+
+class UsageError(Exception):
+    """A command line argparse rejected; `main` prints it as one line and exits with 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """An `ArgumentParser` that raises `UsageError` instead of printing the usage and exiting."""
+
+    def error(self, message):
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def _integer(minimum):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}")
+        return value
+
+    return parse
+
+
+_positive = _integer(1)
+_non_negative = _integer(0)
+
+
+def _fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
+    return value
+
+
+def _common_options():
+    common = Parser(add_help=False)
+    model = common.add_argument_group("model and images")
+    model.add_argument("images", nargs="*", metavar="IMAGE",
+                       help="image files to explain (default: the bundled sample images)")
+    model.add_argument("--model", metavar="SPEC",
+                       help="a .keras or .h5 model file, or a keras.applications name such as "
+                            "vgg16, resnet50v2, mobilenetv2 (default: the bundled demo model)")
+    model.add_argument("--weights", default="imagenet", metavar="W",
+                       help="for an application name: imagenet (downloaded by Keras once), none "
+                            "(random) or the path of a .weights.h5 file (default: imagenet)")
+    model.add_argument("--unsafe", action="store_true",
+                       help="load a model file even if it holds Python code (Lambda layers); only "
+                            "for files you trust")
+    model.add_argument("--preprocess", metavar="NAME",
+                       help="how 0-255 pictures become model inputs: raw (as they are), unit "
+                            "(/255), symmetric (to [-1, 1]) or an application name whose "
+                            "preprocess_input to use (default: the application's own, raw for "
+                            "files)")
+    model.add_argument("--class-names", metavar="FILE",
+                       help="a text file with one class name per line, in output order (the demo "
+                            "model has its own)")
+    what = common.add_argument_group("what to show")
+    what.add_argument("--layer", action="append", metavar="NAME",
+                      help="layer name (nested layers as outer/inner); repeat for several "
+                           "(default: chosen from the model)")
+    what.add_argument("--target", metavar="CLASS",
+                      help="class to explain: an index, or a name when the model has class names "
+                           "(default: each image's predicted class)")
+    run = common.add_argument_group("output")
+    run.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
+                     help=f"folder the pictures are written to (default: {DEFAULT_OUT})")
+    run.add_argument("--quiet", "-q", action="store_true",
+                     help="no progress bars or information lines")
+    run.add_argument("--batch-size", type=_positive, metavar="N", help="images per compiled call")
+    run.add_argument("--seed", type=_non_negative, metavar="N", help="seed of random starts and noise")
+    run.add_argument("--display-size", type=_positive, metavar="PX",
+                     help="enlarge smaller pictures to at least this many pixels (default 128)")
+    return common
+
+
+def _add_maximize_options(parser):
+    parser.add_argument("--filters", type=_positive, metavar="N", dest="maximize_filters",
+                        help="how many channels to maximize (default 16)")
+    parser.add_argument("--steps", type=_positive, metavar="N", dest="maximize_steps",
+                        help="optimisation steps per channel image (default 64)")
+    parser.add_argument("--class-steps", type=_non_negative, metavar="N", dest="class_steps",
+                        help="optimisation steps per class image, 0 for none (default 96)")
+    parser.add_argument("--size", type=_positive, metavar="PX", dest="maximize_size",
+                        help="size of the channel images (default: the input size, at most 128)")
+
+
+def _add_saliency_options(parser):
+    parser.add_argument("--smooth-samples", type=_positive, metavar="N", dest="smooth_samples",
+                        help="SmoothGrad noisy copies per image (default 16)")
+    parser.add_argument("--ig-steps", type=_positive, metavar="N", dest="ig_steps",
+                        help="integrated-gradients path points (default 32)")
+
+
+def _add_cam_options(parser):
+    parser.add_argument("--score-cam-maps", type=_positive, metavar="N", dest="score_cam_maps",
+                        help="Score-CAM channels kept, those of highest variance (default 64)")
+
+
+def _add_occlusion_options(parser):
+    parser.add_argument("--patch", type=_positive, metavar="PX", dest="occlusion_patch",
+                        help="side of the grey square (default: an eighth of the image)")
+    parser.add_argument("--stride", type=_positive, metavar="PX", dest="occlusion_stride",
+                        help="step between patch positions (default: half the patch)")
+    parser.add_argument("--threshold", type=_fraction, metavar="T", dest="occlusion_threshold",
+                        help="mask the regions whose occlusion leaves less than T of the best "
+                             "probability (default 0.85)")
+
+
+COMMANDS = {
+    "summary": "print the layer table (also written as summary.txt and summary.json)",
+    "filters": "draw the kernels of convolution layers",
+    "features": "draw the feature maps of layers for each image",
+    "maximize": "render images that excite channels of a layer, and classes, most",
+    "saliency": "gradient saliency maps: vanilla, guided, deconvnet, SmoothGrad, gradient×input, "
+                "integrated gradients",
+    "cam": "class activation maps: CAM, Grad-CAM, Grad-CAM++, LayerCAM, HiResCAM, Score-CAM, "
+           "guided Grad-CAM",
+    "occlusion": "slide a grey patch over each image and map the drop of the class probability",
+    "deconv": "project a layer's strongest activation back to pixels (Zeiler-Fergus deconvnet)",
+    "report": "run everything and write one self-contained HTML page",
+}
+
+
+def version():
+    """The installed package's version, read without importing it (and TensorFlow)."""
+    try:
+        return importlib.metadata.version("keras_vis")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def build_parser():
+    """The `keras-vis` argument parser."""
+    parser = Parser(prog="keras-vis", description=DESCRIPTION, epilog=EPILOG,
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"keras-vis {version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                     parser_class=Parser)
+    common = _common_options()
+    sub = {}
+    for name, summary in COMMANDS.items():
+        sub[name] = commands.add_parser(name, parents=[common], help=summary, description=summary)
+    sub["filters"].add_argument("--max-filters", type=_positive, metavar="N", dest="max_filters",
+                                help="kernels drawn per layer (default 32)")
+    sub["features"].add_argument("--channels", type=_positive, metavar="N",
+                                 dest="feature_channels",
+                                 help="feature maps drawn per layer (default 8)")
+    _add_maximize_options(sub["maximize"])
+    for name, choices in (("saliency", SALIENCY_METHODS), ("cam", CAM_METHODS)):
+        sub[name].add_argument("--method", action="append", choices=choices + ("all",),
+                               metavar="METHOD",
+                               help=f"one of {', '.join(choices)}, or all; repeat for several "
+                                    "(default: all)")
+    _add_saliency_options(sub["saliency"])
+    _add_cam_options(sub["cam"])
+    _add_occlusion_options(sub["occlusion"])
+    report = sub["report"]
+    _add_maximize_options(report)
+    _add_saliency_options(report)
+    _add_cam_options(report)
+    _add_occlusion_options(report)
+    return parser
