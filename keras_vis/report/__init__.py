@@ -1,7 +1,7 @@
 """One HTML page that shows everything the package can say about a model and a few images.
 
     >>> from keras_vis.report import report
-    >>> report(model, images, "report.html", class_names=names)
+    >>> report(model, images, path="report.html", class_names=names)
 
 The page holds the layer table, the first layers' filters, feature maps, activation maximization of
 channels and classes, and for each image every saliency and class-activation-map method, occlusion
@@ -13,9 +13,9 @@ import datetime
 import os
 import pathlib
 
-from keras_vis import __version__
 from keras_vis.inspect import summary
 from keras_vis.io import atomic_write
+from keras_vis.cli.parser import version
 from keras_vis.report import page, techniques
 from keras_vis.report.methods import group
 from keras_vis.report.pictures import Picture
@@ -107,7 +107,7 @@ def build_report(subject, *, settings=None, target=None, progress=None):
 
     sections.append(page.section_html("notes", "Notes", None, _notes_html(subject, settings, notes)))
     progress.finish()
-    footer = (f"Made with keras-vis {page.escape(__version__)} on "
+    footer = (f"Made with keras-vis {page.escape(version())} on "
               f"{datetime.datetime.now():%Y-%m-%d %H:%M}.")
     return page.page_html(f"keras-vis report: {subject.model_name}", _meta(subject, target),
                           SECTIONS, sections, footer)
@@ -158,19 +158,19 @@ def _notes_html(subject, settings, notes):
     return f"<ul>{items}</ul>"
 
 
-def report(model, images, path, *, names=None, preprocess=None, class_names=None, target=None,
+def report(model, images, target=None, *, path, names=None, preprocess=None, class_names=None,
            settings=None):
     """Writes the report of `model` on `images` to `path` (atomically) and returns the path.
 
     Args:
         model: a built `keras.Model` with one image input.
         images: pictures `(N, H, W, C)` at the model's input size, uint8 0–255 or float 0–1.
+        target: `None` to explain the predicted class of each image, or a class index.
         path: the `.html` file to write (folders are created).
         names: one name per image.
         preprocess: maps float32 pictures with values 0–255 to the model's input (e.g.
             `keras.applications.vgg16.preprocess_input`); default the identity.
         class_names: the model's class names in output order.
-        target: `None` to explain the predicted class of each image, or a class index.
         settings: a `Settings` (step counts, layers, `progress`).
 
     Returns:

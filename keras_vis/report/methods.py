@@ -8,10 +8,13 @@ over the image (their location is the point).
 import dataclasses
 import typing
 
-from keras_vis.attribution.cam import cam
-from keras_vis.attribution.guided import guided_gradcam
-from keras_vis.attribution.integrated import integrated_gradients
-from keras_vis.attribution.saliency import gradient_input, saliency
+from keras_vis.attribution import (
+    cam,
+    gradient_input,
+    guided_gradcam,
+    integrated_gradients,
+    saliency,
+)
 from keras_vis.attribution.cam.classic import gap_dense_head
 
 

@@ -46,7 +46,7 @@ class Subject:
         return np.asarray(self.preprocess(np.array(pictures, np.float32)), np.float32)
 
     @functools.cached_property
-    def probabilities(self):
+    def outputs(self):
         """float32 `(N, classes)`: the model's own outputs (softmax included) for the images."""
         result = engine.run(self.model, self.inputs, None, head="model", input_grads=False)
         return result.outputs[0].reshape(len(self.images), -1)
@@ -54,11 +54,17 @@ class Subject:
     @property
     def predicted(self):
         """int `(N,)`: the predicted class of each image."""
-        return self.probabilities.argmax(axis=-1)
+        return self.outputs.argmax(axis=-1)
 
     @property
     def class_count(self):
-        return self.probabilities.shape[-1]
+        return self.outputs.shape[-1]
+
+    @property
+    def outputs_are_probabilities(self):
+        """Whether the outputs are probabilities (in [0, 1], summing to 1), not raw scores."""
+        values = self.outputs
+        return bool(values.min() >= 0 and np.allclose(values.sum(axis=-1), 1.0, atol=1e-3))
 
     def class_name(self, index):
         """The name of class `index`, or `"class <index>"` when the model has no names."""
@@ -68,8 +74,8 @@ class Subject:
         return f"class {index}"
 
     def top_classes(self, image_index, k=3):
-        """`[(class name, probability), ...]` of the `k` most probable classes of one image."""
-        row = self.probabilities[image_index]
+        """`[(class name, output), ...]` of the `k` highest-scoring classes of one image."""
+        row = self.outputs[image_index]
         order = np.argsort(-row, kind="stable")[:k]
         return [(self.class_name(c), float(row[c])) for c in order]
 
@@ -89,8 +95,9 @@ class Subject:
 
 
 def file_name(text):
-    """A short name that is safe in a file name: letters, digits, `-` and `_` only."""
-    cleaned = re.sub(r"[^A-Za-z0-9_-]+", "_", str(text)).strip("_")
+    """A short name that is safe in a file name: letters, digits, `-` and `_` only
+    (`"gradcam++"` becomes `"gradcampp"`)."""
+    cleaned = re.sub(r"[^A-Za-z0-9_-]+", "_", str(text).replace("+", "p")).strip("_")
     return cleaned[:48] or "image"
 
 

@@ -7,7 +7,7 @@ technique runs batched over all images at once.
 import numpy as np
 
 from keras_vis import plot
-from keras_vis.attribution.occlusion import occlusion, occlusion_mask
+from keras_vis.attribution import occlusion, occlusion_mask
 from keras_vis.deconv import deconvnet
 from keras_vis.inspect import feature_maps
 from keras_vis.layers import last_conv_layer, output_shape
@@ -28,8 +28,30 @@ def _display(subject, settings, index):
 
 def input_picture(subject, settings, index):
     """The image itself, captioned with the model's top classes."""
-    top = ", ".join(f"{name} {p:.0%}" for name, p in subject.top_classes(index))
+    percent = subject.outputs_are_probabilities
+    top = ", ".join(f"{name} {value:.0%}" if percent else f"{name} ({value:.3g})"
+                    for name, value in subject.top_classes(index))
     return Picture("input", "Input", _display(subject, settings, index), f"Predicted: {top}.", index)
+
+
+def overview(subject, settings, pictures, images=None, *, tile_size=2.0):
+    """One figure, a row per image: the input, then every picture drawn for it, titled.
+
+    Args:
+        subject: the `Subject`.
+        settings: the `Settings`.
+        pictures: per-image `Picture`s holding arrays (such as `attribution_pictures` returns).
+        images: indices of the images to show; default all.
+        tile_size: width of a tile in inches.
+    """
+    rows = range(len(subject.images)) if images is None else images
+    tiles = []
+    for index in rows:
+        tiles.append(input_picture(subject, settings, index))
+        tiles += [p for p in pictures if p.image == index]
+    cols = len(tiles) // len(rows)
+    return plot.grid([p.content for p in tiles], cols=cols, titles=[p.title for p in tiles],
+                     tile_size=tile_size)
 
 
 def filter_pictures(subject, settings):
@@ -94,8 +116,9 @@ def maximization_pictures(subject, settings, classes=None):
         rendered = class_visualization(model, list(classes), steps=settings.class_steps, **options)
         for class_index, image in zip(classes, rendered):
             name = subject.class_name(class_index)
+            key = name if subject.class_names else str(class_index)
             pictures.append(Picture(
-                f"class_{name}", f"Class “{name}”", enlarge(rgb(image), settings.display_size),
+                f"class_{key}", f"Class “{name}”", enlarge(rgb(image), settings.display_size),
                 f"An image optimized to maximize the logit of class {class_index}."))
     return pictures
 
