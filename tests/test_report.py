@@ -76,7 +76,7 @@ def built(tmp_path_factory):
     model = cam_model()
     pictures = np.random.default_rng(0).integers(0, 256, (2, SIZE, SIZE, 3), dtype=np.uint8)
     path = tmp_path_factory.mktemp("report") / "nested" / "report.html"
-    written = report(model, pictures, path, names=["first", "second"], class_names=["a", "b", "c"],
+    written = report(model, pictures, path=path, names=["first", "second"], class_names=["a", "b", "c"],
                      settings=SETTINGS)
     parsed = Figures()
     text = path.read_text(encoding="utf-8")
@@ -170,7 +170,7 @@ def test_a_failing_report_leaves_the_previous_file_untouched(built, tmp_path, mo
 
     monkeypatch.setattr(techniques, "deconv_pictures", broken)
     with pytest.raises(RuntimeError):
-        report(built["model"], built["pictures"], path, settings=SETTINGS)
+        report(built["model"], built["pictures"], path=path, settings=SETTINGS)
     assert path.read_text(encoding="utf-8") == "previous report"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
 
