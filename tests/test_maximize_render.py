@@ -250,3 +250,16 @@ def test_models_and_sizes_a_class_objective_cannot_use():
     assert grey_images.shape == (1, 8, 8, 1)
     with pytest.raises(TypeError, match="keras.Model"):
         maximize("vgg16", objectives.channel("conv", 0))
+
+
+def test_nested_base_model_at_another_size():
+    base = pooled_cnn(size=16, pools=2)
+    outer = keras.Sequential([keras.Input((16, 16, 3)), base,
+                              keras.layers.Dense(2, activation="softmax", name="head")])
+    before = model_state(outer)
+    images = maximize(outer, objectives.channel(f"{base.name}/conv2", [0, 3]), size=28, steps=2,
+                      seed=0, **QUIET)
+    assert images.shape == (2, 28, 28, 3)
+    assert maximize(outer, objectives.class_logit([1]), steps=2, seed=0, **QUIET).shape == (
+        1, 16, 16, 3)
+    assert_model_unchanged(outer, before)
