@@ -83,6 +83,9 @@ class Engine:
                 input_signature=(specs, tf.TensorSpec((None,), tf.int32)),
                 jit_compile=self._jit_compile,
                 reduce_retracing=True,
+                # The step is plain TensorFlow with Python-level structure only; AutoGraph's
+                # source rewriting of the graph runner costs seconds on a large model's first call.
+                autograph=False,
             )
             self._steps[signature] = step
         return step
