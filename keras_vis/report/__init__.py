@@ -136,15 +136,17 @@ def _explanations_html(subject, settings, groups):
     shared = {title for title, _ in legend}
     html = [page.legend_html(legend)]
     for index, name in enumerate(subject.names):
-        html.append(f'<article class="image" id="image-{page.escape(name)}"><h3>{page.escape(name)}</h3>')
-        html.append(page.row_html([techniques.input_picture(subject, settings, index)]))
+        html.append(f'<article class="image" id="image-{page.escape(name)}"><h3>{page.escape(name)}</h3>'
+                    '<div class="explained"><div>')
+        html.append(page.figure_html(techniques.input_picture(subject, settings, index), detail=False))
+        html.append("</div><div>")
         for title, pictures in groups:
             mine = [p for p in pictures if p.image == index]
             if mine:
                 html.append(f"<h4>{page.escape(title)}</h4>")
                 html.append('<div class="row">' + "".join(
                     page.figure_html(p, detail=p.title not in shared) for p in mine) + "</div>")
-        html.append("</article>")
+        html.append("</div></div></article>")
     return "".join(html)
 
 

@@ -24,10 +24,12 @@ p.meta, p.intro, .note { color: var(--muted); margin: 4px 0 10px; }
 figure { margin: 0; padding: 6px; border: 1px solid var(--line); border-radius: 6px; background: #fff; }
 figure img { display: block; max-width: 100%; height: auto; }
 figure img.pixel { image-rendering: pixelated; }
-figcaption { font-size: 13px; margin-top: 4px; max-width: 260px; }
+figcaption { font-size: 13px; margin-top: 4px; width: 0; min-width: 100%; }
 figcaption .detail { display: block; color: var(--muted); font-size: 12px; }
-figure.wide figcaption { max-width: none; }
 article.image { border-top: 1px solid var(--line); margin-top: 18px; }
+.explained { display: grid; grid-template-columns: max-content 1fr; gap: 6px 24px; align-items: start; }
+.explained > div:first-child { padding-top: 12px; }
+.explained h4:first-child { margin-top: 8px; }
 .layers { overflow-x: auto; }
 .layers table { border-collapse: collapse; font-size: 13px; margin: 8px 0; }
 .layers th, .layers td { border-bottom: 1px solid var(--line); padding: 3px 10px; white-space: nowrap; }
@@ -60,7 +62,8 @@ def figure_html(picture, *, detail=True, pixel=None):
 
     Args:
         picture: a `keras_vis.report.pictures.Picture`.
-        detail: also show the caption (otherwise it is the image's tooltip).
+        detail: also show the caption (otherwise it is only the image's tooltip); the picture's
+            own `detail` is always shown.
         pixel: draw the image with sharp pixels when the browser scales it; default for arrays.
     """
     data = picture.png()
@@ -68,11 +71,11 @@ def figure_html(picture, *, detail=True, pixel=None):
     pixel = not hasattr(picture.content, "savefig") if pixel is None else pixel
     css = ' class="pixel"' if pixel else ""
     caption = f"<b>{escape(picture.title)}</b>"
-    if detail and picture.caption:
-        caption += f'<span class="detail">{escape(picture.caption)}</span>'
-    wide = ' class="wide"' if width > 400 else ""
+    for text in (picture.detail, picture.caption if detail else ""):
+        if text:
+            caption += f'<span class="detail">{escape(text)}</span>'
     return (
-        f"<figure{wide}><img{css} src=\"{data_uri(data)}\" width=\"{width}\" height=\"{height}\" "
+        f"<figure><img{css} src=\"{data_uri(data)}\" width=\"{width}\" height=\"{height}\" "
         f"alt=\"{escape(picture.title)}\" title=\"{escape(picture.caption)}\">"
         f"<figcaption>{caption}</figcaption></figure>"
     )

@@ -26,6 +26,8 @@ class Picture:
         content: a uint8 RGB array `(H, W, 3)` or a matplotlib `Figure`.
         caption: one sentence saying how to read it, or `""`.
         image: index of the explained image, or `None` for a picture of the whole model.
+        detail: a short note about this very picture (the value it starts from, the classes
+            predicted), or `""`.
     """
 
     name: str
@@ -33,6 +35,7 @@ class Picture:
     content: typing.Union[np.ndarray, Figure]
     caption: str = ""
     image: typing.Optional[int] = None
+    detail: str = ""
 
     def png(self):
         """The picture encoded as PNG bytes."""

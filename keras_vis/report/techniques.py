@@ -31,7 +31,8 @@ def input_picture(subject, settings, index):
     percent = subject.outputs_are_probabilities
     top = ", ".join(f"{name} {value:.0%}" if percent else f"{name} ({value:.3g})"
                     for name, value in subject.top_classes(index))
-    return Picture("input", "Input", _display(subject, settings, index), f"Predicted: {top}.", index)
+    return Picture("input", "Input", _display(subject, settings, index),
+                   "The image and the model's top three classes.", index, top)
 
 
 def overview(subject, settings, pictures, images=None, *, tile_size=2.0):
@@ -201,6 +202,6 @@ def deconv_pictures(subject, settings):
             pictures.append(Picture(
                 layer.name, f"Deconvnet {layer.name}",
                 enlarge(rgb(result.display[index]), settings.display_size),
-                f"The strongest activation of {layer.name} ({title}) projected back to pixels.",
-                index))
+                f"The strongest activation of {layer.name} (channel @ (y, x): value) projected "
+                "back to pixels.", index, title))
     return pictures
