@@ -1,0 +1,270 @@
+"""The `keras-vis` command, run in-process: every subcommand on the bundled model, valid pictures
+that show what the library computes, and bad input answered with one line, exit code 2 and an
+untouched output folder."""
+
+import contextlib
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import cv2
+import keras
+import numpy as np
+import pytest
+
+from keras_vis import demo, plot
+from keras_vis.attribution import gradcam
+from keras_vis.cli import commands, main
+from keras_vis.cli.parser import CAM_METHODS, SALIENCY_METHODS
+from keras_vis.inspect import summary
+from keras_vis.report.methods import group
+from keras_vis.report.pictures import enlarge
+from keras_vis.report.subject import file_name
+
+# Tiny step counts: the commands' wiring is tested here, the techniques in their own tests.
+FAST = {
+    "maximize": ["--filters", "2", "--steps", "2", "--class-steps", "2"],
+    "saliency": ["--smooth-samples", "2", "--ig-steps", "2"],
+    "cam": ["--score-cam-maps", "4"],
+    "report": ["--filters", "2", "--steps", "2", "--class-steps", "2", "--smooth-samples", "2",
+               "--ig-steps", "2", "--score-cam-maps", "4"],
+}
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def listing(folder):
+    """Every file under `folder` with its size and modification time (empty if it does not exist)."""
+    if not folder.exists():
+        return None
+    return sorted((str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns)
+                  for p in folder.rglob("*"))
+
+
+def read_png(path):
+    image = cv2.imread(os.fspath(path), cv2.IMREAD_COLOR)
+    assert image is not None, f"{path} is not a readable image"
+    assert image.std() > 0, f"{path} is blank"
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+@pytest.fixture(scope="module")
+def samples(tmp_path_factory):
+    """Two of the bundled sample images, written as PNG files, and their names."""
+    folder = tmp_path_factory.mktemp("images")
+    pictures, names = demo.sample_images()
+    paths = []
+    for picture, name in list(zip(pictures, names))[:2]:
+        path = folder / f"{name}.png"
+        cv2.imwrite(os.fspath(path), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
+        paths.append(path)
+    return paths
+
+
+def test_help_lists_every_command(capsys):
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    for command in commands.COMMANDS:
+        assert command in out
+
+
+def test_method_names_match_the_report_methods():
+    assert SALIENCY_METHODS == tuple(m.name for m in group("saliency"))
+    assert CAM_METHODS == tuple(m.name for m in group("cam"))
+
+
+def test_console_script_help_runs():
+    script = pathlib.Path(sys.executable).with_name("keras-vis")
+    assert script.exists(), "the package is not installed (pip install -e .)"
+    done = subprocess.run([script, "--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "report" in done.stdout and "--model" not in done.stdout.split("COMMAND", 1)[0]
+
+
+def test_summary_with_no_options_uses_the_bundled_model(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "summary", "--quiet")
+    assert code == 0 and err == ""
+    folder = tmp_path / "keras_vis_output"
+    expected = summary(demo.load_model())
+    assert str(expected) in out
+    assert json.loads((folder / "summary.json").read_text()) == json.loads(json.dumps(expected.to_dict()))
+    assert (folder / "summary.txt").read_text() == str(expected) + "\n"
+
+
+@pytest.mark.parametrize("command", ["filters", "features", "maximize", "saliency", "cam",
+                                     "occlusion", "deconv"])
+def test_every_command_writes_valid_pictures(capsys, tmp_path, samples, command):
+    out = tmp_path / "out"
+    code, printed, err = run(capsys, command, *samples, "--out", out, *FAST.get(command, []))
+    assert code == 0, err
+    written = sorted(p.name for p in out.iterdir())
+    assert sorted(pathlib.Path(line).name for line in printed.split()) == written
+    assert written and all(name.startswith(command + "_") and name.endswith(".png") for name in written)
+    for name in written:
+        read_png(out / name)
+    stems = [p.stem for p in samples]
+    if command in ("saliency", "cam"):
+        methods = SALIENCY_METHODS if command == "saliency" else CAM_METHODS
+        for stem in stems:
+            assert f"{command}_{stem}.png" in written  # the overview panel
+            for method in methods:
+                assert f"{command}_{stem}_{file_name(method)}.png" in written
+    if command == "occlusion":
+        assert written == sorted(f"occlusion_{s}_{kind}.png" for s in stems for kind in ("heatmap", "mask"))
+    if command == "features":
+        assert written == sorted(f"features_{s}.png" for s in stems)
+
+
+def test_cam_picture_is_the_library_gradcam_of_the_named_class(capsys, tmp_path, samples):
+    """`--target <name>` explains that class: the file equals Grad-CAM of that class index, drawn
+    over the (enlarged) image."""
+    code, _, err = run(capsys, "cam", samples[0], "--method", "gradcam", "--target",
+                       demo.CLASS_NAMES[2], "--out", tmp_path, "--quiet")
+    assert code == 0 and err == ""
+    model = demo.load_model()
+    picture = cv2.cvtColor(cv2.imread(os.fspath(samples[0])), cv2.COLOR_BGR2RGB)
+    heatmap = gradcam(model, picture[None].astype(np.float32), 2)[0]
+    expected = plot.overlay(enlarge(picture, 128), heatmap, cmap="jet", alpha=0.45)
+    shown = read_png(tmp_path / f"cam_{samples[0].stem}_gradcam.png")
+    assert np.abs(shown.astype(int) - expected.astype(int)).max() <= 2
+
+
+def tiny_model(lambda_layer=False):
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")(inputs)
+    if lambda_layer:
+        x = keras.layers.Lambda(lambda t: t * 2.0, name="double")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    outputs = keras.layers.Dense(3, activation="softmax", name="predictions")(x)
+    return keras.Model(inputs, outputs, name="tiny")
+
+
+def test_model_file_with_preprocess_and_class_names(capsys, tmp_path, samples):
+    """A user's model file: images resized to its input, `--preprocess unit` divides by 255, and
+    `--class-names` lets `--target` be a name."""
+    keras.utils.set_random_seed(4)
+    model = tiny_model()
+    path = tmp_path / "tiny.keras"
+    model.save(path)
+    names = tmp_path / "classes.txt"
+    names.write_text("red\ngreen\nblue\n")
+    code, _, err = run(capsys, "cam", samples[0], "--model", path, "--preprocess", "unit",
+                       "--class-names", names, "--target", "green", "--method", "gradcam",
+                       "--display-size", "16", "--out", tmp_path / "out", "--quiet")
+    assert code == 0, err
+    picture = cv2.cvtColor(cv2.imread(os.fspath(samples[0])), cv2.COLOR_BGR2RGB)
+    small = cv2.resize(picture, (16, 16), interpolation=cv2.INTER_AREA)
+    heatmap = gradcam(model, small[None] / np.float32(255), 1)[0]
+    expected = plot.overlay(small, heatmap, cmap="jet", alpha=0.45)
+    shown = read_png(tmp_path / "out" / f"cam_{samples[0].stem}_gradcam.png")
+    assert np.abs(shown.astype(int) - expected.astype(int)).max() <= 2
+
+
+def test_unsafe_model_loads_with_unsafe_and_a_warning(capsys, tmp_path):
+    path = tmp_path / "lambda.keras"
+    tiny_model(lambda_layer=True).save(path)
+    code, out, err = run(capsys, "summary", "--model", path, "--unsafe", "--out", tmp_path / "out")
+    assert code == 0
+    assert "double" in out and "Lambda" in out
+    assert err.startswith("keras-vis: warning:") and "trust" in err
+
+
+@pytest.fixture
+def broken_inputs(tmp_path):
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(b"\x89PNG\r\n\x1a\n this is not an image")
+    unsafe = tmp_path / "lambda.keras"
+    tiny_model(lambda_layer=True).save(unsafe)
+    return {"corrupt": corrupt, "unsafe": unsafe, "missing": tmp_path / "missing.png"}
+
+
+BAD_INPUT = {
+    "missing image": (["saliency", "{missing}"], "No such file"),
+    "corrupt image": (["saliency", "{corrupt}"], "could not be decoded"),
+    "unknown application": (["cam", "--model", "vgg17", "--weights", "none"], "vgg16"),
+    "unknown layer": (["cam", "--layer", demo.LAST_CONV_LAYER + "_typo"], demo.LAST_CONV_LAYER),
+    "unsafe model": (["summary", "--model", "{unsafe}"], "--unsafe"),
+    "missing model file": (["summary", "--model", "{missing}.keras"], "No such model file"),
+    "unknown class name": (["cam", "--target", "hexagon"], "class"),
+    "class index out of range": (["cam", "--target", "99"], "[0, 4]"),
+    "bad option value": (["maximize", "--steps", "0"], "--steps"),
+    "layer for a command without layers": (["occlusion", "--layer", demo.LAST_CONV_LAYER], "--layer"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUT))
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(capsys, tmp_path, broken_inputs, case):
+    argv, words = BAD_INPUT[case]
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "earlier.png").write_bytes(b"kept")
+    before = listing(out)
+    argv = [a.format(**broken_inputs) for a in argv]
+    code, printed, err = run(capsys, *argv, "--out", out)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("keras-vis: error: "), err
+    assert words in lines[0]
+    assert printed == ""
+    assert listing(out) == before
+
+
+def test_bad_input_does_not_create_the_output_folder(capsys, tmp_path):
+    out = tmp_path / "never"
+    code, _, _ = run(capsys, "filters", "--layer", "no_such_layer", "--out", out)
+    assert code == 2 and not out.exists()
+
+
+def test_interrupt_while_working_exits_130_and_writes_nothing(capsys, tmp_path, monkeypatch):
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(commands.COMMANDS, "filters", interrupted)
+    code, _, err = run(capsys, "filters", "--out", tmp_path / "out")
+    assert code == 130 and "interrupted" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_interrupt_while_writing_leaves_only_whole_files(capsys, tmp_path, monkeypatch):
+    """Ctrl-C in the middle of the second file: the first is complete, the second absent, no
+    temporary file left."""
+    real = commands.atomic_write
+    calls = []
+
+    class HalfThenInterrupt:
+        def __init__(self, file):
+            self.file = file
+
+        def write(self, data):
+            self.file.write(data[: len(data) // 2])
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def second_write_interrupted(path, mode="wb", **kwargs):
+        calls.append(path)
+        with real(path, mode, **kwargs) as file:
+            yield file if len(calls) < 2 else HalfThenInterrupt(file)
+
+    monkeypatch.setattr(commands, "atomic_write", second_write_interrupted)
+    out = tmp_path / "out"
+    code, _, _ = run(capsys, "filters", "--out", out, "--quiet")
+    assert code == 130
+    assert [p.name for p in out.iterdir()] == [calls[0].name]
+    read_png(calls[0])
+
+
+def test_report_prints_its_path_even_when_quiet(capsys, tmp_path, samples):
+    out = tmp_path / "report"
+    code, printed, err = run(capsys, "report", samples[0], "--out", out, "--quiet", *FAST["report"])
+    assert code == 0 and err == ""
+    assert printed.strip() == str(out / "report.html")
+    text = (out / "report.html").read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")
+    assert f'id="image-{samples[0].stem}"' in text
