@@ -1,0 +1,67 @@
+"""The tutorial notebooks run from top to bottom, offline, with tiny step counts; they are committed
+without outputs and exactly as `notebooks/generate.py` writes them."""
+
+import importlib.util
+import os
+import pathlib
+import sys
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+FOLDER = pathlib.Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS = sorted(FOLDER.glob("*.ipynb"))
+CELL_TIMEOUT = 180
+
+
+def _generator():
+    spec = importlib.util.spec_from_file_location("generate_notebooks", FOLDER / "generate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_five_tutorials_exist_and_match_their_generator(tmp_path):
+    generator = _generator()
+    assert [p.name for p in NOTEBOOKS] == sorted(generator.NOTEBOOKS)
+    assert len(NOTEBOOKS) == 5
+    generator.main(tmp_path)
+    for path in NOTEBOOKS:
+        assert (tmp_path / path.name).read_text() == path.read_text(), (
+            f"{path.name} differs from what notebooks/generate.py writes; run it again")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_is_committed_without_outputs(path):
+    book = nbformat.read(path, as_version=4)
+    for cell in book.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs(path, tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_VIS_FAST", "1")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
+    book = nbformat.read(path, as_version=4)
+    # `python3` is started with this interpreter (jupyter_client maps "python" to sys.executable).
+    client = NotebookClient(book, timeout=CELL_TIMEOUT, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()
+    code = [cell for cell in book.cells if cell.cell_type == "code"]
+    assert all(cell.execution_count for cell in code)
+    errors = [o for cell in code for o in cell.outputs if o.output_type == "error"]
+    assert not errors
+    # Every figure the notebook draws comes out as a picture.
+    assert any("image/png" in o.get("data", {}) for cell in code for o in cell.outputs)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [], "a notebook wrote files"
+
+
+def test_kernel_is_this_interpreter():
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec = KernelSpecManager().get_kernel_spec("python3")
+    assert spec.argv[0] in ("python", "python3", sys.executable) or os.path.samefile(
+        spec.argv[0], sys.executable)
