@@ -107,7 +107,8 @@ def _common_options():
 
 def _add_maximize_options(parser):
     parser.add_argument("--filters", type=_positive, metavar="N", dest="maximize_filters",
-                        help="how many channels to maximize (default 16)")
+                        help="how many channels to maximize, those most active on the images "
+                             "(default 16)")
     parser.add_argument("--steps", type=_positive, metavar="N", dest="maximize_steps",
                         help="optimisation steps per channel image (default 64)")
     parser.add_argument("--class-steps", type=_non_negative, metavar="N", dest="class_steps",

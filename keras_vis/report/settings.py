@@ -22,7 +22,7 @@ class Settings:
             over the depth.
         feature_channels: feature maps drawn per layer.
         maximize_layer: the layer whose channels are maximized; default the last convolution.
-        maximize_filters: channels maximized (the first ones).
+        maximize_filters: channels maximized: those most active on the images.
         maximize_steps: optimisation steps for channels.
         maximize_size: size of the channel images; default the model's input size, at most 128.
         class_steps: optimisation steps for class images (0 to skip them).

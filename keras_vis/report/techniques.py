@@ -10,7 +10,7 @@ from keras_vis import plot
 from keras_vis.attribution import occlusion, occlusion_mask
 from keras_vis.deconv import deconvnet
 from keras_vis.inspect import feature_maps
-from keras_vis.layers import last_conv_layer, output_shape
+from keras_vis.layers import last_conv_layer
 from keras_vis.maximize import class_visualization, maximize, objectives
 from keras_vis.report import layers as choose
 from keras_vis.report import methods as methods_module
@@ -51,8 +51,9 @@ def overview(subject, settings, pictures, images=None, *, tile_size=2.0):
         tiles.append(input_picture(subject, settings, index))
         tiles += [p for p in pictures if p.image == index]
     cols = len(tiles) // len(rows)
-    return plot.grid([p.content for p in tiles], cols=cols, titles=[p.title for p in tiles],
-                     tile_size=tile_size)
+    # Long titles go on two lines, so they fit over a narrow tile.
+    titles = [p.title.replace(" ", "\n", 1) if len(p.title) > 14 else p.title for p in tiles]
+    return plot.grid([p.content for p in tiles], cols=cols, titles=titles, tile_size=tile_size)
 
 
 def filter_pictures(subject, settings):
@@ -93,24 +94,36 @@ def _render_options(subject, settings):
             "progress": settings.progress}
 
 
+def active_channels(subject, layer, count, batch_size):
+    """The `count` channels of `layer` with the highest mean activation on the images, in channel
+    order: channels that respond to these images, rather than the first ones, which may be dead."""
+    values = next(iter(feature_maps(subject.model, subject.inputs, [layer],
+                                    batch_size=batch_size).values()))
+    strength = values.reshape(-1, values.shape[-1]).mean(axis=0)
+    return np.sort(np.argsort(-strength, kind="stable")[:count])
+
+
 def maximization_pictures(subject, settings, classes=None):
-    """Images that excite the first channels of a layer most, and images the model scores as its
-    classes (`classes`: the classes to draw; default the predicted ones, then the others)."""
+    """Images that excite channels of a layer most (those most active on the images), and images
+    the model scores as its classes (`classes`: the classes to draw; default the predicted ones,
+    then the others)."""
     model = subject.model
     layer = choose.named(model, [settings.maximize_layer])[0] if settings.maximize_layer else (
         last_conv_layer(model))
-    channels = range(min(settings.maximize_filters, output_shape(layer)[-1]))
+    channels = active_channels(subject, layer, settings.maximize_filters, settings.batch_size)
     height = model.inputs[0].shape[1] or 128
     size = settings.maximize_size or min(height, 128)
     options = _render_options(subject, settings)
-    images = maximize(model, objectives.channel(layer, channels), size=size,
+    images = maximize(model, objectives.channel(layer, channels.tolist()), size=size,
                       steps=settings.maximize_steps, **options)
     grid = plot.grid(images, cols=min(8, len(images)), titles=[str(k) for k in channels],
-                     tile_size=1.3, suptitle=f"{layer.name}: channels 0–{len(images) - 1}")
+                     tile_size=1.3, suptitle=f"{layer.name}: the {len(images)} channels most "
+                                             "active on the images")
     pictures = [Picture(
         f"channels_{layer.name}", f"Channels of {layer.name}", grid,
         f"Each image is optimized from noise to maximize one channel's mean activation "
-        f"({settings.maximize_steps} Adam steps).")]
+        f"({settings.maximize_steps} Adam steps); the channels are those most active on the "
+        "images.")]
     if settings.class_steps:
         if classes is None:
             classes = class_order(subject)[:settings.max_classes]
