@@ -273,13 +273,7 @@ def test_subclassed_model_asked_for_logits_warns_and_scores_its_outputs():
     lambda m, x: deconvnet(m, x, "conv"),
     lambda m, x: top_activations(m, x, "conv", k=1),
     lambda m, x: receptive_field(m, "conv"),
-    pytest.param(
-        lambda m, x: maximize(m, objectives.channel("conv", 0), steps=1, progress=False),
-        marks=pytest.mark.xfail(strict=True, raises=AttributeError, reason=(
-            "maximize reads `model.inputs`, which a subclassed model lacks (AttributeError): "
-            "keras_vis/maximize/render.py `_image_input_shape` should call "
-            "`keras_vis._checks.check_layer_graph(model)` first")),
-        id="maximize"),
+    lambda m, x: maximize(m, objectives.channel("conv", 0), steps=1, progress=False),
 ], ids=["gradcam", "gradcam_layer", "scorecam", "guided_gradcam", "guided_saliency",
         "deconvnet_saliency", "feature_maps", "deconvnet", "top_activations", "receptive_field",
         "maximize"])

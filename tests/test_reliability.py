@@ -254,15 +254,9 @@ CASES = [
     ("receptive_field/channels-first model",
      lambda w: receptive_field(channels_first_cnn(), "conv"),
      ValueError, r"channels-last model"),
-    pytest.param(
-        ("maximize/channels-first model",
-         lambda w: maximize(channels_first_cnn(), channel_objective("conv", 0), steps=1, **QUIET),
-         ValueError, r"channels-last"),
-        marks=pytest.mark.xfail(strict=True, reason=(
-            "maximize renders a (1, 3, 16, 16) 'image' for a channels-first model instead of "
-            "refusing it: keras_vis/maximize/render.py `_image_input_shape` should call "
-            "`keras_vis._checks.check_channels_last(model)`")),
-        id="maximize/channels-first model"),
+    ("maximize/channels-first model",
+     lambda w: maximize(channels_first_cnn(), channel_objective("conv", 0), steps=1, **QUIET),
+     ValueError, r"channels-last"),
     # --- activation maximization
     ("maximize/unknown layer", lambda w: maximize(w.model, channel_objective("conv9", 0), **QUIET),
      ValueError, r"Did you mean: 'conv2', 'conv1'"),
@@ -380,15 +374,9 @@ CASES = [
     ("cli/unknown preprocessing",
      cli("saliency", "{image}", "--model", "{model}", "--preprocess", "vgg17"),
      CommandFailed, r"--preprocess.*Did you mean: .*vgg16"),
-    pytest.param(
-        ("cli/channels-first model file",
-         cli("saliency", "{image}", "--model", "{channels_first}", "--method", "vanilla"),
-         CommandFailed, r"channels-last model.*data_format='channels_first'"),
-        marks=pytest.mark.xfail(strict=True, reason=(
-            "the command reads the (3, 16, 16) input as 16 channels and answers 'a model taking "
-            "grey or RGB images ... Its input has 16 channels': keras_vis/cli/inputs.py "
-            "`input_size` should call `keras_vis._checks.check_channels_last(model)`")),
-        id="cli/channels-first model file"),
+    ("cli/channels-first model file",
+     cli("saliency", "{image}", "--model", "{channels_first}", "--method", "vanilla"),
+     CommandFailed, r"channels-last model.*data_format='channels_first'"),
     ("cli/output folder is a file", cli("summary", "--model", "{model}", "--out", "{image}"),
      CommandFailed, r"`--out` to be a folder"),
 ]

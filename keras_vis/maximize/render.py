@@ -19,7 +19,8 @@ import numpy as np
 import tensorflow as tf
 
 from keras_vis._checks import (
-    check_choice, check_model, check_number, check_positive_int, expected,
+    check_channels_last, check_choice, check_layer_graph, check_model, check_number,
+    check_positive_int, expected,
 )
 from keras_vis.layers import find_layer
 from keras_vis.maximize.callbacks import Callback, ProgressBar, RenderState
@@ -456,6 +457,8 @@ def box_blur(images, size):
 
 
 def _image_input_shape(model):
+    check_layer_graph(model)
+    check_channels_last(model)
     inputs = model.inputs or []
     if len(inputs) != 1 or len(inputs[0].shape) != 4:
         raise ValueError(
