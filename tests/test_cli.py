@@ -40,7 +40,7 @@ def run(capsys, *argv):
 
 
 def listing(folder):
-    """Every file under `folder` with its size and modification time (empty if it does not exist)."""
+    """Every file under `folder` with its size and modification time (`None` if no folder)."""
     if not folder.exists():
         return None
     return sorted((str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns)
@@ -94,7 +94,8 @@ def test_summary_with_no_options_uses_the_bundled_model(capsys, tmp_path, monkey
     folder = tmp_path / "keras_vis_output"
     expected = summary(demo.load_model())
     assert str(expected) in out
-    assert json.loads((folder / "summary.json").read_text()) == json.loads(json.dumps(expected.to_dict()))
+    written = json.loads((folder / "summary.json").read_text())
+    assert written == json.loads(json.dumps(expected.to_dict()))
     assert (folder / "summary.txt").read_text() == str(expected) + "\n"
 
 
@@ -106,7 +107,8 @@ def test_every_command_writes_valid_pictures(capsys, tmp_path, samples, command)
     assert code == 0, err
     written = sorted(p.name for p in out.iterdir())
     assert sorted(pathlib.Path(line).name for line in printed.split()) == written
-    assert written and all(name.startswith(command + "_") and name.endswith(".png") for name in written)
+    assert written
+    assert all(name.startswith(command + "_") and name.endswith(".png") for name in written)
     for name in written:
         read_png(out / name)
     stems = [p.stem for p in samples]
@@ -117,7 +119,8 @@ def test_every_command_writes_valid_pictures(capsys, tmp_path, samples, command)
             for method in methods:
                 assert f"{command}_{stem}_{file_name(method)}.png" in written
     if command == "occlusion":
-        assert written == sorted(f"occlusion_{s}_{kind}.png" for s in stems for kind in ("heatmap", "mask"))
+        kinds = ("heatmap", "mask")
+        assert written == sorted(f"occlusion_{s}_{kind}.png" for s in stems for kind in kinds)
     if command == "features":
         assert written == sorted(f"features_{s}.png" for s in stems)
 
@@ -195,7 +198,8 @@ BAD_INPUT = {
     "unknown class name": (["cam", "--target", "hexagon"], "class"),
     "class index out of range": (["cam", "--target", "99"], "[0, 4]"),
     "bad option value": (["maximize", "--steps", "0"], "--steps"),
-    "layer for a command without layers": (["occlusion", "--layer", demo.LAST_CONV_LAYER], "--layer"),
+    "layer for a command without layers": (["occlusion", "--layer", demo.LAST_CONV_LAYER],
+                                           "--layer"),
 }
 
 

@@ -1,5 +1,5 @@
-"""The HTML report: self-contained, every picture a valid PNG that shows what its title says, written
-atomically, and rendered by a real headless browser with every image decoded."""
+"""The HTML report: self-contained, every picture a valid PNG that shows what its title says,
+written atomically, and rendered by a real headless browser with every image decoded."""
 
 import base64
 import html.parser
@@ -76,8 +76,8 @@ def built(tmp_path_factory):
     model = cam_model()
     pictures = np.random.default_rng(0).integers(0, 256, (2, SIZE, SIZE, 3), dtype=np.uint8)
     path = tmp_path_factory.mktemp("report") / "nested" / "report.html"
-    written = report(model, pictures, path=path, names=["first", "second"], class_names=["a", "b", "c"],
-                     settings=SETTINGS)
+    written = report(model, pictures, path=path, names=["first", "second"],
+                     class_names=["a", "b", "c"], settings=SETTINGS)
     parsed = Figures()
     text = path.read_text(encoding="utf-8")
     parsed.feed(text)
@@ -122,7 +122,8 @@ def _shown(built, article, title):
 
 def test_input_picture_is_the_image_enlarged(built):
     shown = _shown(built, "image-second", "Input")
-    np.testing.assert_array_equal(shown, np.kron(built["pictures"][1], np.ones((4, 4, 1), np.uint8)))
+    enlarged = np.kron(built["pictures"][1], np.ones((4, 4, 1), np.uint8))
+    np.testing.assert_array_equal(shown, enlarged)
 
 
 def test_gradcam_picture_matches_a_hand_written_gradcam(built):

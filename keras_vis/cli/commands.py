@@ -81,13 +81,15 @@ def _attribution(command, group_name):
             subject, settings, target, _methods(args, group_name, subject, settings))
         for title, reason in skipped:
             inputs.warn(f"{title} skipped: {reason}")
-        return pictures_files(command, subject, pictures) + panels(command, subject, settings, pictures)
+        return (pictures_files(command, subject, pictures)
+                + panels(command, subject, settings, pictures))
 
     return run
 
 
 def occlusion(args, subject, target, settings):
-    return pictures_files("occlusion", subject, techniques.occlusion_pictures(subject, settings, target))
+    pictures = techniques.occlusion_pictures(subject, settings, target)
+    return pictures_files("occlusion", subject, pictures)
 
 
 def deconv(args, subject, target, settings):
@@ -95,7 +97,8 @@ def deconv(args, subject, target, settings):
 
 
 def report(args, subject, target, settings):
-    return [("report.html", build_report(subject, settings=settings, target=target).encode("utf-8"))]
+    document = build_report(subject, settings=settings, target=target)
+    return [("report.html", document.encode("utf-8"))]
 
 
 COMMANDS = {

@@ -65,8 +65,10 @@ def preprocessing(name):
         return io.APPLICATIONS[key][1].preprocess_input
     choices = list(SCALINGS) + list(io.APPLICATIONS)
     close = difflib.get_close_matches(key, choices, n=3, cutoff=0.5)
-    hint = f"Did you mean: {', '.join(close)}?" if close else "Application names such as vgg16 work too."
-    raise ValueError(expected("--preprocess", "raw, unit, symmetric or an application name", name, hint))
+    hint = (f"Did you mean: {', '.join(close)}?" if close
+            else "Application names such as vgg16 work too.")
+    raise ValueError(expected("--preprocess", "raw, unit, symmetric or an application name", name,
+                              hint))
 
 
 def read_class_names(path):
@@ -76,7 +78,8 @@ def read_class_names(path):
         raise FileNotFoundError(2, "No such class-names file", str(path))
     names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     if not names:
-        raise ValueError(expected("--class-names", "a file with one class name per line", str(path)))
+        raise ValueError(expected("--class-names", "a file with one class name per line",
+                                  str(path)))
     return tuple(names)
 
 
@@ -85,8 +88,8 @@ def input_size(model):
     check_channels_last(model, "--model")
     shape = model.inputs[0].shape
     if len(shape) != 4:
-        raise ValueError(expected("--model", "a model with one image input (N, H, W, C)", model.name,
-                                  f"Its input has shape {tuple(shape)}."))
+        raise ValueError(expected("--model", "a model with one image input (N, H, W, C)",
+                                  model.name, f"Its input has shape {tuple(shape)}."))
     return shape[1], shape[2]
 
 
@@ -132,8 +135,10 @@ def resolve_target(text, subject):
     if text.lower() in lowered:
         return lowered.index(text.lower())
     close = difflib.get_close_matches(text, names, n=3, cutoff=0.5)
-    hint = f"Did you mean: {', '.join(close)}?" if close else f"Known names: {', '.join(names[:20])}."
-    raise ValueError(expected("--target", "a class index or one of the model's class names", text, hint))
+    hint = (f"Did you mean: {', '.join(close)}?" if close
+            else f"Known names: {', '.join(names[:20])}.")
+    raise ValueError(expected("--target", "a class index or one of the model's class names", text,
+                              hint))
 
 
 def settings(args, model):
@@ -170,7 +175,7 @@ def load(args):
 
 
 def out_dir(path):
-    """The output folder; it must not be a file. It is created only when the first file is written."""
+    """The output folder; it must not be a file. It is created when the first file is written."""
     folder = pathlib.Path(os.path.expanduser(path))
     if folder.exists() and not folder.is_dir():
         raise ValueError(expected("--out", "a folder", str(folder), "A file of that name exists."))

@@ -99,7 +99,8 @@ def _common_options():
     run.add_argument("--quiet", "-q", action="store_true",
                      help="no progress bars or information lines")
     run.add_argument("--batch-size", type=_positive, metavar="N", help="images per compiled call")
-    run.add_argument("--seed", type=_non_negative, metavar="N", help="seed of random starts and noise")
+    run.add_argument("--seed", type=_non_negative, metavar="N",
+                     help="seed of random starts and noise")
     run.add_argument("--display-size", type=_positive, metavar="PX",
                      help="enlarge smaller pictures to at least this many pixels (default 128)")
     return common

@@ -105,7 +105,8 @@ def build_report(subject, *, settings=None, target=None, progress=None):
         "strongest activation.",
         _explanations_html(subject, settings, groups)))
 
-    sections.append(page.section_html("notes", "Notes", None, _notes_html(subject, settings, notes)))
+    sections.append(page.section_html("notes", "Notes", None,
+                                      _notes_html(subject, settings, notes)))
     progress.finish()
     footer = (f"Made with keras-vis {page.escape(version())} on "
               f"{datetime.datetime.now():%Y-%m-%d %H:%M}.")
@@ -136,9 +137,11 @@ def _explanations_html(subject, settings, groups):
     shared = {title for title, _ in legend}
     html = [page.legend_html(legend)]
     for index, name in enumerate(subject.names):
-        html.append(f'<article class="image" id="image-{page.escape(name)}"><h3>{page.escape(name)}</h3>'
+        name = page.escape(name)
+        html.append(f'<article class="image" id="image-{name}"><h3>{name}</h3>'
                     '<div class="explained"><div>')
-        html.append(page.figure_html(techniques.input_picture(subject, settings, index), detail=False))
+        picture = techniques.input_picture(subject, settings, index)
+        html.append(page.figure_html(picture, detail=False))
         html.append("</div><div>")
         for title, pictures in groups:
             mine = [p for p in pictures if p.image == index]

@@ -29,7 +29,7 @@ def filter_layers(model, names=None):
 
 
 def feature_layers(model, names=None, count=4):
-    """Layers whose feature maps are drawn: `names`, or `count` convolutions spread over the depth."""
+    """Layers whose feature maps are drawn: `names`, or `count` convolutions spread over depth."""
     if names:
         return named(model, names)
     spatial = {id(layer) for layer in spatial_layers(model)}

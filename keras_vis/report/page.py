@@ -1,5 +1,5 @@
 """The report as one self-contained HTML page: inline style, pictures as base64 PNG data URIs, no
-script and nothing fetched from elsewhere, so it opens anywhere, offline, and can be mailed as is."""
+script and nothing fetched from elsewhere, so it opens anywhere, offline, and can be mailed."""
 
 import base64
 import html
@@ -13,7 +13,8 @@ body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "
        Arial, sans-serif; color: var(--ink); background: #fff; }
 header { padding: 24px 32px 12px; border-bottom: 1px solid var(--line); background: var(--panel); }
 h1 { margin: 0 0 4px; font-size: 26px; }
-h2 { margin: 32px 0 8px; font-size: 21px; border-bottom: 1px solid var(--line); padding-bottom: 4px; }
+h2 { margin: 32px 0 8px; font-size: 21px; border-bottom: 1px solid var(--line);
+     padding-bottom: 4px; }
 h3 { margin: 20px 0 6px; font-size: 17px; }
 h4 { margin: 12px 0 4px; font-size: 14px; color: var(--muted); text-transform: uppercase;
      letter-spacing: .04em; }
@@ -21,24 +22,28 @@ main { padding: 0 32px 32px; max-width: 1400px; }
 nav a { margin-right: 14px; color: var(--accent); text-decoration: none; }
 p.meta, p.intro, .note { color: var(--muted); margin: 4px 0 10px; }
 .row { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }
-figure { margin: 0; padding: 6px; border: 1px solid var(--line); border-radius: 6px; background: #fff; }
+figure { margin: 0; padding: 6px; border: 1px solid var(--line); border-radius: 6px;
+         background: #fff; }
 figure img { display: block; max-width: 100%; height: auto; }
 figure img.pixel { image-rendering: pixelated; }
 figcaption { font-size: 13px; margin-top: 4px; width: 0; min-width: 100%; }
 figcaption .detail { display: block; color: var(--muted); font-size: 12px; }
 article.image { border-top: 1px solid var(--line); margin-top: 18px; }
-.explained { display: grid; grid-template-columns: max-content 1fr; gap: 6px 24px; align-items: start; }
+.explained { display: grid; grid-template-columns: max-content 1fr; gap: 6px 24px;
+             align-items: start; }
 .explained > div:first-child { padding-top: 12px; }
 .explained h4:first-child { margin-top: 8px; }
 .layers { overflow-x: auto; }
 .layers table { border-collapse: collapse; font-size: 13px; margin: 8px 0; }
-.layers th, .layers td { border-bottom: 1px solid var(--line); padding: 3px 10px; white-space: nowrap; }
+.layers th, .layers td { border-bottom: 1px solid var(--line); padding: 3px 10px;
+                         white-space: nowrap; }
 .layers tr:nth-child(even) td { background: var(--panel); }
 details summary { cursor: pointer; color: var(--accent); }
 dl.legend { display: grid; grid-template-columns: max-content 1fr; gap: 2px 16px; font-size: 13px; }
 dl.legend dt { font-weight: 600; }
 dl.legend dd { margin: 0; color: var(--muted); }
-footer { padding: 12px 32px; color: var(--muted); font-size: 12px; border-top: 1px solid var(--line); }
+footer { padding: 12px 32px; color: var(--muted); font-size: 12px;
+         border-top: 1px solid var(--line); }
 """
 
 

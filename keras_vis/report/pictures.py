@@ -50,7 +50,8 @@ def array_png(image):
     if pixels.ndim == 3 and pixels.shape[-1] == 1:
         pixels = pixels[..., 0]
     if pixels.ndim == 3:
-        pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR if pixels.shape[-1] == 3 else cv2.COLOR_RGBA2BGRA)
+        code = cv2.COLOR_RGB2BGR if pixels.shape[-1] == 3 else cv2.COLOR_RGBA2BGRA
+        pixels = cv2.cvtColor(pixels, code)
     ok, encoded = cv2.imencode(".png", pixels)
     if not ok:
         raise ValueError(f"Could not encode an image of shape {pixels.shape} as PNG.")

@@ -1,4 +1,4 @@
-"""What a report explains: a model, the images shown to it, and how to turn those into model inputs."""
+"""What a report explains: a model, the images shown to it, and how they become model inputs."""
 
 import dataclasses
 import functools
@@ -42,7 +42,7 @@ class Subject:
         return self.to_inputs(self.images)
 
     def to_inputs(self, pictures):
-        """Maps pictures with values 0–255 (any float or uint8 array `(..., C)`) to model input units."""
+        """Maps pictures with values 0–255 (float or uint8 `(..., C)`) to model input units."""
         return np.asarray(self.preprocess(np.array(pictures, np.float32)), np.float32)
 
     @functools.cached_property
@@ -81,17 +81,21 @@ class Subject:
 
     @functools.cached_property
     def grey_input(self):
-        """float32 `(C,)`: mid-grey (127.5) in the model's input units, the occlusion patch colour."""
+        """float32 `(C,)`: mid-grey (127.5) in model input units, the occlusion patch colour."""
         return self._constant_input(127.5)
 
     @functools.cached_property
     def black_input(self):
-        """float32 `(C,)`: black (0) in the model's input units, the integrated-gradients baseline."""
+        """float32 `(C,)`: black (0) in model input units, the integrated-gradients baseline."""
         return self._constant_input(0.0)
 
     def _constant_input(self, value):
         pixel = np.full((1, 1, 1, self.images.shape[-1]), value, np.float32)
         return self.to_inputs(pixel).reshape(-1)
+
+
+def _axis(size):
+    return "?" if size is None else str(size)
 
 
 def file_name(text):
@@ -144,7 +148,7 @@ def make_subject(model, images, *, names=None, preprocess=None, class_names=None
     got = pictures.shape[1:]
     if any(w is not None and w != g for w, g in zip(want, got)):
         raise ValueError(
-            expected("images", f"pictures of shape (N, {', '.join('?' if w is None else str(w) for w in want)})",
+            expected("images", f"pictures of shape (N, {', '.join(map(_axis, want))})",
                      pictures, "Resize them to the model's input size first, e.g. with "
                      "`keras_vis.io.load_images(paths, target_size=...)`.")
         )

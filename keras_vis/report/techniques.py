@@ -13,7 +13,7 @@ from keras_vis.inspect import feature_maps
 from keras_vis.layers import last_conv_layer
 from keras_vis.maximize import class_visualization, maximize, objectives
 from keras_vis.report import layers as choose
-from keras_vis.report import methods as methods_module
+from keras_vis.report.methods import BY_NAME, METHODS
 from keras_vis.report.pictures import Picture, enlarge, rgb
 
 # How a heatmap is drawn: colour map and the weight of its colours over the image.
@@ -78,7 +78,8 @@ def feature_pictures(subject, settings):
             count = min(values.shape[-1], settings.feature_channels)
             tiles += [values[index, ..., k] for k in range(count)]
             titles += [f"{layer_name} · {k}" if k == 0 else str(k) for k in range(count)]
-            tiles += [np.full(values.shape[1:3], np.nan, np.float32)] * (settings.feature_channels - count)
+            blank = np.full(values.shape[1:3], np.nan, np.float32)  # drawn white
+            tiles += [blank] * (settings.feature_channels - count)
             titles += [""] * (settings.feature_channels - count)
         figure = plot.grid(tiles, cols=settings.feature_channels, titles=titles, tile_size=1.1)
         pictures.append(Picture(
@@ -156,7 +157,7 @@ def attribution_pictures(subject, settings, target=None, names=None):
         `(pictures, skipped)`: the pictures (one per method and image) and a list of
         `(method title, reason)` for methods that cannot run on this model.
     """
-    chosen = [methods_module.BY_NAME[name] for name in names] if names else list(methods_module.METHODS)
+    chosen = [BY_NAME[name] for name in names] if names else list(METHODS)
     pictures, skipped = [], []
     for method in chosen:
         reason = method.unavailable(subject, settings)
