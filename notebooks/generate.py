@@ -185,13 +185,22 @@ MAXIMIZE = [
     "                                maximize, multiscale_visualization, objectives)\n\n"
     "steps = 4 if FAST else 128",
     "## Channels of a layer\n\n"
-    "`objectives.channel(layer, range(16))` renders 16 images in one batch, image *i* "
-    "maximizing channel *i*. Random jitter, scaling and rotation at every step keep the images "
-    "from exploiting single pixels.",
+    "First pick channels worth looking at: some channels of a trained network never fire on real "
+    "images (their ReLU is always off), so their gradient is zero and an image optimized for them "
+    "stays grey. The feature maps of a few images tell which channels respond.",
+    "from keras_vis.inspect import feature_maps\n\n"
+    "sample = shapes(64, seed=1)[0].astype(\"float32\")\n"
+    "activity = feature_maps(model, sample, [demo.LAST_CONV_LAYER])[demo.LAST_CONV_LAYER]\n"
+    "activity = activity.mean(axis=(0, 1, 2))\n"
+    "print(f\"{int((activity == 0).sum())} of {activity.size} channels never fire on these \"\n"
+    "      \"images\")\n"
+    "channels = np.sort(np.argsort(-activity)[:16])\nchannels",
+    "`objectives.channel(layer, channels)` renders one image per channel, all in one batch. Random "
+    "jitter, scaling and rotation at every step keep the images from exploiting single pixels.",
     "history = callbacks.History()\n"
-    "pictures = maximize(model, objectives.channel(demo.LAST_CONV_LAYER, range(16)), size=64,\n"
-    "                    steps=steps, seed=0, callbacks=[history], progress=False)\n"
-    "plot.grid(pictures, cols=8, titles=[str(k) for k in range(16)], tile_size=1.2)",
+    "pictures = maximize(model, objectives.channel(demo.LAST_CONV_LAYER, channels.tolist()),\n"
+    "                    size=64, steps=steps, seed=0, callbacks=[history], progress=False)\n"
+    "plot.grid(pictures, cols=8, titles=[str(k) for k in channels], tile_size=1.2)",
     "The objective rose at every step (one line per channel):",
     "from matplotlib.figure import Figure\n\n"
     "figure = Figure(figsize=(6, 3))\naxes = figure.subplots()\naxes.plot(history.values)\n"
@@ -330,11 +339,11 @@ NOTEBOOKS = {
 
 
 def notebook(cells):
-    """A notebook from cell sources: prose (starting with `#` or a capital letter) becomes a
-    markdown cell, the rest (starting with a lower-case Python statement) a code cell."""
+    """A notebook from cell sources: code (starting with a lower-case Python statement or a `%`
+    magic) becomes a code cell, prose (a heading, a capital letter, a backtick) a markdown cell."""
     made = []
     for index, source in enumerate(cells):
-        is_markdown = source[0] == "#" or source[0].isupper()  # "%matplotlib" is code
+        is_markdown = not (source[0].islower() or source[0] == "%")
         cell = new_markdown_cell(source) if is_markdown else new_code_cell(source)
         cell.id = f"cell-{index}"  # fixed ids: regenerating an unchanged notebook changes nothing
         made.append(cell)
