@@ -5,7 +5,7 @@ verbatim: a feature extractor up to the layer, a `tf.function` gradient-ascent s
 filter index as a Python int (so it is traced again for every filter), 30 steps of step size 10 on
 an L2-normalized gradient, loss = mean activation without a 2-pixel border. A second loop passes
 the filter index as a tensor, so it is traced once: it shows how much of the gain is tracing alone.
-`keras_vis.maximize.filter_visualization` renders all filters in one batch with the same settings
+`keras_vis.maximization.filter_visualization` renders all filters in one batch with the same settings
 and the same starting images; the script compares the final objectives filter by filter.
 
 Run: `python benchmarks/maximize.py [--quick]`; writes `benchmarks/results/maximize.md`.
@@ -23,9 +23,9 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from keras_vis.maximize import callbacks, filter_visualization  # noqa: E402
-from keras_vis.maximize.params import Pixel  # noqa: E402
-from keras_vis.maximize.render import default_batch_size  # noqa: E402
+from keras_vis.maximization import callbacks, filter_visualization  # noqa: E402
+from keras_vis.maximization.params import Pixel  # noqa: E402
+from keras_vis.maximization.render import default_batch_size  # noqa: E402
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "maximize.md")
 STEPS, STEP_SIZE, BORDER = 30, 10.0, 2

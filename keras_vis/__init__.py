@@ -1,15 +1,72 @@
-"""keras_vis: see inside convolutional networks built with Keras 3."""
+"""keras_vis: see inside convolutional networks built with Keras 3.
+
+    >>> import keras_vis
+    >>> model = keras_vis.demo.load_model()
+    >>> images = keras_vis.demo.sample_batch()
+    >>> print(keras_vis.summary(model))
+    >>> maps = keras_vis.gradcam(model, images)            # (N, H, W) in [0, 1]
+    >>> picture = keras_vis.plot.overlay(images[0], maps[0])
+
+Functions take `(model, images, target=None, *, options)`; `target` is `None` (the predicted class),
+a class index, one index per image, a callable on the model output, or a `Class`, `Channel` or
+`Neuron` object. The user's model is never modified.
+
+`keras_vis.maximize` is the activation-maximization function; its objectives are in
+`keras_vis.objectives` and the rest of its machinery in `keras_vis.maximization`.
+
+Names are imported on first use, so `import keras_vis` (and the `keras-vis` command's `--help`)
+does not pay for importing TensorFlow until a technique is called.
+"""
+
+import importlib
 
 __version__ = "0.1.0"
 
-from keras_vis.layers import conv_layers, find_layer, last_conv_layer
-from keras_vis.targets import Channel, Class, Neuron
+_FUNCTIONS = {
+    "keras_vis.attribution": (
+        "apply_mask", "cam", "gradcam", "gradient_input", "guided_gradcam",
+        "integrated_gradients", "occlusion", "occlusion_mask", "saliency",
+    ),
+    "keras_vis.dataset": ("dataset_summary", "explain_dataset", "load_maps"),
+    "keras_vis.deconv": ("deconvnet", "receptive_field", "top_activations"),
+    "keras_vis.inspect": (
+        "feature_maps", "filter_weights", "layer_configs", "layer_weights", "summary",
+    ),
+    "keras_vis.io": ("load_image", "load_model", "save_image"),
+    "keras_vis.layers": ("conv_layers", "find_layer", "last_conv_layer"),
+    "keras_vis.maximization": (
+        "class_visualization", "deprocess", "filter_visualization", "maximize",
+        "multiscale_visualization",
+    ),
+    "keras_vis.metrics": (
+        "deletion", "energy_pointing", "insertion", "pointing_game", "randomization_check",
+    ),
+    "keras_vis.targets": ("Channel", "Class", "Neuron"),
+}
+_MODULES = {
+    "callbacks": "keras_vis.maximization.callbacks",
+    "datasets": "keras_vis.datasets",
+    "demo": "keras_vis.demo",
+    "io": "keras_vis.io",
+    "metrics": "keras_vis.metrics",
+    "objectives": "keras_vis.maximization.objectives",
+    "plot": "keras_vis.plot",
+}
+_HOME = {name: module for module, names in _FUNCTIONS.items() for name in names}
 
-__all__ = [
-    "Channel",
-    "Class",
-    "Neuron",
-    "conv_layers",
-    "find_layer",
-    "last_conv_layer",
-]
+__all__ = sorted([*_HOME, *_MODULES])
+
+
+def __getattr__(name):
+    if name in _MODULES:
+        value = importlib.import_module(_MODULES[name])
+    elif name in _HOME:
+        value = getattr(importlib.import_module(_HOME[name]), name)
+    else:
+        raise AttributeError(f"module 'keras_vis' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -181,7 +181,7 @@ MAXIMIZE = [
     "excite a channel, a neuron or a class as much as possible. The result shows what the unit "
     "looks for.",
     SETUP,
-    "from keras_vis.maximize import (callbacks, class_visualization, filter_visualization,\n"
+    "from keras_vis.maximization import (callbacks, class_visualization, filter_visualization,\n"
     "                                maximize, multiscale_visualization, objectives)\n\n"
     "steps = 4 if FAST else 128",
     "## Channels of a layer\n\n"

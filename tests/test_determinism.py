@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from keras_vis.attribution import saliency
-from keras_vis.maximize import class_visualization, filter_visualization, maximize, objectives
+from keras_vis.maximization import class_visualization, filter_visualization, maximize, objectives
 from models import cnn, images
 
 RENDERS = {

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from maximize_models import pooled_cnn
 
-from keras_vis.maximize import callbacks, maximize, objectives
-from keras_vis.maximize.params import Pixel
+from keras_vis.maximization import callbacks, maximize, objectives
+from keras_vis.maximization.params import Pixel
 
 
 @pytest.fixture

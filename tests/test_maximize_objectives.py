@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 from maximize_models import linear_probe, pooled_cnn
 
-from keras_vis.maximize import maximize, objectives
+from keras_vis.maximization import maximize, objectives
 from keras_vis.targets import Channel, Class, Neuron
 
 

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_vis.maximize import transforms
-from keras_vis.maximize.params import COLOR_BASIS, Fourier, Pixel, get_param
-from keras_vis.maximize.render import box_blur
+from keras_vis.maximization import transforms
+from keras_vis.maximization.params import COLOR_BASIS, Fourier, Pixel, get_param
+from keras_vis.maximization.render import box_blur
 
 
 @pytest.mark.parametrize("size", [(6, 8), (7, 5)])

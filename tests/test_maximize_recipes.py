@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 from maximize_models import trained_stripes_cnn
 
-from keras_vis.maximize import (
+from keras_vis.maximization import (
     class_visualization,
     deprocess,
     filter_visualization,
@@ -15,8 +15,8 @@ from keras_vis.maximize import (
     objectives,
     render,
 )
-from keras_vis.maximize.params import Pixel
-from keras_vis.maximize.render import box_blur
+from keras_vis.maximization.params import Pixel
+from keras_vis.maximization.render import box_blur
 
 
 def keras_example_deprocess(img, crop):

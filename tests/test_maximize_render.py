@@ -9,8 +9,8 @@ from conftest import assert_model_unchanged, model_state
 from maximize_models import dead_cnn, linear_probe, pooled_cnn, trained_stripes_cnn
 
 from keras_vis import engine
-from keras_vis.maximize import callbacks, maximize, objectives, render, transforms
-from keras_vis.maximize.params import Fourier, Pixel
+from keras_vis.maximization import callbacks, maximize, objectives, render, transforms
+from keras_vis.maximization.params import Fourier, Pixel
 from keras_vis.targets import Channel
 
 QUIET = dict(progress=False)

@@ -25,7 +25,7 @@ from keras_vis.attribution import (
 from keras_vis.deconv import deconvnet, receptive_field, top_activations
 from keras_vis.inspect import feature_maps
 from keras_vis.layers import find_layer, last_conv_layer
-from keras_vis.maximize import maximize, objectives
+from keras_vis.maximization import maximize, objectives
 from keras_vis.targets import Class
 from models import (
     bn_dropout_cnn,

@@ -6,7 +6,6 @@ fails `test_every_public_function_that_takes_a_model_has_a_case` until it gets a
 """
 
 import dataclasses
-import importlib
 import inspect
 import pathlib
 
@@ -30,7 +29,7 @@ from keras_vis.dataset import explain_dataset
 from keras_vis.deconv import deconvnet, receptive_field, top_activations
 from keras_vis.inspect import feature_maps, filter_weights, layer_configs, layer_weights, summary
 from keras_vis.layers import conv_layers, find_layer, last_conv_layer
-from keras_vis.maximize import (
+from keras_vis.maximization import (
     callbacks,
     class_visualization,
     filter_visualization,
@@ -40,26 +39,6 @@ from keras_vis.maximize import (
 )
 from keras_vis.metrics import deletion, insertion, randomization_check
 from models import cnn, images, nested_cnn
-
-# The public API `keras_vis/__init__.py` exports; `keras_vis.__all__` is added to it below, so a
-# name exported later is enumerated too.
-PUBLIC_NAMES = (
-    "Channel", "Class", "Neuron", "apply_mask", "callbacks", "cam", "class_visualization",
-    "conv_layers", "dataset_summary", "datasets", "deconvnet", "deletion", "demo", "deprocess",
-    "energy_pointing", "explain_dataset", "feature_maps", "filter_visualization",
-    "filter_weights", "find_layer", "gradcam", "gradient_input", "guided_gradcam", "insertion",
-    "integrated_gradients", "io", "last_conv_layer", "layer_configs", "layer_weights",
-    "load_image", "load_maps", "load_model", "maximize", "metrics", "multiscale_visualization",
-    "objectives", "occlusion", "occlusion_mask", "plot", "pointing_game", "randomization_check",
-    "receptive_field", "saliency", "save_image", "summary", "top_activations",
-)
-# Where each public name lives, for the names `keras_vis/__init__.py` does not export yet.
-SOURCE_MODULES = (
-    "keras_vis.attribution", "keras_vis.inspect", "keras_vis.io", "keras_vis.layers",
-    "keras_vis.maximize", "keras_vis.deconv", "keras_vis.metrics", "keras_vis.dataset",
-    "keras_vis.targets",
-)
-SUBMODULES = {"callbacks", "datasets", "demo", "io", "metrics", "objectives", "plot"}
 
 # Public functions that are given no model, so have none to change.
 MODEL_FREE = {
@@ -78,20 +57,8 @@ MODEL_FREE = {
 
 def public_functions():
     """`{name: function}` for every public name that is a plain function (not a class or module)."""
-    found = {}
-    for name in sorted(set(PUBLIC_NAMES) | set(keras_vis.__all__)):
-        value = getattr(keras_vis, name, None)
-        if inspect.ismodule(value) and name not in SUBMODULES:
-            value = None  # the subpackage `keras_vis.maximize`, until the function is exported
-        for module in SOURCE_MODULES:
-            if value is not None:
-                break
-            value = getattr(importlib.import_module(module), name, None)
-        if value is None:
-            assert name in SUBMODULES, f"public name {name!r} not found in {SOURCE_MODULES}"
-        elif inspect.isfunction(value):
-            found[name] = value
-    return found
+    values = {name: getattr(keras_vis, name) for name in keras_vis.__all__}
+    return {name: value for name, value in values.items() if inspect.isfunction(value)}
 
 
 def takes_a_model(function):

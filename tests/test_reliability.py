@@ -38,7 +38,7 @@ from keras_vis.dataset import explain_dataset, load_maps
 from keras_vis.deconv import deconvnet, receptive_field, top_activations
 from keras_vis.inspect import feature_maps, filter_weights
 from keras_vis.layers import find_layer, last_conv_layer
-from keras_vis.maximize import filter_visualization, maximize, objectives
+from keras_vis.maximization import filter_visualization, maximize, objectives
 from keras_vis.metrics import deletion, insertion, randomization_check
 from keras_vis.targets import Channel, Class, Neuron
 from models import channels_first_cnn, cnn, images, lambda_cnn

@@ -11,7 +11,7 @@ from keras_vis.attribution import occlusion, occlusion_mask
 from keras_vis.deconv import deconvnet
 from keras_vis.inspect import feature_maps
 from keras_vis.layers import last_conv_layer
-from keras_vis.maximize import class_visualization, maximize, objectives
+from keras_vis.maximization import class_visualization, maximize, objectives
 from keras_vis.report import layers as choose
 from keras_vis.report.methods import BY_NAME, METHODS
 from keras_vis.report.pictures import Picture, enlarge, rgb

@@ -23,10 +23,10 @@ from keras_vis._checks import (
     check_positive_int, expected,
 )
 from keras_vis.layers import find_layer
-from keras_vis.maximize.callbacks import Callback, ProgressBar, RenderState
-from keras_vis.maximize.objectives import TooSmall, as_objective
-from keras_vis.maximize.params import get_param
-from keras_vis.maximize.transforms import Pipeline, standard
+from keras_vis.maximization.callbacks import Callback, ProgressBar, RenderState
+from keras_vis.maximization.objectives import TooSmall, as_objective
+from keras_vis.maximization.params import get_param
+from keras_vis.maximization.transforms import Pipeline, standard
 from keras_vis.surgery import GraphRunner
 
 _RENDERERS = weakref.WeakKeyDictionary()
@@ -267,7 +267,7 @@ def maximize(model, objective, *, size=None, steps=128, optimizer="adam", lr=Non
     model, so `size` must be the model's input size when it is fixed.
 
     Example:
-        >>> from keras_vis.maximize import maximize, objectives
+        >>> from keras_vis.maximization import maximize, objectives
         >>> images = maximize(vgg16, objectives.channel("block3_conv1", range(64)), size=96,
         ...                   preprocess=keras.applications.vgg16.preprocess_input)
         >>> images.shape
@@ -275,7 +275,7 @@ def maximize(model, objective, *, size=None, steps=128, optimizer="adam", lr=Non
 
     Args:
         model: a built functional or sequential `keras.Model` with one image input `(N, H, W, C)`.
-        objective: an `Objective` (see `keras_vis.maximize.objectives`), a `keras_vis.Channel` /
+        objective: an `Objective` (see `keras_vis.maximization.objectives`), a `keras_vis.Channel` /
             `Neuron` / `Class` target, or a class index (its logit). A batched objective
             (`channel(layer, range(64))`) renders one image per index, all in one batch.
         size: the starting image size, an int or `(height, width)`; default the model's input size,
@@ -287,9 +287,9 @@ def maximize(model, objective, *, size=None, steps=128, optimizer="adam", lr=Non
             one int per image (which may also set the number of images for an unbatched
             objective). Image `i` equals the single render of its objective with seed `s + i`.
         transforms: random transforms applied at every step: `"standard"` (lucid's jitter, scale,
-            rotate, jitter), or a sequence of `keras_vis.maximize.transforms` objects and callables
+            rotate, jitter), or a sequence of `keras_vis.maximization.transforms` objects and callables
             (`()` for none).
-        param: `"pixel"`, `"fourier"` or a `keras_vis.maximize.params.Param`.
+        param: `"pixel"`, `"fourier"` or a `keras_vis.maximization.params.Param`.
         decorrelate: optimize colours in the decorrelated ImageNet colour basis (RGB models).
         upscaling_steps: how many times to enlarge the image (bicubic) and optimize `steps` more.
         upscaling_factor: the enlargement factor of each upscaling (size becomes `int(size * f)`).
@@ -302,11 +302,11 @@ def maximize(model, objective, *, size=None, steps=128, optimizer="adam", lr=Non
             `keras.applications.vgg16.preprocess_input`).
         deprocess: `None` (clip to [0, 1]) or a function from the float32 `(K, H, W, C)` [0, 1]-unit
             images to displayable images, float in [0, 1] or uint8 (e.g.
-            `keras_vis.maximize.deprocess`).
+            `keras_vis.maximization.deprocess`).
         batch_size: render at most this many images at once. The default bounds the pixels of a
             batch (at the largest scale): 2**16 on CPU, where small batches stay in cache and run
             faster (16 images of 64×64), 2**22 on an accelerator. Results do not depend on it.
-        callbacks: `keras_vis.maximize.callbacks.Callback` objects.
+        callbacks: `keras_vis.maximization.callbacks.Callback` objects.
         progress: show a progress bar.
 
     Returns:
@@ -487,7 +487,7 @@ def _check_callbacks(callbacks, progress):
         isinstance(c, Callback) for c in callbacks
     ):
         raise TypeError(
-            expected("callbacks", "a list of `keras_vis.maximize.callbacks.Callback` objects",
+            expected("callbacks", "a list of `keras_vis.maximization.callbacks.Callback` objects",
                      callbacks)
         )
     if not isinstance(progress, bool):

@@ -14,9 +14,9 @@ import numpy as np
 from keras_vis._checks import check_model, check_number, check_positive_int, expected
 from keras_vis.deconv.display import tile
 from keras_vis.layers import find_layer, output_shape
-from keras_vis.maximize import objectives
-from keras_vis.maximize.params import Pixel
-from keras_vis.maximize.render import check_value_range, maximize, resolve_size
+from keras_vis.maximization import objectives
+from keras_vis.maximization.params import Pixel
+from keras_vis.maximization.render import check_value_range, maximize, resolve_size
 
 
 def deprocess(images, *, std=0.15, crop=25):

@@ -1,6 +1,6 @@
 """Activation maximization: images that make a channel, a neuron or a class respond most.
 
-    >>> from keras_vis.maximize import maximize, objectives
+    >>> from keras_vis.maximization import maximize, objectives
     >>> images = maximize(model, objectives.channel("block3_conv1", range(16)), size=96)
 
 - `objectives`: what to maximize (`channel`, `neuron`, `class_logit`) and penalties
@@ -11,8 +11,8 @@
 - recipes: `filter_visualization`, `multiscale_visualization`, `class_visualization`, `deprocess`.
 """
 
-from keras_vis.maximize import callbacks, objectives, params, transforms
-from keras_vis.maximize.objectives import (
+from keras_vis.maximization import callbacks, objectives, params, transforms
+from keras_vis.maximization.objectives import (
     Objective,
     channel,
     class_logit,
@@ -20,13 +20,13 @@ from keras_vis.maximize.objectives import (
     neuron,
     total_variation,
 )
-from keras_vis.maximize.recipes import (
+from keras_vis.maximization.recipes import (
     class_visualization,
     deprocess,
     filter_visualization,
     multiscale_visualization,
 )
-from keras_vis.maximize.render import maximize
+from keras_vis.maximization.render import maximize
 
 __all__ = [
     "Objective",

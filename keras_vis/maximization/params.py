@@ -205,6 +205,6 @@ def get_param(param, decorrelate=False):
     if isinstance(param, str):
         if param not in PARAMS:
             raise ValueError(expected("param", f"one of {', '.join(map(repr, PARAMS))} or a "
-                                      "`keras_vis.maximize.params.Param`", param))
+                                      "`keras_vis.maximization.params.Param`", param))
         return PARAMS[param](decorrelate=decorrelate)
     raise TypeError(expected("param", "'pixel', 'fourier' or a Param object", param))

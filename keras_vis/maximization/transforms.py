@@ -192,7 +192,7 @@ class Pipeline:
         for item in transforms:
             if not (isinstance(item, Transform) or callable(item)):
                 raise TypeError(
-                    expected("transforms", "a sequence of `keras_vis.maximize.transforms` objects "
+                    expected("transforms", "a sequence of `keras_vis.maximization.transforms` objects "
                              "or callables", transforms, f"{describe(item)} is neither.")
                 )
         self.transforms = tuple(transforms)
