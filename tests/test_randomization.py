@@ -230,6 +230,32 @@ def test_every_method_name_maps_to_an_attribution_function_taking_its_options():
     import keras_vis.attribution as attribution
     from keras_vis.metrics._methods import METHODS
 
-    for name, (function_name, defaults) in METHODS.items():
-        parameters = inspect.signature(getattr(attribution, function_name)).parameters
-        assert set(defaults) | {"batch_size"} <= set(parameters), name
+    for name, (function, defaults) in METHODS.items():
+        if isinstance(function, str):
+            function = getattr(attribution, function)
+            parameters = inspect.signature(function).parameters
+            assert set(defaults) | {"batch_size"} <= set(parameters), name
+        else:
+            assert callable(function), name
+
+
+def test_occlusion_is_read_as_importance_high_where_hiding_costs_the_most(rng):
+    from keras_vis.attribution import occlusion
+    from keras_vis.metrics._methods import resolve_method
+
+    # The class-0 logit is the sum of the top-left 4×4 block: hiding it costs the most.
+    inputs = keras.Input((8, 8, 1))
+    outputs = keras.layers.Dense(2, activation="softmax", name="dense")(keras.layers.Flatten()(inputs))
+    model = keras.Model(inputs, outputs)
+    region = np.zeros((8, 8), "float32")
+    region[:4, :4] = 1.0
+    column = region.reshape(-1, 1)
+    model.get_layer("dense").set_weights([np.hstack([column, -column]), np.zeros(2, "float32")])
+    images = rng.uniform(0.5, 1.0, (2, 8, 8, 1)).astype("float32")
+    options = {"patch": 2, "stride": 2, "fill": 0.0, "logits": True}
+    importance = resolve_method("occlusion", options, 8)(model, images, 0)
+    scores = occlusion(model, images, 0, normalize=False, **options)
+    drop = scores.max(axis=(1, 2), keepdims=True) - scores
+    np.testing.assert_allclose(importance, drop / drop.max(axis=(1, 2), keepdims=True), atol=1e-6)
+    np.testing.assert_allclose(importance[:, 4:, :], 0.0, atol=1e-6)  # hiding there costs nothing
+    assert np.all(importance[:, :4, :4] > 0) and importance.max() == pytest.approx(1.0)

@@ -3,9 +3,37 @@
 import functools
 import json
 
+import numpy as np
+
 from keras_vis._checks import expected
 
-# name -> (attribution function name, default options)
+
+def occlusion_importance(model, images, target=None, **options):
+    """Occlusion read as importance, high where hiding a patch costs the target score the most.
+
+    `keras_vis.occlusion` returns the classic heatmap (the score with each region hidden: LOW
+    where the prediction needs the region). Metrics and summaries read every map as importance,
+    so this returns the drop of that score below its best position, `max(s) - s`, scaled to [0, 1]
+    (zero everywhere if no position changes the score).
+
+    Args:
+        model, images, target: as in `keras_vis.occlusion`.
+        **options: options of `keras_vis.occlusion` (`patch`, `stride`, `fill`, `logits`,
+            `batch_size`); `normalize` is ignored.
+
+    Returns:
+        float32 array `(N, H, W)` in [0, 1].
+    """
+    from keras_vis.attribution import occlusion
+
+    options.pop("normalize", None)
+    scores = occlusion(model, images, target, normalize=False, **options)
+    drop = scores.max(axis=(1, 2), keepdims=True) - scores
+    peak = drop.max(axis=(1, 2), keepdims=True)
+    return (drop / np.where(peak > 0, peak, 1.0)).astype(np.float32)
+
+
+# name -> (attribution function name or function, default options)
 METHODS = {
     "saliency": ("saliency", {}),
     "vanilla": ("saliency", {}),
@@ -22,7 +50,7 @@ METHODS = {
     "scorecam": ("cam", {"method": "scorecam"}),
     "cam": ("cam", {"method": "cam"}),
     "guided_gradcam": ("guided_gradcam", {}),
-    "occlusion": ("occlusion", {}),
+    "occlusion": (occlusion_importance, {}),
 }
 
 
@@ -47,9 +75,10 @@ def resolve_method(method, options, batch_size):
             )
         import keras_vis.attribution as attribution
 
-        function_name, defaults = METHODS[method]
-        return functools.partial(getattr(attribution, function_name),
-                                 **{**defaults, **options, "batch_size": batch_size})
+        function, defaults = METHODS[method]
+        if isinstance(function, str):
+            function = getattr(attribution, function)
+        return functools.partial(function, **{**defaults, **options, "batch_size": batch_size})
     if callable(method):
         return functools.partial(method, **options) if options else method
     raise TypeError(

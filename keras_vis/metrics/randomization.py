@@ -210,8 +210,9 @@ def randomization_check(model, method, images, target=None, *, layers=None, seed
         method: an attribution method name (`"saliency"`, `"guided"`, `"deconvnet"`,
             `"smoothgrad"`, `"gradient_input"`, `"integrated_gradients"`, `"gradcam"`,
             `"gradcam++"`, `"layercam"`, `"hirescam"`, `"scorecam"`, `"cam"`, `"guided_gradcam"`,
-            `"occlusion"`) or a callable `(model, images, target) -> maps (N, H, W)`, e.g.
-            `functools.partial(keras_vis.saliency, method="guided")`.
+            `"occlusion"`, read as importance: the score's drop when a patch hides the pixel) or
+            a callable `(model, images, target) -> maps (N, H, W)` whose larger values mean more
+            important, e.g. `functools.partial(keras_vis.saliency, method="guided")`.
         images: numpy array or tensor `(N, H, W, C)` in the model's input units. Images must be at
             least 3×3 (for SSIM).
         target: as in the attribution functions; `None` scores the class predicted by the original
