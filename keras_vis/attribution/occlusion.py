@@ -124,7 +124,9 @@ def occlusion(model, images, target=None, *, patch=_defaults.OCCLUSION_PATCH,
                          batch_size=batch_size, head=head(logits))
     grid = scores.reshape(count, len(rows), len(cols)).astype(np.float64)
     cover_rows, cover_cols = _coverage(height, rows, patch_h), _coverage(width, cols, patch_w)
-    sums = np.einsum("yi,nij,xj->nyx", cover_rows, grid, cover_cols)
+    # Two matrix products, not einsum: unoptimised einsum loops over every (y, x, i, j) and takes
+    # about a second per 1024² image.
+    sums = cover_rows @ grid @ cover_cols.T
     counts = np.outer(cover_rows.sum(axis=1), cover_cols.sum(axis=1))
     heatmap = (sums / counts).astype(np.float32)
     return normalize_maps(heatmap) if normalize else heatmap
