@@ -22,12 +22,11 @@ import keras
 import numpy as np
 
 from keras_vis._checks import expected
+from keras_vis.pixels import to_uint8  # also offered here, beside `save_image`
 
 # Files are created with the permissions an ordinary `open(path, "w")` would give them.
 _UMASK = os.umask(0)
 os.umask(_UMASK)
-
-_FLOAT_TOLERANCE = 1e-3
 
 
 @contextlib.contextmanager
@@ -68,46 +67,6 @@ def atomic_write(path, mode="wb", **open_kwargs):
         with contextlib.suppress(FileNotFoundError):
             os.remove(temporary)
         raise
-
-
-def to_uint8(image, name="image"):
-    """Converts an image to uint8 with values 0–255, telling the two usual conventions apart by dtype.
-
-    - integer arrays (uint8, or ints) are read as 0–255 and must lie in that range;
-    - float arrays are read as 0–1 (values within 1e-3 outside are clipped), so a float image in
-      0–255, such as `keras.utils.img_to_array` returns, must be converted first.
-
-    Args:
-        image: a numpy array or tensor.
-        name: the argument name used in error messages.
-
-    Returns:
-        A uint8 numpy array of the same shape.
-
-    Raises:
-        TypeError: for non-numeric input.
-        ValueError: for NaN/inf or values outside the range of the dtype's convention.
-    """
-    array = np.asarray(keras.ops.convert_to_numpy(image) if keras.ops.is_tensor(image) else image)
-    if array.dtype == bool or not np.issubdtype(array.dtype, np.number):
-        raise TypeError(expected(name, "a numeric image array (uint8 0–255 or float 0–1)", image))
-    if np.issubdtype(array.dtype, np.integer):
-        if array.size and (array.min() < 0 or array.max() > 255):
-            raise ValueError(
-                expected(name, "an integer image with values in [0, 255]", array,
-                         f"It holds values in [{array.min()}, {array.max()}]; scale it to 8 bits first.")
-            )
-        return array.astype(np.uint8, copy=False)
-    if not np.all(np.isfinite(array)):
-        raise ValueError(expected(name, "an image with finite values (no NaN or inf)", array))
-    if array.size and (array.min() < -_FLOAT_TOLERANCE or array.max() > 1 + _FLOAT_TOLERANCE):
-        raise ValueError(
-            expected(name, "a float image with values in [0, 1] (or a uint8 image in [0, 255])", array,
-                     f"It holds values in [{array.min():.4g}, {array.max():.4g}]. For a float image in "
-                     "[0, 255] pass `image.astype('uint8')` or `image / 255`; a preprocessed model "
-                     "input has to be turned back into an image first.")
-        )
-    return np.round(np.clip(array, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
 def image_layout(array, name="image"):
@@ -232,7 +191,7 @@ def save_image(path, image):
     Args:
         path: the file to write (parent folders are created).
         image: `(H, W)`, `(H, W, 1)`, `(H, W, 3)` RGB or `(H, W, 4)` RGBA; uint8 0–255 or float
-            0–1 (see `to_uint8`).
+            0–1 (see `keras_vis.pixels.to_uint8`).
 
     Returns:
         The `pathlib.Path` written.

@@ -16,8 +16,9 @@ from matplotlib.figure import Figure
 
 from keras_vis._checks import check_model, check_number, check_positive_int, expected
 from keras_vis.inspect import features, weights
-from keras_vis.io import atomic_write, image_layout, to_uint8
+from keras_vis.io import atomic_write, image_layout
 from keras_vis.layers import conv_layers, find_layer
+from keras_vis.pixels import to_uint8
 
 
 def overlay(image, heatmap, *, cmap="jet", alpha=0.4, normalize=True):
@@ -26,7 +27,7 @@ def overlay(image, heatmap, *, cmap="jet", alpha=0.4, normalize=True):
     Args:
         image: `(H, W, 3)` RGB, `(H, W, 4)` RGBA (alpha ignored), or grey `(H, W)` / `(H, W, 1)`;
             a batch of one is accepted. The dtype tells the range: integer images are 0–255, float
-            images 0–1 (see `keras_vis.io.to_uint8`).
+            images 0–1 (see `keras_vis.pixels.to_uint8`).
         heatmap: `(h, w)` (or `(h, w, 1)`, or a batch of one) of any size; it is resized to the
             image bilinearly.
         cmap: a matplotlib colormap name or object.

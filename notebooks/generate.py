@@ -22,7 +22,7 @@ FAST = os.environ.get("KERAS_VIS_FAST") == "1"
 import numpy as np
 
 from keras_vis import demo, plot
-from keras_vis.datasets import SHAPE_CLASSES, shapes
+from keras_vis.demo import SHAPE_CLASSES, shapes
 from keras_vis.layers import conv_layers
 
 model = demo.load_model()  # the bundled CNN, trained on generated shapes; no download

@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from keras_vis import demo
-from keras_vis.datasets import shapes
-from keras_vis.demo import train
+from keras_vis.demo import shapes, train
 
 # Never used by training (seeds TRAIN_SEED_OFFSET + epoch) nor by its final evaluation.
 FRESH_SEED = 31337

@@ -5,8 +5,7 @@ import numpy as np
 
 from keras_vis import demo
 from keras_vis.attribution import gradcam
-from keras_vis.datasets import shapes
-from keras_vis.demo import train
+from keras_vis.demo import shapes, train
 from keras_vis.metrics import pointing_game
 
 # Never seen in training (epoch e trains on seed TRAIN_SEED_OFFSET + e) nor in its evaluation.

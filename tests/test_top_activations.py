@@ -6,9 +6,9 @@ import pytest
 import tensorflow as tf
 
 from keras_vis.deconv import TopActivations, deconvnet, receptive_field, top_activations
-from keras_vis.deconv.display import rescale, tile
 from keras_vis.deconv.reconstruction import KeptActivation
 from keras_vis.engine import get_engine
+from keras_vis.pixels import scale_each_to_uint8, tile
 
 L = keras.layers
 
@@ -202,8 +202,9 @@ def test_panel_is_the_classic_grid(model, images):
     assert crops.dtype == np.uint8 and crops.shape == (3 * 17 + 4, 3 * 17 + 4, 3)
     np.testing.assert_array_equal(crops[:17, 19:36], np.round(result.crops[0, 1] * 255))
     projections = result.panel(4, show="projections", pad=2)
-    np.testing.assert_array_equal(projections[19:36, :17], rescale(result.projection_crops[0])[3])
-    np.testing.assert_array_equal(projections, tile(rescale(result.projection_crops[0]), pad=2))
+    scaled = scale_each_to_uint8(result.projection_crops[0])
+    np.testing.assert_array_equal(projections[19:36, :17], scaled[3])
+    np.testing.assert_array_equal(projections, tile(scaled, pad=2))
     both = result.panel(4)
     assert both.shape == (55, 2 * 55 + 8, 3)
     assert result.panel(4, show="images", cols=9, pad=0).shape == (35, 9 * 35, 3)

@@ -86,7 +86,7 @@ def explain_dataset(model, dataset, method="gradcam", *, out_dir, target=None, b
         model: a built single-input, channels-last `keras.Model` (with `strategy`, best created
             or loaded under `strategy.scope()`, so its weights are mirrored on every device).
         dataset: a numpy array `(N, H, W, C)`; a tuple `(images, labels)` or `(images, labels,
-            masks)` of arrays (such as `keras_vis.datasets.shapes(...)` returns); a
+            masks)` of arrays (such as `keras_vis.demo.shapes(...)` returns); a
             `tf.data.Dataset` of images or `(image, label[, mask])` tuples, batched or not; or a
             folder of image files (read recursively in sorted order with
             `keras_vis.io.load_image`, resized to the model's input size, as 0–255 RGB). Masks

@@ -19,9 +19,9 @@ import numpy as np
 import tensorflow as tf
 
 from keras_vis._checks import check_choice, check_positive_int, to_float_batch
-from keras_vis.deconv.display import rescale
 from keras_vis.deconv._arguments import channel_indices, single_input, spatial_layer
 from keras_vis.engine import get_engine
+from keras_vis.pixels import scale_each_to_uint8
 from keras_vis.targets import Target
 
 KEEP_MODES = ("max", "all")
@@ -153,7 +153,7 @@ def project(model, images, layer, channels, keep, batch_size):
     chosen, positions, values = _selection(result["activations"][0], channels)
     return Reconstruction(
         images=projections,
-        display=rescale(projections),
+        display=scale_each_to_uint8(projections),
         values=values.astype(np.float32),
         channels=chosen,
         positions=positions,

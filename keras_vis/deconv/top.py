@@ -13,11 +13,11 @@ import numpy as np
 import tensorflow as tf
 
 from keras_vis._checks import check_choice, check_positive_int, describe, expected, to_float_batch
-from keras_vis.deconv import display
 from keras_vis.deconv._arguments import channel_count, channel_indices, single_input, spatial_layer
 from keras_vis.deconv.receptive_field import ReceptiveField, UnsupportedLayer, receptive_field
 from keras_vis.deconv.reconstruction import KeptActivation, project
 from keras_vis.engine import get_engine
+from keras_vis.pixels import scale_each_to_uint8, tile, to_uint8_by_range
 
 PANEL_CONTENTS = ("both", "projections", "crops", "images")
 
@@ -95,10 +95,10 @@ class TopActivations:
             gap = np.full((left.shape[0], 4 * max(pad, 1), left.shape[2]), 255, np.uint8)
             return np.concatenate([left, gap, right], axis=1)
         if show == "projections":
-            tiles = display.rescale(self.projection_crops[row])
+            tiles = scale_each_to_uint8(self.projection_crops[row])
         else:
-            tiles = display.to_uint8(self.crops[row] if show == "crops" else self.images[row])
-        return display.tile(tiles, cols=cols, pad=pad)
+            tiles = to_uint8_by_range(self.crops[row] if show == "crops" else self.images[row])
+        return tile(tiles, cols=cols, pad=pad)
 
     def __repr__(self):
         return (

@@ -4,7 +4,11 @@ The model (`load_model`) classifies 64×64 RGB images into `CLASS_NAMES`. It tak
 [0, 255] (uint8-range floats) and rescales them itself. Its architecture is VGG-like: convolution
 blocks with max-pooling, a last convolution named `LAST_CONV_LAYER`, then global average pooling
 and a softmax dense layer, so every class activation map method applies. It was trained by
-`python -m keras_vis.demo.train` on `keras_vis.datasets.shapes` and needs no download.
+`python -m keras_vis.demo.train` on generated images and needs no download.
+
+The generator of those images, `shapes` (module `keras_vis.demo.shapes`: one filled shape on a
+cluttered background per image, with the object's mask), is exported here with `SHAPE_CLASSES`
+and `MIN_SIZE`.
 """
 
 import os
@@ -14,7 +18,7 @@ import keras
 import numpy as np
 import skimage.data
 
-from keras_vis.datasets import SHAPE_CLASSES, shapes
+from keras_vis.demo.shapes import MIN_SIZE, SHAPE_CLASSES, shapes
 
 INPUT_SIZE = 64
 """Side of the model's square RGB input."""
@@ -114,11 +118,14 @@ __all__ = [
     "CLASS_NAMES",
     "INPUT_SIZE",
     "LAST_CONV_LAYER",
+    "MIN_SIZE",
     "MODEL_PATH",
     "PHOTOS",
     "SAMPLE_SEED",
+    "SHAPE_CLASSES",
     "load_model",
     "sample_batch",
     "sample_images",
     "sample_shapes",
+    "shapes",
 ]

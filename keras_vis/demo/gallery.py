@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from keras_vis import demo, plot
-from keras_vis.datasets import shapes
+from keras_vis.demo import shapes
 from keras_vis.io import atomic_write
 from keras_vis.report import techniques
 from keras_vis.report.methods import group

@@ -1,7 +1,7 @@
 """Trains the bundled demo CNN on generated shapes images.
 
 Run `python -m keras_vis.demo.train [--out PATH] [--epochs N]`. Every epoch
-draws fresh images from `keras_vis.datasets.shapes`, so the network never sees
+draws fresh images from `keras_vis.demo.shapes`, so the network never sees
 the same image twice and cannot memorise backgrounds. After training, the
 script reports the accuracy on a fresh test set (a seed never used for
 training) and the Grad-CAM pointing game on the last convolution: the share of
@@ -21,8 +21,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from keras_vis.datasets import SHAPE_CLASSES, shapes
-from keras_vis.demo import INPUT_SIZE, LAST_CONV_LAYER, MODEL_PATH
+from keras_vis.demo import INPUT_SIZE, LAST_CONV_LAYER, MODEL_PATH, SHAPE_CLASSES, shapes
 
 SEED = 1234
 """Seed of `keras.utils.set_random_seed`: initial weights and batch order."""

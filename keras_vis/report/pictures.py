@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 from matplotlib.figure import Figure
 
-from keras_vis.io import to_uint8
+from keras_vis.pixels import to_uint8
 
 # Figures are rendered at this resolution: sharp on screen, small on disk.
 FIGURE_DPI = 80

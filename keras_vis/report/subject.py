@@ -10,7 +10,8 @@ import numpy as np
 
 from keras_vis import engine
 from keras_vis._checks import check_model, expected
-from keras_vis.io import no_preprocessing, to_uint8
+from keras_vis.io import no_preprocessing
+from keras_vis.pixels import to_uint8
 
 
 @dataclasses.dataclass(eq=False)
@@ -123,7 +124,7 @@ def make_subject(model, images, *, names=None, preprocess=None, class_names=None
     Args:
         model: a built `keras.Model` with one image input `(N, H, W, C)`.
         images: pictures `(N, H, W, C)` at the model's input size: uint8 with values 0–255, or
-            floats in [0, 1] (see `keras_vis.io.to_uint8`).
+            floats in [0, 1] (see `keras_vis.pixels.to_uint8`).
         names: one name per image (made file-name safe); default `image_0`, `image_1`, ...
         preprocess: maps float32 pictures with values 0–255 to the model's input; default the
             identity (a model that takes 0–255 pixels).

@@ -5,7 +5,8 @@ import time
 import numpy as np
 import pytest
 
-from keras_vis.datasets import MIN_SIZE, SHAPE_CLASSES, shapes
+import keras_vis
+from keras_vis.demo import MIN_SIZE, SHAPE_CLASSES, shapes
 
 
 @pytest.fixture(scope="module")
@@ -102,3 +103,12 @@ def test_bad_arguments_raise_clear_errors(kwargs, message):
     with pytest.raises(ValueError) as info:
         shapes(n, **kwargs)
     assert message in str(info.value)
+
+
+def test_former_home_still_imports():
+    from keras_vis import datasets  # resolved by the lazy top-level names
+
+    assert keras_vis.__getattr__("datasets") is datasets
+    assert (datasets.shapes, datasets.SHAPE_CLASSES, datasets.MIN_SIZE) == (
+        shapes, SHAPE_CLASSES, MIN_SIZE)
+    assert keras_vis.demo.shapes is shapes
