@@ -224,19 +224,15 @@ def test_smoothgrad_maps_are_reproducible_with_a_seed(tiny_cnn, rng):
     assert not np.array_equal(first, other)
 
 
-def test_every_method_name_maps_to_an_attribution_function_taking_its_options():
-    import inspect
+def test_every_registry_name_and_alias_resolves_to_its_function_and_defaults():
+    from keras_vis import registry
+    from keras_vis.metrics._methods import resolve_method
 
-    import keras_vis.attribution as attribution
-    from keras_vis.metrics._methods import METHODS
-
-    for name, (function, defaults) in METHODS.items():
-        if isinstance(function, str):
-            function = getattr(attribution, function)
-            parameters = inspect.signature(function).parameters
-            assert set(defaults) | {"batch_size"} <= set(parameters), name
-        else:
-            assert callable(function), name
+    for name in registry.known_names():
+        spec = registry.find(name)
+        explain = resolve_method(name, {"seed": 3}, 8)
+        assert explain.func is spec.load(), name
+        assert explain.keywords == {**spec.defaults, "seed": 3, "batch_size": 8}, name
 
 
 def test_occlusion_is_read_as_importance_high_where_hiding_costs_the_most(rng):

@@ -302,7 +302,7 @@ CASES = [
      lambda w: insertion(w.model, w.images, np.zeros((2, 16, 16)), baseline="noise"),
      ValueError, r"'blur', 'mean', a number or an array"),
     ("randomization_check/method typo", lambda w: randomization_check(w.model, "gradkam", w.images),
-     ValueError, r"Known names: saliency"),
+     ValueError, r"Known names: vanilla, saliency, guided, guided_backprop, deconvnet"),
     ("randomization_check/layer without weights",
      lambda w: randomization_check(w.model, "saliency", w.images, layers=["pool1"]),
      ValueError, r"layers that have weights.*'predictions', 'conv2', 'conv1'"),

@@ -11,6 +11,7 @@ import contextlib
 import json
 import sys
 
+from keras_vis import registry
 from keras_vis.cli import inputs
 from keras_vis.inspect import summary as layer_table
 from keras_vis.io import atomic_write
@@ -41,14 +42,14 @@ def panels(command, subject, settings, pictures):
             for index, name in enumerate(subject.names)]
 
 
-def _methods(args, group_name, subject, settings):
+def _methods(args, family, subject, settings):
     """The methods `--method` names (all by default); one named explicitly must be able to run."""
     names = args.method or ["all"]
     if "all" in names:
-        return [m.name for m in group(group_name)]
+        return [m.name for m in group(family)]
     names = list(dict.fromkeys(names))
     for name in names:
-        reason = BY_NAME[name].unavailable(subject, settings)
+        reason = BY_NAME[name].why_unavailable(subject, settings)
         if reason:
             raise ValueError(reason)
     return names
@@ -75,14 +76,15 @@ def maximize(args, subject, target, settings):
     return pictures_files("maximize", subject, pictures)
 
 
-def _attribution(command, group_name):
+def _attribution(family):
+    """The command of a registry family drawn from the method table: its `--method` maps."""
     def run(args, subject, target, settings):
         pictures, skipped = techniques.attribution_pictures(
-            subject, settings, target, _methods(args, group_name, subject, settings))
+            subject, settings, target, _methods(args, family, subject, settings))
         for title, reason in skipped:
             inputs.warn(f"{title} skipped: {reason}")
-        return (pictures_files(command, subject, pictures)
-                + panels(command, subject, settings, pictures))
+        return (pictures_files(family, subject, pictures)
+                + panels(family, subject, settings, pictures))
 
     return run
 
@@ -106,9 +108,9 @@ COMMANDS = {
     "filters": filters,
     "features": features,
     "maximize": maximize,
-    "saliency": _attribution("saliency", "saliency"),
-    "cam": _attribution("cam", "cam"),
-    "occlusion": occlusion,
+    **{family.name: _attribution(family.name) for family in registry.FAMILIES
+       if group(family.name)},
+    "occlusion": occlusion,  # its heatmaps and masks, not the method table's pictures
     "deconv": deconv,
     "report": report,
 }

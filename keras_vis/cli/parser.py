@@ -3,12 +3,9 @@
 import argparse
 import importlib.metadata
 
-DEFAULT_OUT = "keras_vis_output"
+from keras_vis import registry  # standard library only, so `--help` needs no TensorFlow
 
-# The names of `keras_vis.report.methods.METHODS`, repeated here so `--help` needs no TensorFlow.
-SALIENCY_METHODS = ("vanilla", "guided", "deconvnet", "smoothgrad", "gradient_input",
-                    "integrated_gradients")
-CAM_METHODS = ("cam", "gradcam", "gradcam++", "layercam", "hirescam", "scorecam", "guided_gradcam")
+DEFAULT_OUT = "keras_vis_output"
 
 DESCRIPTION = """\
 See inside a convolutional network: its layers, filters and feature maps, the images that excite
@@ -145,11 +142,8 @@ COMMANDS = {
     "filters": "draw the kernels of convolution layers",
     "features": "draw the feature maps of layers for each image",
     "maximize": "render images that excite channels of a layer, and classes, most",
-    "saliency": "gradient saliency maps: vanilla, guided, deconvnet, SmoothGrad, gradient×input, "
-                "integrated gradients",
-    "cam": "class activation maps: CAM, Grad-CAM, Grad-CAM++, LayerCAM, HiResCAM, Score-CAM, "
-           "guided Grad-CAM",
-    "occlusion": "slide a grey patch over each image and map the drop of the class probability",
+    # One subcommand per attribution family.
+    **{family.name: registry.command_help(family) for family in registry.FAMILIES},
     "deconv": "project a layer's strongest activation back to pixels (Zeiler-Fergus deconvnet)",
     "report": "run everything and write one self-contained HTML page",
 }
@@ -180,11 +174,12 @@ def build_parser():
                                  dest="feature_channels",
                                  help="feature maps drawn per layer (default 8)")
     _add_maximize_options(sub["maximize"])
-    for name, choices in (("saliency", SALIENCY_METHODS), ("cam", CAM_METHODS)):
-        sub[name].add_argument("--method", action="append", choices=choices + ("all",),
-                               metavar="METHOD",
-                               help=f"one of {', '.join(choices)}, or all; repeat for several "
-                                    "(default: all)")
+    for family in registry.FAMILIES:
+        choices = tuple(method.name for method in registry.drawn(family.name))
+        if choices:
+            sub[family.name].add_argument(
+                "--method", action="append", choices=choices + ("all",), metavar="METHOD",
+                help=f"one of {', '.join(choices)}, or all; repeat for several (default: all)")
     _add_saliency_options(sub["saliency"])
     _add_cam_options(sub["cam"])
     _add_occlusion_options(sub["occlusion"])

@@ -1,10 +1,14 @@
-"""Attribution methods by name, for the functions that take `method` as a name or a callable."""
+"""Attribution methods by name, for the functions that take `method` as a name or a callable.
+
+The names, aliases, functions and default options are those of `keras_vis.registry`.
+"""
 
 import functools
 import json
 
 import numpy as np
 
+from keras_vis import registry
 from keras_vis._checks import expected
 
 
@@ -33,32 +37,12 @@ def occlusion_importance(model, images, target=None, **options):
     return (drop / np.where(peak > 0, peak, 1.0)).astype(np.float32)
 
 
-# name -> (attribution function name or function, default options)
-METHODS = {
-    "saliency": ("saliency", {}),
-    "vanilla": ("saliency", {}),
-    "guided": ("saliency", {"method": "guided"}),
-    "guided_backprop": ("saliency", {"method": "guided"}),
-    "deconvnet": ("saliency", {"method": "deconvnet"}),
-    "smoothgrad": ("saliency", {"smooth_samples": 25, "seed": 0}),
-    "gradient_input": ("gradient_input", {}),
-    "integrated_gradients": ("integrated_gradients", {}),
-    "gradcam": ("cam", {"method": "gradcam"}),
-    "gradcam++": ("cam", {"method": "gradcam++"}),
-    "layercam": ("cam", {"method": "layercam"}),
-    "hirescam": ("cam", {"method": "hirescam"}),
-    "scorecam": ("cam", {"method": "scorecam"}),
-    "cam": ("cam", {"method": "cam"}),
-    "guided_gradcam": ("guided_gradcam", {}),
-    "occlusion": (occlusion_importance, {}),
-}
-
-
 def resolve_method(method, options, batch_size):
     """Returns `f(model, images, target) -> maps` for a method name or callable.
 
     Args:
-        method: a name from `METHODS` or a callable `(model, images, target, **options) -> maps`.
+        method: a name or alias from `keras_vis.registry`, or a callable
+            `(model, images, target, **options) -> maps`.
         options: keyword options for the method (they override a name's defaults).
         batch_size: passed to named methods (attribution functions batch internally).
 
@@ -67,18 +51,15 @@ def resolve_method(method, options, batch_size):
         TypeError: for anything that is neither a name nor a callable.
     """
     if isinstance(method, str):
-        if method not in METHODS:
+        spec = registry.find(method)
+        if spec is None:
             raise ValueError(
                 expected("method", "an attribution method name or a callable "
                          "`(model, images, target) -> maps`", method,
-                         f"Known names: {', '.join(METHODS)}.")
+                         f"Known names: {', '.join(registry.known_names())}.")
             )
-        import keras_vis.attribution as attribution
-
-        function, defaults = METHODS[method]
-        if isinstance(function, str):
-            function = getattr(attribution, function)
-        return functools.partial(function, **{**defaults, **options, "batch_size": batch_size})
+        return functools.partial(spec.load(),
+                                 **{**spec.defaults, **options, "batch_size": batch_size})
     if callable(method):
         return functools.partial(method, **options) if options else method
     raise TypeError(

@@ -13,11 +13,11 @@ import datetime
 import os
 import pathlib
 
+from keras_vis import registry
 from keras_vis.inspect import summary
 from keras_vis.io import atomic_write
 from keras_vis.cli.parser import version
 from keras_vis.report import page, techniques
-from keras_vis.report.methods import group
 from keras_vis.report.pictures import Picture
 from keras_vis.report.progress import Progress
 from keras_vis.report.settings import Settings
@@ -32,8 +32,9 @@ SECTIONS = (
     ("explanations", "Explanations"),
     ("notes", "Notes"),
 )
-STEPS = ("layer table", "filters", "feature maps", "activation maximization", "gradients",
-         "class activation maps", "occlusion", "deconvnet")
+# One step per registry family, named by its lower-cased heading.
+STEPS = ("layer table", "filters", "feature maps", "activation maximization",
+         *(family.heading.lower() for family in registry.FAMILIES), "deconvnet")
 # Tables longer than this start folded.
 _FOLD_ROWS = 40
 
@@ -84,19 +85,15 @@ def build_report(subject, *, settings=None, target=None, progress=None):
         "the network looks for.",
         page.row_html(techniques.maximization_pictures(subject, settings))))
 
-    progress.step(STEPS[4])
-    saliency, skipped = techniques.attribution_pictures(
-        subject, settings, target, [m.name for m in group("saliency")])
-    progress.step(STEPS[5])
-    cams, skipped_cams = techniques.attribution_pictures(
-        subject, settings, target, [m.name for m in group("cam")])
-    notes += [f"{title} was not drawn: {reason}" for title, reason in skipped + skipped_cams]
-    progress.step(STEPS[6])
-    occluded = techniques.occlusion_pictures(subject, settings, target)
-    progress.step(STEPS[7])
-    deconv = techniques.deconv_pictures(subject, settings)
-    groups = (("Gradients", saliency), ("Class activation maps", cams), ("Occlusion", occluded),
-              ("Deconvnet", deconv))
+    groups, skipped = [], []
+    for family in registry.FAMILIES:
+        progress.step(family.heading.lower())
+        pictures, missed = techniques.family_pictures(subject, settings, target, family.name)
+        groups.append((family.heading, pictures))
+        skipped += missed
+    notes += [f"{title} was not drawn: {reason}" for title, reason in skipped]
+    progress.step(STEPS[-1])
+    groups.append(("Deconvnet", techniques.deconv_pictures(subject, settings)))
     sections.append(page.section_html(
         "explanations", "Explanations",
         f"Why the model gave {_target_text(subject, target)}, image by image. Gradient maps show "

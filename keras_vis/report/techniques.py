@@ -6,20 +6,15 @@ technique runs batched over all images at once.
 
 import numpy as np
 
-from keras_vis import plot
+from keras_vis import plot, registry
 from keras_vis.attribution import occlusion, occlusion_mask
 from keras_vis.deconv import deconvnet
 from keras_vis.inspect import feature_maps
 from keras_vis.layers import last_conv_layer
 from keras_vis.maximization import class_visualization, maximize, objectives
 from keras_vis.report import layers as choose
-from keras_vis.report.methods import BY_NAME, METHODS
+from keras_vis.report.methods import BY_NAME, METHODS, compute, group
 from keras_vis.report.pictures import Picture, enlarge, rgb
-
-# How a heatmap is drawn: colour map and the weight of its colours over the image.
-HEATMAP_CMAP = "jet"
-HEATMAP_ALPHA = 0.45
-SALIENCY_CMAP = "inferno"
 
 
 def _display(subject, settings, index):
@@ -151,7 +146,8 @@ def attribution_pictures(subject, settings, target=None, names=None):
         subject: the `Subject`.
         settings: the `Settings`.
         target: `None` (each image's predicted class) or a class index.
-        names: method names (see `keras_vis.report.methods.METHODS`); default all.
+        names: method names (see `keras_vis.report.methods.METHODS`, from `keras_vis.registry`);
+            default all.
 
     Returns:
         `(pictures, skipped)`: the pictures (one per method and image) and a list of
@@ -160,19 +156,24 @@ def attribution_pictures(subject, settings, target=None, names=None):
     chosen = [BY_NAME[name] for name in names] if names else list(METHODS)
     pictures, skipped = [], []
     for method in chosen:
-        reason = method.unavailable(subject, settings)
+        reason = method.why_unavailable(subject, settings)
         if reason:
             skipped.append((method.title, reason))
             continue
-        maps = method.compute(subject, target, settings)
+        maps = compute(method, subject, target, settings)
         for index in range(len(subject.images)):
-            image = _display(subject, settings, index)
-            if method.over_image:
-                drawn = plot.overlay(image, maps[index], cmap=HEATMAP_CMAP, alpha=HEATMAP_ALPHA)
-            else:
-                drawn = plot.overlay(image, maps[index], cmap=SALIENCY_CMAP, alpha=1.0)
+            drawn = plot.overlay(_display(subject, settings, index), maps[index],
+                                 cmap=method.drawing.cmap, alpha=method.drawing.alpha)
             pictures.append(Picture(method.name, method.title, drawn, method.caption, index))
     return pictures, skipped
+
+
+def family_pictures(subject, settings, target, family):
+    """The pictures of one `keras_vis.registry` family, `(pictures, skipped)` as in
+    `attribution_pictures`: occlusion's heatmaps and masks, or the family's drawn methods."""
+    if family == "occlusion":
+        return occlusion_pictures(subject, settings, target), []
+    return attribution_pictures(subject, settings, target, [m.name for m in group(family)])
 
 
 def occlusion_patch(subject, settings):
@@ -196,8 +197,9 @@ def occlusion_pictures(subject, settings, target=None):
         image = _display(subject, settings, index)
         mask = enlarge(masks[index].astype(np.uint8), settings.display_size).astype(bool)
         pictures.append(Picture(
-            "heatmap", "Occlusion", plot.overlay(image, 1.0 - heatmaps[index], cmap=HEATMAP_CMAP,
-                                                   alpha=HEATMAP_ALPHA),
+            "heatmap", "Occlusion", plot.overlay(image, 1.0 - heatmaps[index],
+                                                   cmap=registry.OVER_IMAGE.cmap,
+                                                   alpha=registry.OVER_IMAGE.alpha),
             f"Red: hiding a {patch}×{patch} grey patch here (stride {stride}) lowers the class "
             "probability most.", index))
         pictures.append(Picture(

@@ -1,9 +1,10 @@
 """Class activation maps: CAM, Grad-CAM, Grad-CAM++, LayerCAM, HiResCAM, Score-CAM.
 
 Every variant is a `BaseCAM` subclass overriding one hook, `channel_weights`; `cam` picks one by
-name.
+name from `keras_vis.registry`, where each variant is one entry.
 """
 
+from keras_vis import registry
 from keras_vis._checks import check_choice, expected
 from keras_vis.attribution import _defaults
 from keras_vis.attribution.cam.base import BaseCAM, CamContext
@@ -14,14 +15,22 @@ from keras_vis.attribution.cam.hirescam import HiResCAM
 from keras_vis.attribution.cam.layercam import LayerCAM
 from keras_vis.attribution.cam.scorecam import ScoreCAM
 
-METHODS = {
-    "gradcam": GradCAM,
-    "gradcam++": GradCAMPlusPlus,
-    "layercam": LayerCAM,
-    "hirescam": HiResCAM,
-    "scorecam": ScoreCAM,
-    "cam": ClassicCAM,
-}
+# name -> `BaseCAM` subclass, in registry order.
+METHODS = {spec.name: spec.load_variant() for spec in registry.cam_variants()}
+
+
+def _variant(method, options):
+    """An instance of the variant `method`, given the `cam` keywords that configure a variant
+    (`None`: not given)."""
+    variants = registry.cam_variants()
+    check_choice(method, "method", tuple(spec.name for spec in variants))
+    spec = registry.find(method)
+    for option, value in options.items():
+        if value is not None and option not in spec.variant_options:
+            takers = " or ".join(f"method={s.name!r}" for s in variants
+                                 if option in s.variant_options)
+            raise ValueError(expected(option, f"None unless {takers}", value))
+    return spec.load_variant()(**{k: v for k, v in options.items() if k in spec.variant_options})
 
 
 def cam(model, images, target=None, *, layer=None, method=_defaults.CAM_METHOD, max_maps=None,
@@ -53,13 +62,7 @@ def cam(model, images, target=None, *, layer=None, method=_defaults.CAM_METHOD, 
         ValueError: for a layer without spatial output (a Dense layer), `"cam"` on a model that
             does not end in pooling and one dense layer, or `max_maps` with another method.
     """
-    check_choice(method, "method", tuple(METHODS))
-    if method == "scorecam":
-        variant = ScoreCAM(max_maps=max_maps)
-    elif max_maps is not None:
-        raise ValueError(expected("max_maps", "None unless method='scorecam'", max_maps))
-    else:
-        variant = METHODS[method]()
+    variant = _variant(method, {"max_maps": max_maps})
     return variant(model, images, target, layer=layer, logits=logits, normalize=normalize,
                    batch_size=batch_size)
 

@@ -1,0 +1,299 @@
+"""Every attribution method of the package, described once: `FAMILIES` and `METHODS`.
+
+Each `MethodSpec` holds all that the rest of the package needs to know about one method, and every
+consumer reads it from here:
+
+- `keras_vis.cam`: its `method` choices and the `BaseCAM` subclass of each (`cam_variants`);
+- the metrics, `randomization_check` and `explain_dataset`: names, aliases, the function and its
+  default options (`find`, `known_names`);
+- the HTML report and the `keras-vis` command line: titles, captions, colours, availability, the
+  options filled from the report's `Settings` and `Subject`, one subcommand per family with its
+  `--method` choices (`drawn`, `command_help`).
+
+Functions and classes are named by `"module:attribute"` paths, imported on first use: this module
+needs only the standard library, so `keras-vis --help` starts without importing TensorFlow.
+
+Adding a method
+    Append a `MethodSpec` to `METHODS`; its position is its place in the report and in the
+    command line's choices. `function` names `f(model, images, target=None, **options)` returning
+    float32 `(N, H, W)` maps in [0, 1] (`normalize=False` for the raw maps) and taking
+    `batch_size`. `defaults` are the options its name stands for; `report_options` fill more from
+    the report's `Settings` and `Subject`; `drawing` puts it in the report (and its family's
+    `--method` choices); `unavailable` names a check for models it cannot run on.
+
+Adding a CAM variant
+    Write a `BaseCAM` subclass overriding `channel_weights` in a new file under
+    `keras_vis/attribution/cam/`, and append `cam_variant(name, "module:Class", title, caption)`
+    to `METHODS`: `cam(method=name)`, the metrics, the report and `keras-vis cam` all take it.
+    Constructor options of the variant that `cam` passes on (Score-CAM's `max_maps`) are listed in
+    `variant_options`.
+
+Adding a family
+    Append a `Family` to `FAMILIES` and give its methods `family=` its name: it becomes a
+    `keras-vis` subcommand whose `--method` takes its drawn methods, and a group of the report.
+"""
+
+import dataclasses
+import functools
+import importlib
+import types
+import typing
+
+
+@dataclasses.dataclass(frozen=True)
+class Family:
+    """A kind of attribution method: one `keras-vis` subcommand and one group of the report.
+
+    Attributes:
+        name: the subcommand, and the `family` of its methods.
+        summary: what the subcommand draws, for `keras-vis --help` (the labels of its drawn
+            methods follow it).
+        heading: the title of its pictures in the report (lower-cased: its progress step).
+    """
+
+    name: str
+    summary: str
+    heading: str
+
+
+FAMILIES = (
+    Family("saliency", "gradient saliency maps", "Gradients"),
+    Family("cam", "class activation maps", "Class activation maps"),
+    Family("occlusion",
+           "slide a grey patch over each image and map the drop of the class probability",
+           "Occlusion"),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Drawing:
+    """How the report draws a method's maps.
+
+    Attributes:
+        cmap: the matplotlib colour map.
+        alpha: the weight of the colours over the image; 1.0 draws the map on its own.
+    """
+
+    cmap: str
+    alpha: float
+
+
+# Class activation maps are drawn over the image (their location is the point); gradient maps on
+# their own (their detail is the point).
+OVER_IMAGE = Drawing("jet", 0.45)
+ON_ITS_OWN = Drawing("inferno", 1.0)
+
+# Where `report_options` read their values from.
+_SOURCES = ("settings", "subject")
+
+
+@functools.lru_cache(maxsize=None)
+def resolve(path):
+    """The object a `"module:attribute"` path names, imported on first use."""
+    module, _, attribute = path.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def _check_path(value, name):
+    module, _, attribute = value.partition(":") if isinstance(value, str) else ("", "", "")
+    if not (module and attribute):
+        raise ValueError(f"Expected `{name}` to be a 'module:attribute' path. "
+                         f"Received: {name}={value!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class MethodSpec:
+    """One attribution method.
+
+    Attributes:
+        name: the name `method=` arguments and `--method` take, also used in file names.
+        family: the `name` of its `Family`.
+        function: `"module:attribute"` of `f(model, images, target=None, **options) -> maps`.
+        title: the title under its picture.
+        caption: how to read its picture.
+        label: its name in the subcommand's `--help` summary; default `title`.
+        aliases: more names that stand for it (metrics and `explain_dataset` accept them).
+        defaults: the options its name stands for (`{"method": "guided"}`).
+        report_options: options the report fills, option -> `"settings.<field>"` or
+            `"subject.<attribute>"`; they override `defaults`.
+        drawing: how the report draws it; `None` keeps it out of the report's method table and
+            out of `--method` (its family draws it its own way).
+        unavailable: `"module:attribute"` of `f(subject, settings) -> None or the reason it cannot
+            run on this model`, or `None` if it runs on every model.
+        variant: for a `cam(method=name)` variant, `"module:Class"` of its `BaseCAM` subclass.
+        variant_options: the `cam` keywords passed on to the variant's constructor.
+    """
+
+    name: str
+    family: str
+    function: str
+    title: str
+    caption: str = ""
+    label: str = ""
+    aliases: typing.Tuple[str, ...] = ()
+    defaults: typing.Mapping[str, typing.Any] = dataclasses.field(default_factory=dict)
+    report_options: typing.Mapping[str, str] = dataclasses.field(default_factory=dict)
+    drawing: typing.Optional[Drawing] = None
+    unavailable: typing.Optional[str] = None
+    variant: typing.Optional[str] = None
+    variant_options: typing.Tuple[str, ...] = ()
+
+    def __post_init__(self):
+        families = tuple(family.name for family in FAMILIES)
+        if self.family not in families:
+            raise ValueError(f"Expected `family` to be one of {families}. "
+                             f"Received: family={self.family!r}")
+        _check_path(self.function, "function")
+        for name in ("unavailable", "variant"):
+            if getattr(self, name) is not None:
+                _check_path(getattr(self, name), name)
+        for option, source in self.report_options.items():
+            if source.partition(".")[0] not in _SOURCES or not source.partition(".")[2]:
+                name = f"report_options[{option!r}]"
+                raise ValueError(f"Expected `{name}` to be 'settings.<field>' or "
+                                 f"'subject.<attribute>'. Received: {name}={source!r}")
+        # Frozen, and read-only all the way down: consumers share one spec.
+        object.__setattr__(self, "label", self.label or self.title)
+        object.__setattr__(self, "aliases", tuple(self.aliases))
+        object.__setattr__(self, "variant_options", tuple(self.variant_options))
+        object.__setattr__(self, "defaults", types.MappingProxyType(dict(self.defaults)))
+        object.__setattr__(self, "report_options",
+                           types.MappingProxyType(dict(self.report_options)))
+
+    def load(self):
+        """The method's function."""
+        return resolve(self.function)
+
+    def load_variant(self):
+        """The `BaseCAM` subclass of a `cam` variant."""
+        if self.variant is None:
+            raise ValueError(f"Expected a `cam` variant. Received: method={self.name!r}")
+        return resolve(self.variant)
+
+    def report_arguments(self, subject, settings):
+        """The options the report calls `function` with: `defaults`, then `report_options`."""
+        sources = {"settings": settings, "subject": subject}
+        filled = {}
+        for option, source in self.report_options.items():
+            where, _, attribute = source.partition(".")
+            filled[option] = getattr(sources[where], attribute)
+        return {**self.defaults, **filled}
+
+    def why_unavailable(self, subject, settings):
+        """`None`, or the reason the method cannot run on the subject's model."""
+        return None if self.unavailable is None else resolve(self.unavailable)(subject, settings)
+
+
+_CAM_LAYER = {"layer": "settings.cam_layer"}
+
+
+def cam_variant(name, variant, title, caption, *, report_options=_CAM_LAYER, **fields):
+    """The entry of a `cam(method=name)` variant, drawn over the image.
+
+    Args:
+        name: the `method` name.
+        variant: `"module:Class"` of its `BaseCAM` subclass.
+        title, caption: as in `MethodSpec`.
+        report_options: as in `MethodSpec`; default the report's CAM layer.
+        **fields: other `MethodSpec` fields.
+    """
+    return MethodSpec(name, "cam", "keras_vis.attribution:cam", title, caption,
+                      defaults={"method": name}, report_options=report_options,
+                      drawing=OVER_IMAGE, variant=variant, **fields)
+
+
+METHODS = (
+    MethodSpec(
+        "vanilla", "saliency", "keras_vis.attribution:saliency", "Gradient",
+        "How much each pixel changes the class logit (Simonyan et al.).",
+        label="vanilla", aliases=("saliency",), drawing=ON_ITS_OWN),
+    MethodSpec(
+        "guided", "saliency", "keras_vis.attribution:saliency", "Guided backprop",
+        "Gradients kept only where both the forward input and the backward signal are positive.",
+        label="guided", aliases=("guided_backprop",), defaults={"method": "guided"},
+        drawing=ON_ITS_OWN),
+    MethodSpec(
+        "deconvnet", "saliency", "keras_vis.attribution:saliency", "Deconvnet backprop",
+        "Gradients with every ReLU's backward pass rectified (Zeiler & Fergus).",
+        label="deconvnet", defaults={"method": "deconvnet"}, drawing=ON_ITS_OWN),
+    MethodSpec(
+        "smoothgrad", "saliency", "keras_vis.attribution:saliency", "SmoothGrad",
+        "Gradients averaged over noisy copies of the image.",
+        defaults={"smooth_samples": 25, "seed": 0},
+        report_options={"smooth_samples": "settings.smooth_samples", "seed": "settings.seed"},
+        drawing=ON_ITS_OWN),
+    MethodSpec(
+        "gradient_input", "saliency", "keras_vis.attribution:gradient_input", "Gradient × input",
+        "Gradient times pixel value.", label="gradient×input", drawing=ON_ITS_OWN),
+    MethodSpec(
+        "integrated_gradients", "saliency", "keras_vis.attribution:integrated_gradients",
+        "Integrated gradients",
+        "Gradients averaged along the path from a black image (Sundararajan et al.).",
+        label="integrated gradients",
+        report_options={"steps": "settings.ig_steps", "baseline": "subject.black_input"},
+        drawing=ON_ITS_OWN),
+    # CAM weights the layer feeding the global average pooling: the report leaves it `None`.
+    cam_variant(
+        "cam", "keras_vis.attribution.cam.classic:ClassicCAM", "CAM",
+        "Feature maps weighted by the dense layer's weights of the class (Zhou et al.).",
+        report_options={}, unavailable="keras_vis.report.methods:classic_cam_unavailable"),
+    cam_variant(
+        "gradcam", "keras_vis.attribution.cam.gradcam:GradCAM", "Grad-CAM",
+        "Feature maps weighted by their mean gradient (Selvaraju et al.)."),
+    cam_variant(
+        "gradcam++", "keras_vis.attribution.cam.gradcampp:GradCAMPlusPlus", "Grad-CAM++",
+        "Feature maps weighted by higher-order gradient terms (Chattopadhyay et al.)."),
+    cam_variant(
+        "layercam", "keras_vis.attribution.cam.layercam:LayerCAM", "LayerCAM",
+        "Each position weighted by its own positive gradient (Jiang et al.)."),
+    cam_variant(
+        "hirescam", "keras_vis.attribution.cam.hirescam:HiResCAM", "HiResCAM",
+        "Feature maps times their gradients, position by position (Draelos & Carin)."),
+    cam_variant(
+        "scorecam", "keras_vis.attribution.cam.scorecam:ScoreCAM", "Score-CAM",
+        "Feature maps weighted by the class probability of the image masked by each (Wang et al.).",
+        report_options={**_CAM_LAYER, "max_maps": "settings.score_cam_maps"},
+        variant_options=("max_maps",)),
+    MethodSpec(
+        "guided_gradcam", "cam", "keras_vis.attribution:guided_gradcam", "Guided Grad-CAM",
+        "Guided backprop sharpened where Grad-CAM points.", label="guided Grad-CAM",
+        report_options=_CAM_LAYER, drawing=ON_ITS_OWN),
+    # Read as importance (high where hiding a patch costs the most), as the metrics read every
+    # map; the report draws occlusion its own way, with the mask of the regions that matter.
+    MethodSpec(
+        "occlusion", "occlusion", "keras_vis.metrics._methods:occlusion_importance", "Occlusion"),
+)
+
+_BY_NAME = {name: spec for spec in METHODS for name in (spec.name, *spec.aliases)}
+
+
+def find(name):
+    """The `MethodSpec` of a name or alias, or `None`."""
+    return _BY_NAME.get(name)
+
+
+def known_names():
+    """Every name and alias, in registry order (each name before its aliases)."""
+    return tuple(_BY_NAME)
+
+
+def family(name):
+    """The methods of one family, in registry order."""
+    return tuple(spec for spec in METHODS if spec.family == name)
+
+
+def drawn(family_name=None):
+    """The methods the report's method table draws (of one family, if given), in registry order."""
+    return tuple(spec for spec in METHODS if spec.drawing is not None
+                 and family_name in (None, spec.family))
+
+
+def cam_variants():
+    """The `cam(method=...)` variants, in registry order."""
+    return tuple(spec for spec in METHODS if spec.variant is not None)
+
+
+def command_help(family_spec):
+    """The `keras-vis --help` line of a family's subcommand: its summary, then its methods."""
+    labels = [spec.label for spec in drawn(family_spec.name)]
+    return f"{family_spec.summary}: {', '.join(labels)}" if labels else family_spec.summary
