@@ -28,11 +28,11 @@ def _run(model, target, classes, count, copies, make_batch, *, batch_size, **opt
 
 
 def mean_input_gradients(model, target, classes, count, copies, make_batch, *, batch_size, head,
-                         relu="standard"):
+                         composite=None):
     """The mean over its copies of the input gradient of each image: float32 `(count, H, W, C)`."""
     total = None
     for image_index, _, result in _run(model, target, classes, count, copies, make_batch,
-                                       batch_size=batch_size, head=head, relu=relu):
+                                       batch_size=batch_size, head=head, composite=composite):
         gradients = result.input_grads[0]
         if total is None:
             total = np.zeros((count,) + gradients.shape[1:], np.float64)
