@@ -65,8 +65,8 @@ class Engine:
         plan = None if composite is None else composite.plan(model, linear_head=head == "linear")
         self._runner = GraphRunner(model, self.taps + target_layers, head=head, plan=plan,
                                    taps_only=taps_only)
-        # A target that taps no layer scores the model outputs, which a taps-only run never computes:
-        # such a run is forward-only and returns no scores.
+        # A target that taps no layer scores the model outputs, which a taps-only run never
+        # computes: such a run is forward-only and returns no scores.
         self._scored = not (taps_only and not target_layers)
         if not self._scored and (input_grads or tap_grads):
             raise ValueError(

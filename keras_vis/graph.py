@@ -167,6 +167,7 @@ class _Trace:
         self.runner = runner
         self.inputs = inputs
         self.recorded = {}
+        self.layer_inputs = {}  # id(layer) -> the tensors it was called on, for rules to read
 
     def run_opaque(self, model):
         runner = self.runner
@@ -202,8 +203,9 @@ class _Trace:
         assigned = runner._plan.get(layer) if runner._plan is not None else None
         layer_rule = assigned.layer_rule if assigned else None
         activation_rule = assigned.activation_rule if assigned else None
-        site = assigned.site(self.inputs) if assigned else None
         tensors = tf.nest.flatten(args)
+        self.layer_inputs[id(layer)] = tensors
+        site = assigned.site(self.inputs, self.layer_inputs) if assigned else None
         activation = fused_activation(layer)
         drop = is_head and getattr(activation, "__name__", None) in SQUASH_ACTIVATIONS
         if activation is not None and (drop or layer_rule or activation_rule):

@@ -58,15 +58,14 @@ class CompiledStep:
     """
 
     def __init__(self, function, input_signature, *, jit_compile=False, relax_shapes=True):
-        self.trace_count = 0
-
-        def traced(*args):
-            self.trace_count += 1
-            return function(*args)
-
-        self._compiled = tf.function(traced, input_signature=input_signature,
+        self._counted = _Counted(function)
+        self._compiled = tf.function(self._counted, input_signature=input_signature,
                                      jit_compile=jit_compile, reduce_retracing=relax_shapes,
                                      autograph=False)
+
+    @property
+    def trace_count(self):
+        return self._counted.count
 
     def __call__(self, *args):
         return self._compiled(*args)
@@ -74,6 +73,20 @@ class CompiledStep:
     def concrete(self, *specs):
         """The traced graph for `specs`, without running it."""
         return self._compiled.get_concrete_function(*specs)
+
+
+class _Counted:
+    """A function that counts its calls. Being an object, not a closure, TensorFlow tells its
+    retracing apart from other steps' (it groups closures of the same code, and would warn that
+    the many engines of a session retrace)."""
+
+    def __init__(self, function):
+        self.function = function
+        self.count = 0
+
+    def __call__(self, *args):
+        self.count += 1
+        return self.function(*args)
 
 
 def gradients(tape, target, sources, output_gradients=None):

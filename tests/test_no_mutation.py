@@ -20,10 +20,13 @@ import keras_vis
 from conftest import assert_model_unchanged, model_state
 from keras_vis.attribution import (
     cam,
+    deeplift,
     gradcam,
     gradient_input,
+    gradient_shap,
     guided_gradcam,
     integrated_gradients,
+    lrp,
     occlusion,
     saliency,
 )
@@ -89,10 +92,14 @@ def scribbled(arrays):
 
 
 # One call per public function that takes a model, with the options that reach its most invasive
-# path: linear heads (softmax swapped), guided and deconvnet ReLUs, a randomized clone, files.
+# path: linear heads (softmax dropped), guided and deconvnet ReLUs, relevance rules, a randomized
+# clone, files.
 CALLS = {
     "saliency": lambda s: saliency(s.model, s.x, method="guided", smooth_samples=2, seed=0),
     "gradient_input": lambda s: gradient_input(s.model, s.x),
+    "lrp": lambda s: lrp(s.model, s.x, composite="epsilon_gamma_box"),
+    "deeplift": lambda s: deeplift(s.model, s.x, baseline=0.5),
+    "gradient_shap": lambda s: gradient_shap(s.model, s.x, samples=2, seed=0),
     "integrated_gradients": lambda s: integrated_gradients(s.model, s.x, steps=2),
     "cam": lambda s: cam(s.model, s.x, method="scorecam", max_maps=2),
     "gradcam": lambda s: gradcam(s.model, s.x, 1),
@@ -248,16 +255,16 @@ def failing_cnn():
 
 
 @pytest.mark.parametrize("layer, call", [
-    # the ReLU fused into the convolution is swapped for its guided form while the layer runs
+    # the convolution runs as its linear part, its fused ReLU with a guided backward pass
     ("conv", lambda m: saliency(m, images(1), method="guided")),
     ("conv", lambda m: saliency(m, images(1), method="deconvnet")),
     ("conv", lambda m: deconvnet(m, images(1), "conv")),
-    # the softmax of the head is swapped for the identity while the layer runs
+    # the head runs without its softmax
     ("predictions", lambda m: gradcam(m, images(1), 1)),
     ("predictions", lambda m: maximize(m, objectives.class_logit(0), steps=1, progress=False)),
 ], ids=["guided saliency", "deconvnet saliency", "deconvnet", "linear head", "class logit"])
-def test_a_layer_failing_while_its_activation_is_swapped_leaves_it_restored(failing_cnn, layer,
-                                                                            call):
+def test_a_layer_failing_while_it_runs_without_its_activation_leaves_it_as_it_was(
+        failing_cnn, layer, call):
     before = model_state(failing_cnn)
     original = failing_cnn.get_layer(layer).activation
     Failing.armed = layer

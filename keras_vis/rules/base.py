@@ -10,6 +10,7 @@ DeepLIFT's rescale rule are all rules.
 
 import functools
 
+import keras
 import tensorflow as tf
 
 from keras_vis import _keras
@@ -92,23 +93,37 @@ class Site:
         layer: the user's layer (read, never written).
         nonnegative_input: the layer's input is known to be >= 0 (it comes from a ReLU, a
             sigmoid, pooling of such values...), so rules may skip terms of negative inputs.
-        folded: the `BatchNormalization` layer canonized into this one, or `None`.
+        folded: the `BatchNormalization` layers canonized into this one, `(before, after)`,
+            each `None` where there is none.
     """
 
-    def __init__(self, layer, *, folded=None, nonnegative_input=False, prefix=None,
-                 model_inputs=()):
+    def __init__(self, layer, *, folded=(None, None), nonnegative_input=False, prefix=None,
+                 model_inputs=(), layer_inputs=None):
         self.layer = layer
         self.folded = folded
         self.nonnegative_input = nonnegative_input
         self._prefix = prefix
         self._model_inputs = list(model_inputs)
+        self._layer_inputs = layer_inputs or {}
 
     @functools.cached_property
     def linear(self):
         """The layer's linear map `z = W x + b` (with `folded` merged in), read at trace time."""
         from keras_vis.rules.linear import linear_map  # linear.py builds on this module
 
-        return linear_map(self.layer, folded=self.folded)
+        return linear_map(self.layer, *self.folded)
+
+    def linear_input(self, inputs):
+        """What `linear` takes, float32: the layer's input, or the input of the normalization
+        folded in before it (whose output the layer was called on)."""
+        before = self.folded[0]
+        tensor = inputs[0] if before is None else self._layer_inputs[id(before)][0]
+        return tf.cast(tensor, tf.float32)
+
+    @property
+    def is_folded(self):
+        """True if a normalization is folded into this layer."""
+        return any(layer is not None for layer in self.folded)
 
     @property
     def model_input(self):
@@ -117,16 +132,22 @@ class Site:
 
     def to_layer_input(self, value):
         """`value`, shaped like the model input, carried to this layer's input through the
-        element-wise layers in between (rescaling, normalization, padding).
+        element-wise layers in between (rescaling, normalization with fixed statistics, padding).
 
         Raises:
-            ValueError: if the layers before this one are not a simple chain from the input.
+            ValueError: if the layers before this one are not such a chain from the input.
         """
-        if self._prefix is None:
+        mapping = (keras.layers.Rescaling, keras.layers.Normalization, keras.layers.Identity,
+                   keras.layers.ZeroPadding1D, keras.layers.ZeroPadding2D,
+                   keras.layers.ZeroPadding3D, keras.layers.Dropout)
+        if self._prefix is None or not all(isinstance(l, mapping) for l in self._prefix):
             raise _keras.pass_through_tracing(ValueError(
                 f"Expected the layers between the model input and layer '{self.layer.name}' to "
-                "form a chain of single-input layers, to carry input bounds to it. Received: a "
-                "branching graph. Give `low`/`high` for the layer's own input instead."
+                "be a chain of element-wise layers (rescaling, normalization with fixed "
+                "statistics, padding), to carry input bounds to it. Received: "
+                f"{[type(l).__name__ for l in self._prefix or []] or 'a branching graph'}. "
+                "Pass `low=None, high=None`: the bounds are then each image's own extremes "
+                "as the layer sees them."
             ))
         for layer in self._prefix:
             kwargs = {"training": False} if _keras.takes_training_argument(layer) else {}

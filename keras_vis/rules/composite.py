@@ -100,7 +100,7 @@ def _selector_key(selector):
 class Assignment:
     """The rules one layer gets: for its main computation and for its activation."""
 
-    def __init__(self, layer, layer_rule, activation_rule, *, folded=None,
+    def __init__(self, layer, layer_rule, activation_rule, *, folded=(None, None),
                  nonnegative_input=False, prefix=None):
         self.layer = layer
         self.layer_rule = layer_rule
@@ -109,10 +109,11 @@ class Assignment:
         self._nonnegative_input = nonnegative_input
         self._prefix = prefix
 
-    def site(self, model_inputs):
-        """The `Site` its rules see in a trace whose model inputs are `model_inputs`."""
+    def site(self, model_inputs, layer_inputs):
+        """The `Site` its rules see in a trace with these model inputs and `{id(layer): input
+        tensors}` of the layers computed so far."""
         return Site(self.layer, folded=self._folded, nonnegative_input=self._nonnegative_input,
-                    prefix=self._prefix, model_inputs=model_inputs)
+                    prefix=self._prefix, model_inputs=model_inputs, layer_inputs=layer_inputs)
 
 
 class Plan:
@@ -241,8 +242,8 @@ class Composite:
         check_layer_graph(model)
         flow = DataFlow(model)
         first = {id(layer) for layer in flow.first_linear_layers()}
-        folds = flow.batchnorm_folds() if self.canonize else {}
-        folded = {id(bn) for bn in folds.values()}
+        before, after = flow.batchnorm_folds() if self.canonize else ({}, {})
+        folded = {id(bn) for bn in [*before.values(), *after.values()]}
         dropped = {id(layer) for layer in head_layers(model)} if linear_head else set()
         assignments = {}
         for layer in flow.layers():
@@ -277,8 +278,9 @@ class Composite:
             if layer_rule is None and activation_rule is None:
                 continue
             assignments[id(layer)] = Assignment(
-                layer, layer_rule, activation_rule, folded=folds.get(id(layer)),
-                nonnegative_input=flow.nonnegative_input(layer),
+                layer, layer_rule, activation_rule,
+                folded=(before.get(id(layer)), after.get(id(layer))),
+                nonnegative_input=flow.nonnegative_input(before.get(id(layer), layer)),
                 prefix=flow.prefix(layer) if id(layer) in first else None)
         return Plan(assignments, needs_reference=self.needs_reference)
 

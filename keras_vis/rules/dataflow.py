@@ -136,25 +136,40 @@ class DataFlow:
                 and not any(behind_linear(value) for value in call.inputs)]
 
     def batchnorm_folds(self):
-        """`{id(linear layer): batch normalization layer}` for every normalization that is the
-        only consumer of a linear layer without activation, on the channel axis."""
-        folds = {}
+        """The batch normalizations that can be folded into a neighbouring linear layer.
+
+        A normalization folds into the linear layer it directly follows if that layer has no
+        activation and feeds nothing else; otherwise into the linear layer it alone directly
+        feeds. Either way both are called once and it normalizes the channel axis.
+
+        Returns:
+            `(before, after)`: `{id(linear layer): normalization}` for the normalizations folded
+            in before and after each layer.
+        """
+        before, after = {}, {}
         finals = {id(value) for value in self.outputs}
         for call in self.calls:
             layer = call.layer
-            if not isinstance(layer, keras.layers.BatchNormalization) or len(call.inputs) != 1:
+            if (not isinstance(layer, keras.layers.BatchNormalization) or len(call.inputs) != 1
+                    or self._call_counts[id(layer)] != 1 or not _normalizes_last_axis(layer)):
                 continue
-            value = call.inputs[0]
+            value, output = call.inputs[0], call.outputs[0]
             producer = value.producer
-            if (producer is None or not has_linear_map(producer.layer)
-                    or fused_activation(producer.layer) is not None
-                    or self._consumers.get(id(value)) != [call] or id(value) in finals
-                    or self._call_counts[id(layer)] != 1
-                    or self._call_counts[id(producer.layer)] != 1
-                    or not _normalizes_last_axis(layer)):
+            if (producer is not None and self._foldable(producer.layer)
+                    and fused_activation(producer.layer) is None
+                    and self._consumers.get(id(value)) == [call] and id(value) not in finals
+                    and id(producer.layer) not in after):
+                after[id(producer.layer)] = layer
                 continue
-            folds[id(producer.layer)] = layer
-        return folds
+            consumers = self._consumers.get(id(output), [])
+            if (len(consumers) == 1 and self._foldable(consumers[0].layer)
+                    and len(consumers[0].inputs) == 1 and id(output) not in finals
+                    and id(consumers[0].layer) not in before):
+                before[id(consumers[0].layer)] = layer
+        return before, after
+
+    def _foldable(self, layer):
+        return has_linear_map(layer) and self._call_counts[id(layer)] == 1
 
     def nonnegative_input(self, layer):
         """True if every call of `layer` reads only values known to be >= 0."""

@@ -1,12 +1,13 @@
 """DeepLIFT's rescale rule (Shrikumar et al., 2017) as backward rules on a paired batch.
 
 The engine runs the images and their references together, the references in the second half of
-the batch, so every rule sees both the input `x` and the reference input `x₀` of its layer. A
-non-linearity's multiplier is `Δy / Δx` (its gradient where `Δx` vanishes); a product `a · b`
-splits its difference as `Δa · (b + b₀)/2 + Δb · (a + a₀)/2`; linear layers keep their gradient.
+the batch, so every rule sees both the input `x` and the reference input `x₀` of its layer. An
+activation's multiplier is `Δy / Δx` value by value (its gradient where `Δx` vanishes); layer,
+group and unit normalizations are treated the same way, value by value; a product `a · b` splits
+its difference as `Δa · (b + b₀)/2 + Δb · (a + a₀)/2`; linear layers keep their gradient.
 Backpropagating these multipliers and multiplying by `x - x₀` at the input gives contributions that
-sum to `f(x) - f(x₀)` (summation-to-delta) for networks of linear layers, element-wise
-activations and products; max-pooling keeps its gradient, as in the paper.
+sum to `f(x) - f(x₀)` (summation-to-delta) for any network made of these; max-pooling keeps its
+gradient, as in the paper, which makes the sum approximate.
 """
 
 import keras
@@ -21,7 +22,6 @@ from keras_vis.rules.linear import LINEAR
 _FLAT = 1e-6
 """Below this input difference a non-linearity's multiplier is its gradient."""
 
-_NOT_ELEMENTWISE = frozenset({"softmax", "log_softmax"})
 
 
 def _halves(tensor):
@@ -35,7 +35,8 @@ def _with_zero_reference(gradient_of_images, upstream):
 
 
 class Rescale(Rule):
-    """The rescale rule for an element-wise non-linearity: multiplier `Δy / Δx`."""
+    """The rescale rule for a shape-preserving non-linearity: multiplier `Δy / Δx` per value,
+    which carries `sum(upstream · Δy)` over to the input exactly."""
 
     needs_reference = True
 
@@ -46,7 +47,7 @@ class Rescale(Rule):
             y = forward(x)
 
         def backward(upstream):
-            slope = tape.gradient(y, x)  # element-wise, so the derivative itself
+            slope = tape.gradient(y, x)  # the derivative, for an element-wise function
             x_image, x_reference = _halves(x)
             y_image, y_reference = _halves(y)
             delta_x, delta_y = x_image - x_reference, y_image - y_reference
@@ -102,6 +103,8 @@ _LINEAR_LAYERS = LINEAR + (
     keras.layers.GaussianDropout, keras.layers.GaussianNoise, keras.layers.AlphaDropout,
     keras.layers.ActivityRegularization, keras.layers.Identity,
 )
+_NORMALIZATIONS = (keras.layers.LayerNormalization, keras.layers.GroupNormalization,
+                   keras.layers.UnitNormalization)
 _WINNERS = (
     keras.layers.MaxPooling1D, keras.layers.MaxPooling2D, keras.layers.MaxPooling3D,
     keras.layers.GlobalMaxPooling1D, keras.layers.GlobalMaxPooling2D,
@@ -113,7 +116,8 @@ DEEPLIFT = Composite(
     [
         (_LINEAR_LAYERS + _WINNERS, Gradient()),
         (keras.layers.Multiply, Product()),
-        (ACTIVATIONS.excluding(*_NOT_ELEMENTWISE), Rescale()),
+        (_NORMALIZATIONS, Rescale()),
+        (ACTIVATIONS, Rescale()),
     ],
     strict=True, name="deeplift",
 )

@@ -112,11 +112,10 @@ class Epsilon(_Relevance):
 
     def relevance(self, inputs, output, relevance, tape, site):
         epsilon = max(self.epsilon, TINY)
-        if site is None or site.folded is None:
+        if site is None or not site.is_folded:
             return proportional(inputs, output, relevance, tape, epsilon)
-        linear = site.linear
-        x = _float(inputs[0])
-        return [redistribute(linear, [(x, None, linear.bias, 1.0)], relevance, epsilon)]
+        linear, x = site.linear, site.linear_input(inputs)
+        return [redistribute(linear, [(x, None, linear.bias_for(x), 1.0)], relevance, epsilon)]
 
 
 class Zero(Epsilon):
@@ -128,7 +127,13 @@ class Zero(Epsilon):
 
 
 class Gamma(_Relevance):
-    """LRP-γ: positive weights favoured, `z_jk = x_j (w_jk + γ w_jk⁺)` (and `b + γ b⁺`).
+    """LRP-γ: the contributions that agree with the output's sign favoured by `γ`.
+
+    For an output `z_k > 0`, `z_jk = x_j⁺ (w_jk + γ w_jk⁺) + x_j⁻ (w_jk + γ w_jk⁻)` and bias
+    `b_k + γ b_k⁺`; for `z_k <= 0` the same with the signs of the favoured parts swapped. For
+    non-negative inputs (after a ReLU) and positive outputs this is Montavon et al.'s
+    `x_j (w_jk + γ w_jk⁺)`; favouring the output's own sign (as zennit does) keeps the
+    denominator away from zero for the outputs a ReLU does not gate (before an `Add`).
 
     Args:
         gamma: how much positive contributions are favoured (0 is LRP-0).
@@ -141,12 +146,26 @@ class Gamma(_Relevance):
         self.gamma = check_number(gamma, "gamma", low=0)
         self.stabilizer = check_number(stabilizer, "stabilizer", low=0)
 
+    def _terms(self, x, kernel, bias, favour, nonnegative):
+        """The terms favouring positive (`favour=_positive`) or negative contributions."""
+        against = _negative if favour is _positive else _positive
+        towards, away = kernel + self.gamma * favour(kernel), kernel + self.gamma * against(kernel)
+        bias = None if bias is None else bias + self.gamma * favour(bias)
+        if nonnegative:
+            return [(x, towards, bias, 1.0)]
+        return [(_positive(x), towards, bias, 1.0), (_negative(x), away, None, 1.0)]
+
     def relevance(self, inputs, output, relevance, tape, site):
-        linear = site.linear
-        kernel = linear.kernel + self.gamma * _positive(linear.kernel)
-        bias = None if linear.bias is None else linear.bias + self.gamma * _positive(linear.bias)
-        terms = [(_float(inputs[0]), kernel, bias, 1.0)]
-        return [redistribute(linear, terms, relevance, self.stabilizer)]
+        linear, x = site.linear, site.linear_input(inputs)
+        bias = linear.bias_for(x)
+        z = linear(x, None, bias) if site.is_folded else _float(output)
+        positive = tf.cast(z > 0, tf.float32)
+        found = redistribute(linear, self._terms(x, linear.kernel, bias, _positive,
+                                                 site.nonnegative_input),
+                             relevance * positive, self.stabilizer)
+        return [found + redistribute(linear, self._terms(x, linear.kernel, bias, _negative,
+                                                         site.nonnegative_input),
+                                     relevance * (1.0 - positive), self.stabilizer)]
 
 
 class AlphaBeta(_Relevance):
@@ -169,7 +188,7 @@ class AlphaBeta(_Relevance):
         self.stabilizer = check_number(stabilizer, "stabilizer", low=0)
 
     def relevance(self, inputs, output, relevance, tape, site):
-        linear, x = site.linear, _float(inputs[0])
+        linear, x = site.linear, site.linear_input(inputs)
         found = self.alpha * redistribute(
             linear, _signed_terms(x, linear.kernel, True, site.nonnegative_input), relevance,
             self.stabilizer)
@@ -197,7 +216,7 @@ class Flat(_Relevance):
         self.stabilizer = check_number(stabilizer, "stabilizer", low=0)
 
     def relevance(self, inputs, output, relevance, tape, site):
-        linear, x = site.linear, _float(inputs[0])
+        linear, x = site.linear, site.linear_input(inputs)
         terms = [(tf.ones_like(x), tf.ones_like(linear.kernel), None, 1.0)]
         return [redistribute(linear, terms, relevance, self.stabilizer)]
 
@@ -211,7 +230,7 @@ class WSquare(_Relevance):
         self.stabilizer = check_number(stabilizer, "stabilizer", low=0)
 
     def relevance(self, inputs, output, relevance, tape, site):
-        linear, x = site.linear, _float(inputs[0])
+        linear, x = site.linear, site.linear_input(inputs)
         terms = [(tf.ones_like(x), tf.square(linear.kernel), None, 1.0)]
         return [redistribute(linear, terms, relevance, self.stabilizer)]
 
@@ -233,9 +252,9 @@ class ZBox(_Relevance):
 
     Args:
         low, high: the smallest and largest value a model input can take, in the model's input
-            units: a number or one number per channel; `None` for each image's own minimum and
-            maximum. They are carried through the element-wise layers between the input and
-            this layer (rescaling, normalization, padding).
+            units: a number or one number per channel, carried through the element-wise layers
+            between the input and this layer (rescaling, normalization, padding); `None` for
+            each image's own minimum and maximum as this layer sees it.
         stabilizer: the stabilizer ε.
     """
 
@@ -246,19 +265,18 @@ class ZBox(_Relevance):
         self.high = _bound(high, "high")
         self.stabilizer = check_number(stabilizer, "stabilizer", low=0)
 
-    def _bound_input(self, values, reduce, site):
-        image = _float(site.model_input)
-        axes = list(range(1, image.shape.rank))
-        if values is None:
-            bound = reduce(image, axis=axes, keepdims=True) + tf.zeros_like(image)
-        else:
-            bound = tf.constant(values, tf.float32) + tf.zeros_like(image)
-        return _float(site.to_layer_input(tf.cast(bound, site.model_input.dtype)))
+    def _bound(self, values, reduce, x, site):
+        if values is None:  # the image's own extreme, as this layer sees it
+            return reduce(x, axis=list(range(1, x.shape.rank)), keepdims=True) + tf.zeros_like(x)
+        image = site.model_input
+        bound = tf.cast(tf.constant(values, tf.float32) + tf.zeros_like(image, tf.float32),
+                        image.dtype)
+        return _float(site.to_layer_input(bound))
 
     def relevance(self, inputs, output, relevance, tape, site):
-        linear, x = site.linear, _float(inputs[0])
-        low = self._bound_input(self.low, tf.reduce_min, site)
-        high = self._bound_input(self.high, tf.reduce_max, site)
+        linear, x = site.linear, site.linear_input(inputs)
+        low = self._bound(self.low, tf.reduce_min, x, site)
+        high = self._bound(self.high, tf.reduce_max, x, site)
         terms = [(x, linear.kernel, None, 1.0), (low, _positive(linear.kernel), None, -1.0),
                  (high, _negative(linear.kernel), None, -1.0)]
         return [redistribute(linear, terms, relevance, self.stabilizer)]
@@ -323,19 +341,22 @@ _ROUTING = (
     keras.layers.GaussianNoise, keras.layers.AlphaDropout, keras.layers.ActivityRegularization,
     keras.layers.Identity,
 )
-_PREPROCESSING = (keras.layers.Rescaling, keras.layers.Normalization)
+_PASS_THROUGH = (keras.layers.Rescaling, keras.layers.Normalization,
+                 keras.layers.LayerNormalization, keras.layers.GroupNormalization,
+                 keras.layers.UnitNormalization)
 
 
 def structure_rules(epsilon):
     """The rules every relevance composite gives the layers that are not convolutions or dense
-    layers: max-pooling winner-take-all, proportional pooling and sums, ε on a normalization not
-    folded into a linear layer, pass-through for preprocessing, activations and dropout, the
-    signal of a gated product, and the plain gradient for layers that only move values."""
+    layers: max-pooling winner-take-all, proportional pooling and sums, ε on a batch
+    normalization not folded into a linear layer, pass-through for preprocessing, the other
+    normalizations (each value's relevance stays with it) and activations, the signal of a gated
+    product, and the plain gradient for layers that only move values."""
     return [
         (_MAX_POOLING, Gradient()),
         (_SUMS, Norm()),
         (keras.layers.BatchNormalization, Epsilon(epsilon)),
-        (_PREPROCESSING, Pass()),
+        (_PASS_THROUGH, Pass()),
         (keras.layers.Multiply, Gate()),
         (_ROUTING, Gradient()),
         (ACTIVATIONS, Pass()),
