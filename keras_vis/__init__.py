@@ -24,8 +24,9 @@ __version__ = "0.1.0"
 
 _FUNCTIONS = {
     "keras_vis.attribution": (
-        "apply_mask", "cam", "gradcam", "gradient_input", "guided_gradcam",
-        "integrated_gradients", "occlusion", "occlusion_mask", "saliency",
+        "apply_mask", "cam", "deeplift", "gradcam", "gradient_input", "gradient_shap",
+        "guided_gradcam", "integrated_gradients", "lrp", "occlusion", "occlusion_mask",
+        "saliency",
     ),
     "keras_vis.dataset": ("dataset_summary", "explain_dataset", "load_maps"),
     "keras_vis.deconv": ("deconvnet", "receptive_field", "top_activations"),
@@ -51,6 +52,7 @@ _MODULES = {
     "metrics": "keras_vis.metrics",
     "objectives": "keras_vis.maximization.objectives",
     "plot": "keras_vis.plot",
+    "rules": "keras_vis.rules",
 }
 _HOME = {name: module for module, names in _FUNCTIONS.items() for name in names}
 

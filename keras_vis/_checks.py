@@ -11,6 +11,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_vis import _keras
+
 
 def describe(value, limit=80):
     """A short printable form of `value` for error messages."""
@@ -45,8 +47,7 @@ def check_model(model, name="model"):
 def has_layer_graph(model):
     """True for a functional or sequential model, whose layer graph can be read and re-run; False
     for a subclassed model, which can only be called as a whole."""
-    graph = model._functional if isinstance(model, keras.Sequential) else model
-    return graph is not None and hasattr(graph, "_run_through_graph")
+    return _keras.layer_graph(model) is not None
 
 
 def check_layer_graph(model, name="model"):
@@ -93,12 +94,9 @@ def check_channels_last(model, name="model"):
 
 
 def graph_error(error):
-    """Marks `error`, raised while a `tf.function` is being traced, to reach the caller as raised.
-
-    AutoGraph otherwise re-raises it with the traced code's stack written into its message.
-    """
-    error.ag_pass_through = True
-    return error
+    """Marks `error`, raised while a `tf.function` is being traced, to reach the caller as raised
+    (see `keras_vis._keras.pass_through_tracing`)."""
+    return _keras.pass_through_tracing(error)
 
 
 def check_positive_int(value, name, minimum=1):

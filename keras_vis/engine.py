@@ -1,24 +1,22 @@
 """The gradient engine: every gradient-based technique runs through here.
 
-For a model, a set of tapped layers, a target, a head policy and a ReLU gradient policy, an `Engine`
-returns the model outputs, the tapped activations and the gradients of the target score with respect
-to the input and/or the tapped layers, batched by `batch_size`.
+For a model, a set of tapped layers, a target, a head policy and a composite of backward rules, an
+`Engine` returns the model outputs, the tapped activations and the gradients of the target score
+with respect to the input and/or the tapped layers, batched by `batch_size`.
 
-The step is a `tf.function` traced once per (model, taps, target kind, policies, outputs wanted,
-input shape) and reused: per-image class indices are fed as data, so changing them never retraces.
-Engines are cached weakly by model, so they disappear with the model and never keep it alive.
+The step is compiled once per (model, taps, target kind, head, composite, outputs wanted, input
+shape) and reused: per-image class indices are fed as data, so changing them never retraces.
+Engines live in the compiled-step cache of `keras_vis.steps`, keyed weakly by model.
+
+The engine trusts its arguments: the public functions validate the user's once, before calling it.
 """
-
-import weakref
 
 import numpy as np
 import tensorflow as tf
 
-from keras_vis._checks import check_model, check_positive_int
-from keras_vis.surgery import GraphRunner
-from keras_vis.targets import Class, as_target
-
-_ENGINES = weakref.WeakKeyDictionary()
+from keras_vis import steps
+from keras_vis.graph import GraphRunner
+from keras_vis.targets import Class, Target, as_target
 
 
 class Result(dict):
@@ -29,11 +27,17 @@ class Result(dict):
     where requested.
     """
 
-    __getattr__ = dict.__getitem__
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(
+                f"This engine result has no {name!r}; it holds {', '.join(map(repr, self))}."
+            ) from None
 
 
 class Engine:
-    """A compiled forward/backward step for one model, tap set, target kind and policy.
+    """A compiled forward/backward step for one model, tap set, target kind and composite.
 
     Get one with `get_engine`, which caches it; build one directly only to bypass the cache.
 
@@ -42,7 +46,10 @@ class Engine:
         taps: layers whose activations (and gradients) to return.
         target: a `Target`; its `key()` decides what is compiled.
         head: `"linear"` scores the pre-softmax logits; `"model"` the model's own outputs.
-        relu: ReLU gradient policy: `"standard"`, `"guided"` or `"deconvnet"`.
+        composite: a `keras_vis.rules.Composite` giving layers their backward rules (guided
+            backprop, relevance rules...); `None` for the plain gradient. A composite whose rules
+            need references (DeepLIFT) makes the step take a reference batch too: the images and
+            their references run together, and gradients are those of the images.
         input_grads: return the gradient of the score with respect to the inputs.
         tap_grads: return the gradient of the score with respect to the tapped activations.
         jit_compile: compile the step with XLA.
@@ -50,15 +57,16 @@ class Engine:
             neuron targets run on inputs of another size than the model was built for.
     """
 
-    def __init__(self, model, taps=(), target=None, *, head="linear", relu="standard",
+    def __init__(self, model, taps=(), target=None, *, head="linear", composite=None,
                  input_grads=True, tap_grads=False, jit_compile=False, taps_only=False):
-        self.target = as_target(target)
+        self.target = target if isinstance(target, Target) else as_target(target)
         target_layers = self.target.resolve(model)
         self.taps = list(taps)
-        self._all_taps = self.taps + target_layers
-        self._runner = GraphRunner(model, self._all_taps, head=head, relu=relu, taps_only=taps_only)
-        # A target that taps no layer scores the model outputs, which a taps-only run never computes:
-        # such a run is forward-only and returns no scores.
+        plan = None if composite is None else composite.plan(model, linear_head=head == "linear")
+        self._runner = GraphRunner(model, self.taps + target_layers, head=head, plan=plan,
+                                   taps_only=taps_only)
+        # A target that taps no layer scores the model outputs, which a taps-only run never
+        # computes: such a run is forward-only and returns no scores.
         self._scored = not (taps_only and not target_layers)
         if not self._scored and (input_grads or tap_grads):
             raise ValueError(
@@ -66,32 +74,31 @@ class Engine:
                 f"with `taps_only=True`. Received: target={self.target.key()!r}, which scores the "
                 "model outputs that a taps-only run does not compute."
             )
+        self.paired = plan is not None and plan.needs_reference
+        self._seed_with_score = composite is not None and composite.seed_with_score
         self._taps_only = taps_only
         self._input_grads = input_grads
         self._tap_grads = tap_grads
         self._jit_compile = jit_compile
         self._steps = {}
-        self.trace_count = 0
+
+    @property
+    def trace_count(self):
+        """How many times this engine's steps were traced (once per input signature)."""
+        return sum(step.trace_count for step in self._steps.values())
 
     def _step_for(self, arrays):
         signature = tuple((a.shape[1:], a.dtype) for a in arrays)
         step = self._steps.get(signature)
         if step is None:
             specs = [tf.TensorSpec((None,) + shape, dtype) for shape, dtype in signature]
-            step = tf.function(
-                self._step,
-                input_signature=(specs, tf.TensorSpec((None,), tf.int32)),
-                jit_compile=self._jit_compile,
-                reduce_retracing=True,
-                # The step is plain TensorFlow with Python-level structure only; AutoGraph's
-                # source rewriting of the graph runner costs seconds on a large model's first call.
-                autograph=False,
-            )
+            step = steps.CompiledStep(
+                self._step, (specs, specs if self.paired else [], tf.TensorSpec((None,), tf.int32)),
+                jit_compile=self._jit_compile)
             self._steps[signature] = step
         return step
 
-    def _step(self, inputs, class_index):
-        self.trace_count += 1
+    def _step(self, inputs, references, class_index):
         tap_count = len(self.taps)
         need_gradients = self._input_grads or self._tap_grads
         with tf.GradientTape(watch_accessed_variables=False) as tape:
@@ -100,7 +107,13 @@ class Engine:
             if need_gradients:
                 for tensor in inputs:
                     tape.watch(tensor)
-            outputs, activations = self._runner(inputs)
+            batch = ([tf.concat([x, r], 0) for x, r in zip(inputs, references)] if self.paired
+                     else list(inputs))
+            outputs, activations = self._runner(batch)
+            if self.paired:
+                count = tf.shape(inputs[0])[0]
+                outputs = [None if o is None else o[:count] for o in outputs]
+                activations = [a[:count] for a in activations]
             if self._scored:
                 scores = self.target.score(outputs, activations[tap_count:], class_index)
         result = {
@@ -113,11 +126,9 @@ class Engine:
             sources = (list(inputs) if self._input_grads else []) + (
                 activations[:tap_count] if self._tap_grads else []
             )
-            gradients = tape.gradient(scores, sources)
-            gradients = [
-                tf.zeros_like(s, tf.float32) if g is None else tf.cast(g, tf.float32)
-                for g, s in zip(gradients, sources)
-            ]
+            # Relevance propagation starts from the score itself, so relevance sums to it.
+            seed = tf.stop_gradient(scores) if self._seed_with_score else None
+            gradients = steps.gradients(tape, scores, sources, output_gradients=seed)
             split = len(inputs) if self._input_grads else 0
             if self._input_grads:
                 result["input_grads"] = gradients[:split]
@@ -125,27 +136,33 @@ class Engine:
                 result["tap_grads"] = gradients[split:]
         return result
 
-    def __call__(self, inputs, class_index=None, *, batch_size=32):
+    def __call__(self, inputs, class_index=None, *, references=None, batch_size=32):
         """Runs the step over `inputs` in chunks of `batch_size`.
 
         Args:
             inputs: a float32 numpy array, or a list of them for a multi-input model.
             class_index: `(N,)` int32 per-image classes for a `Class` target (`-1` = predicted).
+            references: for a paired engine, the reference inputs (same shapes as `inputs`).
             batch_size: images per compiled call.
 
         Returns:
             A `Result` of numpy arrays concatenated over the batch.
         """
         arrays = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        references = [] if references is None else (
+            list(references) if isinstance(references, (list, tuple)) else [references])
+        if self.paired and len(references) != len(arrays):
+            raise ValueError("Expected one reference batch per input for this paired engine. "
+                             f"Received: {len(references)} for {len(arrays)} input(s).")
         count = len(arrays[0])
-        batch_size = check_positive_int(batch_size, "batch_size")
         if class_index is None:
             class_index = np.full((count,), -1, np.int32)
         step = self._step_for(arrays)
         chunks = []
         for start in range(0, count, batch_size):
-            stop = min(start + batch_size, count)
-            out = step([a[start:stop] for a in arrays], class_index[start:stop])
+            chunk = slice(start, min(start + batch_size, count))
+            out = step([a[chunk] for a in arrays], [r[chunk] for r in references],
+                       class_index[chunk])
             chunks.append(tf.nest.map_structure(lambda t: t.numpy(), out))
         return Result(_concatenate(chunks))
 
@@ -160,43 +177,42 @@ def get_engine(model, taps=(), target=None, **options):
     """Returns the cached `Engine` for this model and configuration, building it on first use.
 
     Args:
-        model: a built `keras.Model`.
+        model: a built `keras.Model` (checked by the caller).
         taps: layers whose activations to return.
-        target: anything `keras_vis.targets.as_target` accepts; only its kind and fixed parameters
-            (not per-image class indices) select the engine.
-        **options: `head`, `relu`, `input_grads`, `tap_grads`, `jit_compile`, `taps_only`
+        target: a `Target` (or anything `keras_vis.targets.as_target` accepts); only its kind and
+            fixed parameters (not per-image class indices) select the engine.
+        **options: `head`, `composite`, `input_grads`, `tap_grads`, `jit_compile`, `taps_only`
             (see `Engine`).
     """
-    check_model(model)
-    target = as_target(target)
-    key = (tuple(id(layer) for layer in taps), target.key(), tuple(sorted(options.items())))
-    engines = _ENGINES.setdefault(model, {})
-    engine = engines.get(key)
-    if engine is None:
-        engine = Engine(model, taps, target, **options)
-        engines[key] = engine
-    return engine
+    target = target if isinstance(target, Target) else as_target(target)
+    described = {name: value.key() if name == "composite" and value is not None else value
+                 for name, value in options.items()}
+    key = (tuple(id(layer) for layer in taps), target.key(), tuple(sorted(described.items())))
+    return steps.cached(model, "engine", key, lambda: Engine(model, taps, target, **options))
 
 
-def run(model, inputs, target=None, *, taps=(), batch_size=32, **options):
-    """One-call form: resolves `target` for the batch, gets the cached engine and runs it.
+def run(model, inputs, target=None, *, taps=(), classes=None, references=None, batch_size=32,
+        **options):
+    """One-call form: gets the cached engine for `target` and runs it on the batch.
 
     Args:
         model: a built `keras.Model`.
         inputs: a float32 array `(N, ...)` matching the model input, or a list for multi-input
             models (validate user images with `keras_vis._checks.to_float_batch` first).
-        target: any accepted target form (see `keras_vis.targets`).
+        target: a `Target`, or any accepted target form (see `keras_vis.targets`).
         taps: layers whose activations (and, with `tap_grads=True`, gradients) to return.
+        classes: `(N,)` int32 class per image for a `Class` target, if already resolved;
+            by default read (and checked) from the target.
+        references: reference inputs, for a composite that needs them (DeepLIFT).
         batch_size: images per compiled call.
-        **options: `head`, `relu`, `input_grads`, `tap_grads`, `jit_compile`, `taps_only`.
+        **options: `head`, `composite`, `input_grads`, `tap_grads`, `jit_compile`, `taps_only`.
 
     Returns:
         A `Result` (see `Result`).
     """
-    target = as_target(target)
+    target = target if isinstance(target, Target) else as_target(target)
     engine = get_engine(model, taps, target, **options)
     arrays = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
-    class_index = None
-    if isinstance(target, Class):
-        class_index = target.class_indices(model, len(arrays[0]))
-    return engine(arrays, class_index, batch_size=batch_size)
+    if classes is None and isinstance(target, Class):
+        classes = target.class_indices(model, len(arrays[0]))
+    return engine(arrays, classes, references=references, batch_size=batch_size)

@@ -5,6 +5,7 @@ import numbers
 
 import keras
 
+from keras_vis import _keras
 from keras_vis._checks import check_model, describe
 
 _CONV_TYPES = (
@@ -43,10 +44,10 @@ def output_shape(layer):
     try:
         output = layer.output
     except (AttributeError, ValueError):
-        nodes = getattr(layer, "_inbound_nodes", [])
+        nodes = _keras.inbound_nodes(layer)
         if not nodes:
             return None
-        output = nodes[0].outputs[0]
+        output = _keras.node_outputs(nodes[0])[0]
     if isinstance(output, (list, tuple)):
         output = output[0]
     return tuple(output.shape)

@@ -7,7 +7,8 @@ import pytest
 from conftest import assert_model_unchanged, model_state
 
 from keras_vis import last_conv_layer
-from keras_vis.attribution import cam, gradcam, guided_gradcam, occlusion, saliency
+from keras_vis.attribution import (cam, deeplift, gradcam, gradient_shap, guided_gradcam, lrp,
+                                   occlusion, saliency)
 
 SIZE = 64  # big enough for a 2×2 last feature map in every model, small enough to run fast
 
@@ -29,6 +30,14 @@ BUILDERS = {
         weights=None, input_shape=(SIZE, SIZE, 3), classes=5),
     "transfer VGG16": transfer_vgg16,
 }
+# Families the relevance methods must cover as well: bottleneck ResNets, dense connections.
+RELEVANCE_BUILDERS = {
+    **BUILDERS,
+    "ResNet50": lambda: keras.applications.ResNet50(weights=None, input_shape=(SIZE, SIZE, 3),
+                                                    classes=5),
+    "DenseNet121": lambda: keras.applications.DenseNet121(weights=None,
+                                                          input_shape=(SIZE, SIZE, 3), classes=5),
+}
 LAST_CONV = {"VGG16": "block5_conv3", "ResNet50V2": "post_relu", "MobileNetV2": "out_relu",
              "EfficientNetB0": "top_activation", "transfer VGG16": "block5_conv3"}
 
@@ -40,7 +49,7 @@ def models():
     def get(name):
         if name not in built:
             keras.utils.set_random_seed(0)
-            built[name] = BUILDERS[name]()
+            built[name] = RELEVANCE_BUILDERS[name]()
         return built[name]
 
     return get
@@ -95,4 +104,19 @@ def test_nested_base_scorecam_and_layer_paths(models, images):
     check_maps(cam(model, images, 3, method="scorecam", max_maps=4))
     np.testing.assert_array_equal(gradcam(model, images, 3, layer="vgg16/block5_conv3"),
                                   gradcam(model, images, 3))
+    assert_model_unchanged(model, before)
+
+
+@pytest.mark.parametrize("name", sorted(RELEVANCE_BUILDERS))
+def test_relevance_methods_cover_every_layer(name, models, images):
+    """LRP, DeepLIFT and GradientSHAP find a rule for every layer of every family (rescaling,
+    normalization, squeeze-and-excitation gates, residual sums, concatenations, nested bases)
+    and give finite maps."""
+    model = models(name)
+    before = model_state(model)
+    for maps in (lrp(model, images, [0, 3]), lrp(model, images, 1, composite="epsilon_gamma_box"),
+                 deeplift(model, images, [0, 3]), gradient_shap(model, images, 2, samples=2)):
+        check_maps(maps)
+    raw = lrp(model, images, [0, 3], normalize=False)
+    assert raw.shape == (2, SIZE, SIZE) and np.all(np.isfinite(raw))
     assert_model_unchanged(model, before)

@@ -188,12 +188,13 @@ def test_result_is_displayable(model, images):
 def test_one_compiled_step_for_per_image_channels(model, images):
     from keras_vis.deconv.reconstruction import KeptActivation
     from keras_vis.engine import get_engine
+    from keras_vis.rules import DECONVNET
 
     deconvnet(model, images, "conv3", channel=[0, 1, 2], batch_size=2)
     deconvnet(model, images[:2], "conv3", channel=None)
     deconvnet(model, images, "conv3", channel=9, batch_size=2)
     layer = model.get_layer("conv3")
-    engine = get_engine(model, [layer], KeptActivation(layer, "max"), relu="deconvnet",
+    engine = get_engine(model, [layer], KeptActivation(layer, "max"), composite=DECONVNET,
                         taps_only=True)
     assert engine.trace_count == 1
 

@@ -7,7 +7,10 @@ import tensorflow as tf
 from conftest import assert_model_unchanged, model_state
 
 from keras_vis import engine
+from keras_vis.rules import DECONVNET, GUIDED
 from keras_vis.targets import Channel, Neuron
+
+COMPOSITES = {"standard": None, "guided": GUIDED, "deconvnet": DECONVNET}
 
 
 def linear_model(shape=(4, 4, 3), classes=5, activation="softmax"):
@@ -65,7 +68,7 @@ EXPECTED = {
 def test_relu_gradient_policies_match_hand_derivation(kind, policy):
     model = relu_model(kind)
     before = model_state(model)
-    result = engine.run(model, X, lambda h: -tf.reduce_sum((h - 1.5) ** 2, axis=-1), relu=policy)
+    result = engine.run(model, X, lambda h: -tf.reduce_sum((h - 1.5) ** 2, axis=-1), composite=COMPOSITES[policy])
     np.testing.assert_allclose(result.input_grads[0][0], EXPECTED[policy], atol=1e-6)
     np.testing.assert_allclose(result.outputs[0][0], [1.0, 0.0, 3.0, 0.5], atol=1e-6)
     assert_model_unchanged(model, before)
@@ -76,7 +79,7 @@ def test_guided_relu_followed_by_negative_square_gives_zero():
     model = relu_model("fused")
     square = lambda h: -tf.reduce_sum(h**2, axis=-1)  # noqa: E731
     standard = engine.run(model, X, square).input_grads[0][0]
-    guided = engine.run(model, X, square, relu="guided").input_grads[0][0]
+    guided = engine.run(model, X, square, composite=GUIDED).input_grads[0][0]
     np.testing.assert_allclose(standard, [-2.0, 0.0, -6.0, -1.0], atol=1e-6)
     np.testing.assert_allclose(guided, np.zeros(4), atol=1e-6)
 
@@ -86,7 +89,7 @@ def test_relu6_keeps_its_upper_gate_under_guided_policy():
     outputs = keras.layers.ReLU(max_value=6.0)(inputs)
     model = keras.Model(inputs, outputs)
     x = np.array([[-1.0, 2.0, 7.0]], np.float32)
-    grads = engine.run(model, x, lambda h: tf.reduce_sum(h, -1), relu="guided").input_grads[0]
+    grads = engine.run(model, x, lambda h: tf.reduce_sum(h, -1), composite=GUIDED).input_grads[0]
     np.testing.assert_allclose(grads[0], [0.0, 1.0, 0.0])
 
 
@@ -201,7 +204,7 @@ def test_error_midway_leaves_model_untouched(rng):
         raise RuntimeError("score failed")
 
     with pytest.raises(RuntimeError, match="score failed"):
-        engine.run(model, X, broken, relu="guided")
+        engine.run(model, X, broken, composite=GUIDED)
     assert_model_unchanged(model, before)
     assert model.layers[-1].activation is keras.activations.relu
 
@@ -257,4 +260,4 @@ def test_subclassed_model_runs_for_input_gradients_but_not_taps(rng):
     kernel = model.dense.kernel.numpy()
     np.testing.assert_allclose(result.input_grads[0][0], kernel[:, 1].reshape(4, 4, 3), rtol=1e-6)
     with pytest.raises(ValueError, match="subclassed"):
-        engine.run(model, images, 1, relu="guided")
+        engine.run(model, images, 1, composite=GUIDED)

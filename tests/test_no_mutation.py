@@ -1,5 +1,6 @@
 """No public function changes the user's model: not its weights, not a layer's activation, not a
-`trainable` flag — neither when it succeeds nor when it fails half-way.
+`trainable` flag — neither when it succeeds nor when it fails half-way — and none writes to a
+layer even for a moment: another thread using the model meanwhile sees it exactly as it is.
 
 The functions are enumerated from the public API, so a newly exported function that takes a model
 fails `test_every_public_function_that_takes_a_model_has_a_case` until it gets a case here.
@@ -8,6 +9,7 @@ fails `test_every_public_function_that_takes_a_model_has_a_case` until it gets a
 import dataclasses
 import inspect
 import pathlib
+import threading
 
 import keras
 import numpy as np
@@ -18,14 +20,18 @@ import keras_vis
 from conftest import assert_model_unchanged, model_state
 from keras_vis.attribution import (
     cam,
+    deeplift,
     gradcam,
     gradient_input,
+    gradient_shap,
     guided_gradcam,
     integrated_gradients,
+    lrp,
     occlusion,
     saliency,
 )
 from keras_vis.dataset import explain_dataset
+from keras_vis.layers import iter_layers
 from keras_vis.deconv import deconvnet, receptive_field, top_activations
 from keras_vis.inspect import feature_maps, filter_weights, layer_configs, layer_weights, summary
 from keras_vis.layers import conv_layers, find_layer, last_conv_layer
@@ -86,10 +92,14 @@ def scribbled(arrays):
 
 
 # One call per public function that takes a model, with the options that reach its most invasive
-# path: linear heads (softmax swapped), guided and deconvnet ReLUs, a randomized clone, files.
+# path: linear heads (softmax dropped), guided and deconvnet ReLUs, relevance rules, a randomized
+# clone, files.
 CALLS = {
     "saliency": lambda s: saliency(s.model, s.x, method="guided", smooth_samples=2, seed=0),
     "gradient_input": lambda s: gradient_input(s.model, s.x),
+    "lrp": lambda s: lrp(s.model, s.x, composite="epsilon_gamma_box"),
+    "deeplift": lambda s: deeplift(s.model, s.x, baseline=0.5),
+    "gradient_shap": lambda s: gradient_shap(s.model, s.x, samples=2, seed=0),
     "integrated_gradients": lambda s: integrated_gradients(s.model, s.x, steps=2),
     "cam": lambda s: cam(s.model, s.x, method="scorecam", max_maps=2),
     "gradcam": lambda s: gradcam(s.model, s.x, 1),
@@ -148,6 +158,68 @@ def test_public_function_leaves_the_model_unchanged(subject, name):
     np.testing.assert_array_equal(subject.model(subject.x, training=False).numpy(), outputs)
 
 
+class LayerWrites:
+    """Records every attribute assignment the current thread makes on the given layers."""
+
+    def __init__(self, monkeypatch, model):
+        self.watched = {id(layer) for layer in iter_layers(model)} | {id(model)}
+        self.thread = threading.get_ident()
+        self.writes = []
+        original = keras.layers.Layer.__setattr__
+
+        def recording(layer, name, value):
+            if id(layer) in self.watched and threading.get_ident() == self.thread:
+                self.writes.append(f"{layer.name}.{name}")
+            original(layer, name, value)
+
+        monkeypatch.setattr(keras.layers.Layer, "__setattr__", recording)
+
+
+def attribute_identities(model):
+    """`{(layer, attribute): id(value)}` over every layer: any rebinding shows."""
+    return {(layer.name, name): id(value) for layer in [model, *iter_layers(model)]
+            for name, value in vars(layer).items()}
+
+
+class EagerCaller(threading.Thread):
+    """Calls the model eagerly in a loop and keeps every output that differs from `expected`."""
+
+    def __init__(self, model, x, expected):
+        super().__init__(daemon=True)
+        self.model, self.x, self.expected = model, x, expected
+        self.stop, self.ready = threading.Event(), threading.Event()
+        self.calls, self.wrong = 0, []
+
+    def run(self):
+        while not self.stop.is_set():
+            output = self.model(self.x, training=False).numpy()
+            self.calls += 1
+            self.ready.set()
+            if not np.allclose(output, self.expected, rtol=1e-5, atol=1e-6):
+                self.wrong.append(output)
+
+
+@pytest.mark.parametrize("name", sorted(CALLS))
+def test_public_function_never_writes_to_a_layer_while_the_model_serves_another_thread(
+        subject, name, monkeypatch):
+    model = subject.model
+    expected = model(subject.x, training=False).numpy()
+    identities = attribute_identities(model)
+    writes = LayerWrites(monkeypatch, model)
+    caller = EagerCaller(model, subject.x, expected)
+    caller.start()
+    caller.ready.wait()
+    try:
+        CALLS[name](subject)  # traces its compiled steps while the other thread runs the model
+    finally:
+        caller.stop.set()
+        caller.join()
+    assert writes.writes == []
+    assert attribute_identities(model) == identities
+    assert caller.calls > 0
+    assert not caller.wrong, f"{len(caller.wrong)} of {caller.calls} eager calls saw another model"
+
+
 # --- failures half-way
 
 
@@ -183,16 +255,16 @@ def failing_cnn():
 
 
 @pytest.mark.parametrize("layer, call", [
-    # the ReLU fused into the convolution is swapped for its guided form while the layer runs
+    # the convolution runs as its linear part, its fused ReLU with a guided backward pass
     ("conv", lambda m: saliency(m, images(1), method="guided")),
     ("conv", lambda m: saliency(m, images(1), method="deconvnet")),
     ("conv", lambda m: deconvnet(m, images(1), "conv")),
-    # the softmax of the head is swapped for the identity while the layer runs
+    # the head runs without its softmax
     ("predictions", lambda m: gradcam(m, images(1), 1)),
     ("predictions", lambda m: maximize(m, objectives.class_logit(0), steps=1, progress=False)),
 ], ids=["guided saliency", "deconvnet saliency", "deconvnet", "linear head", "class logit"])
-def test_a_layer_failing_while_its_activation_is_swapped_leaves_it_restored(failing_cnn, layer,
-                                                                            call):
+def test_a_layer_failing_while_it_runs_without_its_activation_leaves_it_as_it_was(
+        failing_cnn, layer, call):
     before = model_state(failing_cnn)
     original = failing_cnn.get_layer(layer).activation
     Failing.armed = layer

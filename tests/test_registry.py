@@ -25,8 +25,7 @@ PACKAGE = pathlib.Path(registry.__file__).parent
 # Literals whose strings are spelled like method names but name something else.
 NOT_METHOD_LISTS = {
     ("__init__.py", "_FUNCTIONS"),  # the functions `keras_vis` exports lazily
-    ("attribution/saliency.py", "RELU_POLICY"),  # saliency's own backprop rules
-    ("surgery.py", "RELU_POLICIES"),  # the engine's ReLU gradient policies
+    ("attribution/saliency.py", "COMPOSITES"),  # saliency's own backprop rules
 }
 
 

@@ -1,10 +1,11 @@
 """Running the model on many altered copies of each image, a bounded batch at a time.
 
-SmoothGrad's noisy copies, integrated gradients' path points, occluded copies and Score-CAM's masked
-copies are all `copies` variants of each of `count` images. Rows are numbered image-major
-(`image * copies + copy`); each chunk of at most `batch_size` rows is built with numpy broadcasting
-by the caller's `make_batch(image_index, copy_index)` and goes through one call of the cached
-compiled engine step, so no more than `batch_size` copies exist at once and nothing retraces.
+SmoothGrad's noisy copies, integrated gradients' and GradientSHAP's path points, occluded copies and
+Score-CAM's masked copies are all `copies` variants of each of `count` images. Rows are numbered
+image-major (`image * copies + copy`); each chunk of at most `batch_size` rows is built with numpy
+broadcasting by the caller's `make_batch(image_index, copy_index)` and goes through one call of the
+cached compiled engine step, so no more than `batch_size` copies exist at once and nothing
+retraces.
 """
 
 import numpy as np
@@ -22,18 +23,27 @@ def _chunks(count, copies, batch_size):
 def _run(model, target, classes, count, copies, make_batch, *, batch_size, **options):
     step = get_engine(model, (), target, **options)
     for image_index, copy_index in _chunks(count, copies, batch_size):
-        batch = np.asarray(make_batch(image_index, copy_index), np.float32)
+        made = make_batch(image_index, copy_index)
+        batch, factors = made if isinstance(made, tuple) else (made, None)
+        batch = np.asarray(batch, np.float32)
         class_index = None if classes is None else classes[image_index]
-        yield image_index, copy_index, step([batch], class_index, batch_size=len(batch))
+        yield image_index, copy_index, factors, step([batch], class_index, batch_size=len(batch))
 
 
 def mean_input_gradients(model, target, classes, count, copies, make_batch, *, batch_size, head,
-                         relu="standard"):
-    """The mean over its copies of the input gradient of each image: float32 `(count, H, W, C)`."""
+                         composite=None):
+    """The mean over its copies of the input gradient of each image: float32 `(count, H, W, C)`.
+
+    `make_batch` may return `(copies, factors)` instead of the copies: the mean is then of the
+    gradients times the factors (GradientSHAP: each copy's difference from its baseline).
+    """
     total = None
-    for image_index, _, result in _run(model, target, classes, count, copies, make_batch,
-                                       batch_size=batch_size, head=head, relu=relu):
+    for image_index, _, factors, result in _run(model, target, classes, count, copies,
+                                                make_batch, batch_size=batch_size, head=head,
+                                                composite=composite):
         gradients = result.input_grads[0]
+        if factors is not None:
+            gradients = gradients * factors
         if total is None:
             total = np.zeros((count,) + gradients.shape[1:], np.float64)
         starts = np.flatnonzero(np.r_[True, image_index[1:] != image_index[:-1]])
@@ -46,6 +56,6 @@ def copy_scores(model, target, classes, count, copies, make_batch, *, batch_size
     table = np.empty((count, copies), np.float32)
     results = _run(model, target, classes, count, copies, make_batch, batch_size=batch_size,
                    head=head, input_grads=False)
-    for image_index, copy_index, result in results:
+    for image_index, copy_index, _, result in results:
         table[image_index, copy_index] = result.scores
     return table

@@ -20,6 +20,14 @@ SMOOTH_NOISE = 0.15
 
 IG_STEPS = 50
 
+LRP_COMPOSITE = "epsilon_plus_flat"
+LRP_EPSILON = 1e-6
+LRP_GAMMA = 0.25
+RELEVANCE_REDUCE = "sum"
+"""Relevance and contributions keep their sign: the signed sum over the colour axis."""
+
+SHAP_SAMPLES = 32
+
 CAM_METHOD = "gradcam"
 
 OCCLUSION_PATCH = 16

@@ -47,6 +47,29 @@ def prepare(model, images, target):
     return to_float_batch(images, model), as_target(target)
 
 
+def broadcast_baseline(baseline, images, name="baseline"):
+    """A reference input broadcast to the images' shape (a read-only view).
+
+    Args:
+        baseline: `None` (zeros), a number, or an array broadcastable to `images`.
+        images: the float32 batch.
+        name: the argument's name in error messages.
+
+    Raises:
+        ValueError: for a shape that does not broadcast, or non-finite values.
+    """
+    if baseline is None:
+        return np.broadcast_to(np.float32(0), images.shape)
+    what = f"None, a number, or an array broadcastable to the images' shape {images.shape}"
+    try:
+        values = np.broadcast_to(np.asarray(baseline, np.float32), images.shape)
+    except (TypeError, ValueError) as error:
+        raise ValueError(expected(name, what, baseline)) from error
+    if not np.all(np.isfinite(values)):
+        raise ValueError(expected(name, "finite values (no NaN or inf)", baseline))
+    return values
+
+
 def resolve_classes(model, images, target, *, batch_size, outputs=None):
     """Per-image class indices with the predicted class filled in, or `None` for non-class targets.
 

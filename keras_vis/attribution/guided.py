@@ -6,6 +6,7 @@ from keras_vis.attribution._inputs import check_flag, prepare
 from keras_vis.attribution._maps import check_reduce, finish, reduce_channels
 from keras_vis.attribution.cam import GradCAM
 from keras_vis.attribution.saliency import input_gradients
+from keras_vis.rules import GUIDED
 
 
 def guided_gradcam(model, images, target=None, *, layer=None, reduce=_defaults.SALIENCY_REDUCE,
@@ -34,6 +35,6 @@ def guided_gradcam(model, images, target=None, *, layer=None, reduce=_defaults.S
     batch_size = check_positive_int(batch_size, "batch_size")
     coarse = GradCAM()(model, images, target, layer=layer, logits=logits, normalize=False,
                        batch_size=batch_size)
-    fine = reduce_channels(input_gradients(model, images, target, relu="guided", logits=logits,
-                                           batch_size=batch_size), reduce)
+    fine = reduce_channels(input_gradients(model, images, target, composite=GUIDED,
+                                           logits=logits, batch_size=batch_size), reduce)
     return finish(coarse * fine, images.shape[1:3], normalize)

@@ -2,25 +2,12 @@
 
 import numpy as np
 
-from keras_vis._checks import check_positive_int, expected
+from keras_vis._checks import check_positive_int
 from keras_vis.attribution import _defaults
 from keras_vis.attribution._copies import mean_input_gradients
-from keras_vis.attribution._inputs import check_flag, head, prepare, resolve_classes
+from keras_vis.attribution._inputs import (broadcast_baseline, check_flag, head, prepare,
+                                           resolve_classes)
 from keras_vis.attribution._maps import check_reduce, finish, reduce_channels
-
-
-def _baseline(baseline, images):
-    """The baseline broadcast to the images' shape (a read-only view)."""
-    if baseline is None:
-        return np.broadcast_to(np.float32(0), images.shape)
-    what = f"None, a number, or an array broadcastable to the images' shape {images.shape}"
-    try:
-        values = np.broadcast_to(np.asarray(baseline, np.float32), images.shape)
-    except (TypeError, ValueError) as error:
-        raise ValueError(expected("baseline", what, baseline)) from error
-    if not np.all(np.isfinite(values)):
-        raise ValueError(expected("baseline", "finite values (no NaN or inf)", baseline))
-    return values
 
 
 def integrated_gradients(model, images, target=None, *, steps=_defaults.IG_STEPS, baseline=None,
@@ -56,7 +43,7 @@ def integrated_gradients(model, images, target=None, *, steps=_defaults.IG_STEPS
     check_reduce(reduce)
     normalize = check_flag(normalize, "normalize")
     batch_size = check_positive_int(batch_size, "batch_size")
-    baseline = _baseline(baseline, images)
+    baseline = broadcast_baseline(baseline, images)
     classes = resolve_classes(model, images, target, batch_size=batch_size)
     fractions = ((np.arange(steps) + 0.5) / steps).astype(np.float32)
     delta = images - baseline

@@ -8,12 +8,13 @@ from keras_vis.attribution import _defaults
 from keras_vis.attribution._copies import mean_input_gradients
 from keras_vis.attribution._inputs import check_flag, head, prepare, resolve_classes
 from keras_vis.attribution._maps import check_reduce, finish, reduce_channels
+from keras_vis.rules import DECONVNET, GUIDED
 
-# Saliency method -> ReLU gradient policy of the engine.
-RELU_POLICY = {"vanilla": "standard", "guided": "guided", "deconvnet": "deconvnet"}
+# Saliency method -> the engine's composite of backward rules (None: the plain gradient).
+COMPOSITES = {"vanilla": None, "guided": GUIDED, "deconvnet": DECONVNET}
 
 
-def input_gradients(model, images, target, *, relu="standard", logits=True, smooth_samples=0,
+def input_gradients(model, images, target, *, composite=None, logits=True, smooth_samples=0,
                     smooth_noise=_defaults.SMOOTH_NOISE, seed=None,
                     batch_size=_defaults.BATCH_SIZE):
     """Gradients of the target score with respect to checked `images`, SmoothGrad-averaged if asked.
@@ -22,7 +23,7 @@ def input_gradients(model, images, target, *, relu="standard", logits=True, smoo
         model: the model.
         images: a float32 batch from `prepare`.
         target: a `Target` from `prepare`.
-        relu: the engine's ReLU gradient policy.
+        composite: the engine's backward rules (`None`, `GUIDED`, `DECONVNET`).
         logits: score the pre-softmax logit (True) or the model output (False).
         smooth_samples: noisy copies per image to average over (0: the plain gradient).
         smooth_noise: noise standard deviation as a fraction of each image's max - min.
@@ -33,7 +34,7 @@ def input_gradients(model, images, target, *, relu="standard", logits=True, smoo
         float32 array `(N, H, W, C)`.
     """
     if smooth_samples == 0:
-        result = engine.run(model, images, target, head=head(logits), relu=relu,
+        result = engine.run(model, images, target, head=head(logits), composite=composite,
                             batch_size=batch_size)
         return result.input_grads[0]
     classes = resolve_classes(model, images, target, batch_size=batch_size)
@@ -45,7 +46,7 @@ def input_gradients(model, images, target, *, relu="standard", logits=True, smoo
         return images[image_index] + noise * sigma[image_index, None, None, None]
 
     return mean_input_gradients(model, target, classes, len(images), smooth_samples, noisy_copies,
-                                batch_size=batch_size, head=head(logits), relu=relu)
+                                batch_size=batch_size, head=head(logits), composite=composite)
 
 
 def saliency(model, images, target=None, *, method=_defaults.SALIENCY_METHOD,
@@ -79,7 +80,7 @@ def saliency(model, images, target=None, *, method=_defaults.SALIENCY_METHOD,
         ValueError, TypeError: for bad arguments (see the message for what was expected).
     """
     images, target = prepare(model, images, target)
-    check_choice(method, "method", tuple(RELU_POLICY))
+    check_choice(method, "method", tuple(COMPOSITES))
     smooth_samples = check_positive_int(smooth_samples, "smooth_samples", minimum=0)
     smooth_noise = check_number(smooth_noise, "smooth_noise", low=0)
     check_reduce(reduce)
@@ -87,7 +88,7 @@ def saliency(model, images, target=None, *, method=_defaults.SALIENCY_METHOD,
         check_positive_int(seed, "seed", minimum=0)
     normalize = check_flag(normalize, "normalize")
     batch_size = check_positive_int(batch_size, "batch_size")
-    gradients = input_gradients(model, images, target, relu=RELU_POLICY[method], logits=logits,
+    gradients = input_gradients(model, images, target, composite=COMPOSITES[method], logits=logits,
                                 smooth_samples=smooth_samples, smooth_noise=smooth_noise, seed=seed,
                                 batch_size=batch_size)
     return finish(reduce_channels(gradients, reduce), images.shape[1:3], normalize)

@@ -11,6 +11,7 @@ import dataclasses
 
 import keras
 
+from keras_vis import _keras
 from keras_vis._checks import check_positive_int, expected
 from keras_vis.deconv._arguments import single_input, spatial_layer
 from keras_vis.layers import is_model
@@ -121,14 +122,14 @@ def _through(node, fields):
     if not present:
         return None
     field = present[0] if len(present) == 1 else _union(present)
-    layer = node.operation
+    layer = _keras.node_layer(node)
     if isinstance(layer, _WINDOW_TYPES):
         return _window(field, layer)
     if isinstance(layer, keras.layers.ZeroPadding2D):
         return _shift(field, layer.padding, +1)
     if isinstance(layer, keras.layers.Cropping2D):
         return _shift(field, layer.cropping, -1)
-    before, after = node.input_tensors[0].shape, node.outputs[0].shape
+    before, after = _keras.node_inputs(node)[0].shape, _keras.node_outputs(node)[0].shape
     if len(after) != 4:
         return None
     if len(before) == 4 and tuple(before[1:3]) == tuple(after[1:3]):
@@ -144,24 +145,26 @@ class _Walk:
         self.found = None
 
     def run(self, model, fields):
-        graph = model._functional if isinstance(model, keras.Sequential) else model
-        if graph is None or not hasattr(graph, "_nodes_by_depth"):
+        graph = _keras.layer_graph(model)
+        if graph is None:
             raise UnsupportedLayer(f"subclassed model '{model.name}'")
         known = {id(tensor): field for tensor, field in zip(graph.inputs, fields)}
-        for depth in sorted(graph._nodes_by_depth, reverse=True):
-            for node in graph._nodes_by_depth[depth]:
-                if node.is_input or node.operation is None:
+        by_depth = _keras.nodes_by_depth(graph)
+        for depth in sorted(by_depth, reverse=True):
+            for node in by_depth[depth]:
+                layer = _keras.node_layer(node)
+                if layer is None:
                     continue
-                inputs = [known.get(id(tensor)) for tensor in node.input_tensors]
-                if is_model(node.operation):
-                    outputs = self.run(node.operation, inputs)
+                inputs = [known.get(id(tensor)) for tensor in _keras.node_inputs(node)]
+                if is_model(layer):
+                    outputs = self.run(layer, inputs)
                     if self.found is not None:
                         return None
                 else:
-                    outputs = [_through(node, inputs)] * len(node.outputs)
-                for tensor, field in zip(node.outputs, outputs):
+                    outputs = [_through(node, inputs)] * len(_keras.node_outputs(node))
+                for tensor, field in zip(_keras.node_outputs(node), outputs):
                     known[id(tensor)] = field
-                if node.operation is self.target:
+                if layer is self.target:
                     self.found = outputs[0]
                     return None
         return [known.get(id(tensor)) for tensor in graph.outputs]

@@ -5,7 +5,7 @@ every other activation of the layer, and maps the result down to pixels block af
 through the max-pool switches, ReLU, transposed convolution with the layer's own filters.
 
 That projection is the input-gradient of `sum(kept * activation)`, with `kept` held constant, when
-every ReLU's backward pass is `relu(upstream)` (the engine's `"deconvnet"` policy): max-pool's
+every ReLU's backward pass is `relu(upstream)` (the `keras_vis.rules.DECONVNET` composite): max-pool's
 gradient routes each value to its window's switch (summing where overlapping windows share one), a
 convolution's input-gradient is the transposed convolution with its kernel, and biases drop out. If
 the chosen layer has a fused ReLU, the kept map passes that ReLU backward (rectified) before the
@@ -22,6 +22,7 @@ from keras_vis._checks import check_choice, check_positive_int, to_float_batch
 from keras_vis.deconv._arguments import channel_indices, single_input, spatial_layer
 from keras_vis.engine import get_engine
 from keras_vis.pixels import scale_each_to_uint8
+from keras_vis.rules import DECONVNET
 from keras_vis.targets import Target
 
 KEEP_MODES = ("max", "all")
@@ -146,7 +147,7 @@ def project(model, images, layer, channels, keep, batch_size):
     """Projects checked inputs: `images` a float32 batch, `layer` a spatial layer object,
     `channels` `(N,)` int32 (`STRONGEST` allowed). One compiled step, chunked by `batch_size`."""
     engine = get_engine(
-        model, [layer], KeptActivation(layer, keep), relu="deconvnet", taps_only=True
+        model, [layer], KeptActivation(layer, keep), composite=DECONVNET, taps_only=True
     )
     result = engine([images], channels, batch_size=batch_size)
     projections = result["input_grads"][0]

@@ -19,7 +19,7 @@ import keras
 import numpy as np
 
 from keras_vis._checks import check_positive_int, expected
-from keras_vis.deconv.display import tile
+from keras_vis.pixels import tile
 
 
 class RenderState:

@@ -12,7 +12,7 @@
 import numpy as np
 
 from keras_vis._checks import check_model, check_number, check_positive_int, expected
-from keras_vis.deconv.display import tile
+from keras_vis.pixels import tile
 from keras_vis.layers import find_layer, output_shape
 from keras_vis.maximization import objectives
 from keras_vis.maximization.params import Pixel

@@ -2,10 +2,11 @@
 
 `maximize` renders K images at once (one per index of a batched objective): each step maps the
 variable to images, transforms them, runs the model's layers up to the tapped ones (sharing the
-model's weights, at any image size), evaluates the objective and updates the variable. The step is a
-`tf.function` compiled once per `Renderer` (model, objective structure, parameterisation,
-transforms, optimizer, input mapping) with relaxed shapes, so neither another image size, another
-batch size, other channel indices nor another learning rate retraces it.
+model's weights, at any image size), evaluates the objective and updates the variable. The step is
+compiled once per `Renderer` (model, objective structure, parameterisation, transforms, optimizer,
+input mapping) with relaxed shapes, so neither another image size, another batch size, other
+channel indices nor another learning rate retraces it. Renderers live in the compiled-step cache of
+`keras_vis.steps`, beside the attribution engines.
 
 Randomness (the starting noise, the transforms' parameters) is drawn per image from its own seed
 before the loop: image `i` of a batch is exactly the single run of its objective with that seed.
@@ -13,7 +14,6 @@ before the loop: image `i` of a batch is exactly the single run of its objective
 
 import numbers
 import re
-import weakref
 
 import numpy as np
 import tensorflow as tf
@@ -27,9 +27,9 @@ from keras_vis.maximization.callbacks import Callback, ProgressBar, RenderState
 from keras_vis.maximization.objectives import TooSmall, as_objective
 from keras_vis.maximization.params import get_param
 from keras_vis.maximization.transforms import Pipeline, standard
-from keras_vis.surgery import GraphRunner
+from keras_vis import steps
+from keras_vis.graph import GraphRunner
 
-_RENDERERS = weakref.WeakKeyDictionary()
 _LARGEST_PROBE = 4096
 
 
@@ -101,25 +101,26 @@ class Renderer:
         self._runner = GraphRunner(model, taps, head="linear",
                                    taps_only=not objective.needs_outputs)
         self._shapes = {}
-        self.trace_count = 0
         variable = param.spec(self.channels)
         state = [variable] * optimizer.slots
         scalar = tf.TensorSpec((), tf.float32)
-        self._step = tf.function(
-            self._step_function,
-            input_signature=[
-                variable, state, scalar, scalar, scalar,
-                tf.TensorSpec((2,), tf.int32),
-                tf.TensorSpec((len(self._terms),), tf.float32),
-                tf.TensorSpec((None, len(self._terms)), tf.int32),
-                [tf.TensorSpec((None, t.size), tf.float32) for t in pipeline.random],
-            ],
-            autograph=False,  # plain tensor code: converting it would only cost seconds per trace
-        )
-        self.to_image = tf.function(
-            param.to_image, input_signature=[variable, tf.TensorSpec((2,), tf.int32)],
-            autograph=False,
-        )
+        self._step = steps.CompiledStep(self._step_function, [
+            variable, state, scalar, scalar, scalar,
+            tf.TensorSpec((2,), tf.int32),
+            tf.TensorSpec((len(self._terms),), tf.float32),
+            tf.TensorSpec((None, len(self._terms)), tf.int32),
+            [tf.TensorSpec((None, t.size), tf.float32) for t in pipeline.random],
+        ])
+        self.to_image = steps.CompiledStep(
+            param.to_image, [variable, tf.TensorSpec((2,), tf.int32)])
+        # Traced per exact size, for the tapped layers' output shapes at that size.
+        self._forward = steps.CompiledStep(lambda x: self._runner([x])[1], None,
+                                           relax_shapes=False)
+
+    @property
+    def trace_count(self):
+        """How many times the optimisation step was traced."""
+        return self._step.trace_count
 
     def _values(self, z, size, weights, indices, transform_params):
         image = self._param.to_image(z, size)
@@ -137,14 +138,12 @@ class Renderer:
 
     def _step_function(self, z, state, step, lr, weight_decay, size, weights, indices,
                        transform_params):
-        self.trace_count += 1
         with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch(z)
             values = self._values(z, size, weights, indices, transform_params)
             total = tf.reduce_sum(values)
-        gradient = tape.gradient(total, z)
-        if gradient is None:  # an objective that does not depend on the image
-            gradient = tf.zeros_like(z)
+        # Zero for an objective that does not depend on the image.
+        (gradient,) = steps.gradients(tape, total, [z])
         z, state = self._optimizer.update(z, gradient, state, step, lr, weight_decay)
         return self._param.project(z, size), state, values
 
@@ -163,8 +162,7 @@ class Renderer:
         if key not in self._shapes:
             spec = tf.TensorSpec((1, height, width, self.channels), tf.float32)
             try:
-                forward = tf.function(lambda x: self._runner([x])[1], autograph=False)
-                concrete = forward.get_concrete_function(spec)
+                concrete = self._forward.concrete(spec)
                 self._shapes[key] = [tuple(t.shape) for t in concrete.structured_outputs]
             except Exception as error:  # any layer refusing the size; reported by `check_size`
                 self._shapes[key] = error
@@ -239,18 +237,13 @@ def get_renderer(model, objective, *, param="pixel", decorrelate=False, transfor
     value_range = tuple(float(v) for v in value_range)
     key = (objective.key(), param.key(), pipeline.key(), optimizer.name, value_range, preprocess,
            border)
-    renderers = _RENDERERS.setdefault(model, {})
-    renderer = renderers.get(key)
-    if renderer is None:
-        renderer = Renderer(model, objective, param, pipeline, optimizer, value_range,
-                            preprocess, border)
-        renderers[key] = renderer
-    return renderer
+    return steps.cached(model, "renderer", key, lambda: Renderer(
+        model, objective, param, pipeline, optimizer, value_range, preprocess, border))
 
 
 def trace_count(model):
     """How many times render steps were traced for `model`, over all its cached renderers."""
-    return sum(r.trace_count for r in _RENDERERS.get(model, {}).values())
+    return steps.trace_count(model, "renderer")
 
 
 def maximize(model, objective, *, size=None, steps=128, optimizer="adam", lr=None, seed=None,

@@ -3,9 +3,10 @@ each channel is weighted by the dense weight connecting it to the class."""
 
 import keras
 
+from keras_vis import _keras
 from keras_vis.attribution.cam.base import BaseCAM
+from keras_vis.graph import head_layers
 from keras_vis.layers import is_model
-from keras_vis.surgery import head_layers
 from keras_vis.targets import Class
 
 # Layers that may sit between the global average pooling and the dense layer without changing the
@@ -16,18 +17,16 @@ _PASS_THROUGH = (keras.layers.Dropout, keras.layers.Flatten, keras.layers.Reshap
 
 def _producer(tensor):
     """The layer that computed `tensor`, followed into nested models."""
-    operation, index = tensor._keras_history.operation, tensor._keras_history.tensor_index
+    operation, _, index = _keras.history(tensor)
     while is_model(operation):
-        inner = operation.outputs[index]
-        operation, index = inner._keras_history.operation, inner._keras_history.tensor_index
+        operation, _, index = _keras.history(operation.outputs[index])
     return operation
 
 
 def _input_producer(layer):
-    nodes = getattr(layer, "_inbound_nodes", [])
-    if len(nodes) != 1 or len(nodes[0].input_tensors) != 1:
-        return None
-    return _producer(nodes[0].input_tensors[0])
+    nodes = _keras.inbound_nodes(layer)
+    inputs = _keras.node_inputs(nodes[0]) if len(nodes) == 1 else []
+    return _producer(inputs[0]) if len(inputs) == 1 else None
 
 
 def _is_linear_activation(layer):

@@ -1,0 +1,143 @@
+"""Every private Keras (and TensorFlow) API keras_vis relies on, behind one small interface.
+
+Keras 3 has no public way to re-run a model's layer graph with a different function per layer, to
+read which layer produced a tensor, or to call a layer without writing to it. These accessors do
+it with Keras' private attributes, so a Keras upgrade that moves one of them breaks this file
+only, with a `KerasAPIError` that names what is missing; `tests/test_keras_api.py` pins the
+behaviour each accessor relies on.
+"""
+
+import keras
+
+
+class KerasAPIError(RuntimeError):
+    """A private Keras attribute keras_vis relies on is missing or behaves differently."""
+
+
+def _missing(what, owner):
+    return KerasAPIError(
+        f"keras_vis needs Keras' private `{what}`, which {type(owner).__name__} of Keras "
+        f"{keras.version()} does not have. This Keras version is not supported yet; install the "
+        "Keras version keras_vis was released with (see its `pyproject.toml`)."
+    )
+
+
+def layer_graph(model):
+    """The functional graph that runs `model`, or `None` for a subclassed model.
+
+    A `Sequential` model keeps its graph in a private functional model once built.
+    """
+    graph = getattr(model, "_functional", None) if isinstance(model, keras.Sequential) else model
+    if graph is None or not hasattr(graph, "_run_through_graph"):
+        return None
+    return graph
+
+
+def run_through_graph(graph, inputs, operation_fn):
+    """Runs a functional graph on `inputs`, computing each node as `operation_fn(layer)(*args,
+    **kwargs)` in topological order; returns the outputs in the graph's output structure."""
+    try:
+        run = graph._run_through_graph
+    except AttributeError:
+        raise _missing("Function._run_through_graph", graph) from None
+    return run(inputs, operation_fn=operation_fn)
+
+
+def nodes_by_depth(graph):
+    """`{depth: [node, ...]}` of a functional graph; the inputs have the largest depth."""
+    try:
+        return graph._nodes_by_depth
+    except AttributeError:
+        raise _missing("Function._nodes_by_depth", graph) from None
+
+
+def history(tensor):
+    """`(layer, node_index, tensor_index)`: which call of which layer produced a symbolic tensor."""
+    try:
+        record = tensor._keras_history
+    except AttributeError:
+        raise _missing("KerasTensor._keras_history", tensor) from None
+    return record.operation, record.node_index, record.tensor_index
+
+
+def inbound_nodes(layer):
+    """The calls of `layer` recorded in the functional graphs it belongs to."""
+    return list(getattr(layer, "_inbound_nodes", None) or [])
+
+
+def outbound_nodes(layer):
+    """The calls of other layers that consume an output of `layer`."""
+    return list(getattr(layer, "_outbound_nodes", None) or [])
+
+
+def node_layer(node):
+    """The layer a node is a call of, or `None` for an input node."""
+    try:
+        return None if node.is_input else node.operation
+    except AttributeError:
+        raise _missing("Node.operation", node) from None
+
+
+def node_inputs(node):
+    """The symbolic tensors a node was called on, flattened."""
+    try:
+        return list(node.input_tensors)
+    except AttributeError:
+        raise _missing("Node.input_tensors", node) from None
+
+
+def node_outputs(node):
+    """The symbolic tensors a node produced, flattened."""
+    try:
+        return list(node.outputs)
+    except AttributeError:
+        raise _missing("Node.outputs", node) from None
+
+
+def takes_training_argument(layer):
+    """Whether the layer's `call` accepts `training=` (Dropout, BatchNormalization, models)."""
+    return bool(getattr(layer, "_call_has_training_arg", False))
+
+
+# Per-call bookkeeping a layer's `__call__` writes into lists and sets it owns: a stand-in gets its
+# own, so nothing of the original is ever cleared or appended to.
+_CALL_STATE = {"_losses": list, "_loss_ids": set}
+
+
+def stand_in(layer, **overrides):
+    """A copy of `layer` for one trace: same class, same variables, its own attribute dict.
+
+    Calling it runs the layer's own `__call__` and `call` (dtype casting, autocasting, `training`),
+    but every attribute `__call__` writes (`_called`, `built`, losses) and every override (say
+    `activation=`) lands in the copy, never in `layer`, which may be in use by another thread.
+    Sublayers get stand-ins of their own. Nothing is copied but references: weights are shared.
+
+    Args:
+        layer: a built `keras.layers.Layer` (not a model).
+        **overrides: attributes the copy holds instead of the layer's.
+    """
+    state = dict(vars(layer))
+    for name, make in _CALL_STATE.items():
+        if name in state:
+            state[name] = make()
+    for name, value in state.items():
+        if isinstance(value, keras.layers.Layer) and not isinstance(value, keras.Model):
+            state[name] = stand_in(value)
+    if isinstance(state.get("_layers"), list):
+        by_id = {id(value): state[name] for name, value in vars(layer).items()
+                 if isinstance(value, keras.layers.Layer)}
+        state["_layers"] = [by_id.get(id(sub), sub) for sub in state["_layers"]]
+    state.update(overrides)
+    copy = object.__new__(type(layer))
+    # Layers route attribute writes through tracking hooks; the copy's dict is set directly.
+    object.__setattr__(copy, "__dict__", state)
+    return copy
+
+
+def pass_through_tracing(error):
+    """Marks `error`, raised while a `tf.function` is traced, to reach the caller as raised.
+
+    AutoGraph otherwise re-raises it with the traced code's stack written into its message.
+    """
+    error.ag_pass_through = True
+    return error

@@ -1,0 +1,228 @@
+"""Running a model's layer graph ourselves: inner taps, a linear head and per-layer backward rules.
+
+`GraphRunner` executes a functional or sequential model layer by layer, descending into nested
+models, so it can (1) record the output of any inner layer, also inside a pretrained base nested in
+a transfer-learning model, (2) skip the output softmax/sigmoid so class scores are logits, and
+(3) give each layer the backward pass a `keras_vis.rules` composite assigns it (guided backprop,
+deconvnet, layer-wise relevance propagation, DeepLIFT).
+
+The user's layers are never written to, not even for a moment: each layer runs as a per-trace
+stand-in (`keras_vis._keras.stand_in`) that shares its variables, and a layer's linear part
+(before its fused activation) is a stand-in whose `activation` is the identity. Another thread
+calling the model meanwhile sees it exactly as it is.
+"""
+
+import warnings
+import weakref
+
+import keras
+import tensorflow as tf
+
+from keras_vis import _keras
+from keras_vis._checks import check_choice, check_layer_graph, graph_error, has_layer_graph
+from keras_vis.layers import is_model
+
+HEAD_POLICIES = ("linear", "model")
+
+SQUASH_ACTIVATIONS = frozenset({"softmax", "sigmoid", "log_softmax"})
+
+# Layers whose whole computation is an activation function, with the function's name.
+_ACTIVATION_LAYERS = (
+    (keras.layers.ReLU, "relu"),
+    (keras.layers.LeakyReLU, "leaky_relu"),
+    (keras.layers.ELU, "elu"),
+    (keras.layers.PReLU, "prelu"),
+    (keras.layers.Softmax, "softmax"),
+)
+
+
+def fused_activation(layer):
+    """The non-linear activation function a layer applies to its linear part, or `None`.
+
+    `Activation("relu")` layers count too: their linear part is the identity.
+    """
+    function = None if is_model(layer) else getattr(layer, "activation", None)
+    if function is None or not callable(function):
+        return None
+    name = getattr(function, "__name__", None)
+    return None if name == "linear" else function
+
+
+def activation_name(layer):
+    """The name of the activation `layer` computes (fused or as the whole layer), or `None`."""
+    for kind, name in _ACTIVATION_LAYERS:
+        if isinstance(layer, kind):
+            return name
+    function = fused_activation(layer)
+    if function is None:
+        return None
+    return getattr(function, "__name__", type(function).__name__)
+
+
+def is_activation_layer(layer):
+    """True for layers that only apply an activation (`ReLU`, `Softmax`, `Activation`, ...)."""
+    return isinstance(layer, (keras.layers.Activation,) + tuple(k for k, _ in _ACTIVATION_LAYERS))
+
+
+def head_layers(model):
+    """The layers that produce the model's outputs, followed into nested models.
+
+    A subclassed model has no readable graph: it has no head layers, and is scored on its own
+    outputs.
+    """
+    found = []
+    for tensor in getattr(model, "outputs", None) or []:
+        operation, _, index = _keras.history(tensor)
+        while is_model(operation):
+            inner = operation.outputs[index] if len(operation.outputs) > 1 else operation.outputs[0]
+            operation, _, index = _keras.history(inner)
+        found.append(operation)
+    return found
+
+
+def walk(model, inputs, call_layer):
+    """Runs the layer graph of `model` on `inputs` (a list), descending into nested models.
+
+    Each layer is computed as `call_layer(layer, args, kwargs)`; the values may be tensors or any
+    other objects, which lets the same walk trace tensors and analyse the data flow.
+
+    Returns:
+        The list of the model's outputs.
+    """
+    graph = _keras.layer_graph(model)
+
+    def operation(layer):
+        def run(*args, **kwargs):
+            if is_model(layer) and _keras.layer_graph(layer) is not None:
+                outputs = walk(layer, tf.nest.flatten(args), call_layer)
+                return outputs[0] if len(outputs) == 1 else outputs
+            return call_layer(layer, args, kwargs)
+
+        return run
+
+    outputs = _keras.run_through_graph(graph, inputs, operation)
+    return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+
+
+class GraphRunner:
+    """Calls a model layer by layer under a head policy and backward rules, recording taps.
+
+    Args:
+        model: a built functional or sequential `keras.Model`; subclassed models run as a whole
+            (no inner taps, no rules, and their outputs kept as they are: `head="linear"` warns
+            that it cannot drop a softmax it cannot see).
+        taps: layers whose outputs to record.
+        head: `"linear"` to drop the output softmax/sigmoid, `"model"` to keep it.
+        plan: a `keras_vis.rules.Plan` (from `Composite.plan(model)`) giving layers their
+            backward rules; `None` for the plain gradient everywhere.
+        taps_only: stop computing once every tap is recorded; the model outputs are then `None`.
+            This runs the layers up to the taps on inputs of any size the convolutions accept
+            (a VGG16 with its 224² classifier top, fed 128² images to look at `block3_conv1`).
+    """
+
+    def __init__(self, model, taps=(), *, head="linear", plan=None, taps_only=False):
+        check_choice(head, "head", HEAD_POLICIES)
+        if taps or plan is not None:
+            check_layer_graph(model)  # here, not while tracing, so the error reads plainly
+        if head == "linear" and not has_layer_graph(model):
+            warnings.warn(
+                f"Model '{model.name}' is a subclassed {type(model).__name__}, whose output layer "
+                "cannot be read: its outputs are scored as they are, not as pre-softmax logits "
+                "(so as probabilities if it ends in a softmax). Pass `logits=False` "
+                "(`head=\"model\"`) to score its outputs knowingly, or build it with the "
+                "functional API.",
+                stacklevel=2,
+            )
+        self._model = weakref.ref(model)
+        self._tap_ids = [id(layer) for layer in taps]
+        self._head_ids = {id(layer) for layer in head_layers(model)} if head == "linear" else set()
+        self._plan = plan
+        self._taps_only = taps_only
+
+    def __call__(self, inputs):
+        """Runs the model on `inputs` (a list of tensors).
+
+        Returns:
+            `(outputs, activations)`: the list of model outputs and the list of tapped outputs.
+        """
+        trace = _Trace(self, list(inputs))
+        model = self._model()
+        if _keras.layer_graph(model) is None:
+            outputs = trace.run_opaque(model)
+        else:
+            outputs = walk(model, trace.inputs, trace.call_layer)
+        missing = [i for i in self._tap_ids if i not in trace.recorded]
+        if missing:
+            raise graph_error(ValueError(
+                "Expected every tapped layer to be on the path from the model's inputs to its "
+                f"outputs. Received: {len(missing)} layer(s) that the forward pass never reached."
+            ))
+        return outputs, [trace.recorded[i] for i in self._tap_ids]
+
+
+class _Trace:
+    """One run of a `GraphRunner`: the recorded taps and the layers' stand-ins."""
+
+    def __init__(self, runner, inputs):
+        self.runner = runner
+        self.inputs = inputs
+        self.recorded = {}
+        self.layer_inputs = {}  # id(layer) -> the tensors it was called on, for rules to read
+
+    def run_opaque(self, model):
+        runner = self.runner
+        if runner._tap_ids or runner._plan is not None:
+            raise graph_error(ValueError(
+                f"Expected a functional or sequential model. Received: model '{model.name}' of "
+                f"subclassed type {type(model).__name__}, whose layer graph cannot be read, so "
+                "inner layers cannot be tapped and backward rules cannot be applied. Build it "
+                "with the functional API (`keras.Model(inputs, outputs)`), or use a method that "
+                "needs only the input gradient."
+            ))
+        inputs = self.inputs
+        outputs = _keras.stand_in(model)(inputs[0] if len(inputs) == 1 else inputs,
+                                         training=False)
+        return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+
+    def call_layer(self, layer, args, kwargs):
+        runner = self.runner
+        if runner._taps_only and len(self.recorded) == len(set(runner._tap_ids)):
+            return None
+        if _keras.takes_training_argument(layer):
+            kwargs = {**kwargs, "training": False}
+        result = self._compute(layer, args, kwargs)
+        if id(layer) in runner._tap_ids:
+            self.recorded[id(layer)] = result
+        return result
+
+    def _compute(self, layer, args, kwargs):
+        runner = self.runner
+        is_head = id(layer) in runner._head_ids
+        if is_head and isinstance(layer, keras.layers.Softmax):
+            return args[0]
+        assigned = runner._plan.get(layer) if runner._plan is not None else None
+        layer_rule = assigned.layer_rule if assigned else None
+        activation_rule = assigned.activation_rule if assigned else None
+        tensors = tf.nest.flatten(args)
+        self.layer_inputs[id(layer)] = tensors
+        site = assigned.site(self.inputs, self.layer_inputs) if assigned else None
+        activation = fused_activation(layer)
+        drop = is_head and getattr(activation, "__name__", None) in SQUASH_ACTIVATIONS
+        if activation is not None and (drop or layer_rule or activation_rule):
+            linear = _keras.stand_in(layer, activation=keras.activations.linear)
+            before = _apply(layer_rule, _forward(linear, args, kwargs), tensors, site)
+            return before if drop else _apply(activation_rule, activation, [before], site)
+        rule = activation_rule if is_activation_layer(layer) else layer_rule
+        return _apply(rule, _forward(_keras.stand_in(layer), args, kwargs), tensors, site)
+
+
+def _forward(layer, args, kwargs):
+    """`layer`'s call as a function of the flat input tensors of `args`."""
+    def forward(*tensors):
+        return layer(*tf.nest.pack_sequence_as(args, list(tensors)), **kwargs)
+
+    return forward
+
+
+def _apply(rule, forward, tensors, site):
+    return forward(*tensors) if rule is None else rule(forward, tensors, site)

@@ -1,0 +1,155 @@
+"""What a backward rule is, and what it may know about the layer it is applied to.
+
+A `Rule` gives one computation of a layer another backward pass. The graph runner calls it as
+`rule(forward, inputs, site)`, where `forward(*inputs)` is the computation as the model does it
+(the layer's linear part when the layer has a fused activation; the activation function for an
+activation rule). The rule returns exactly `forward`'s values; only the gradient that flows back
+through them changes. Guided backprop, deconvnet, every layer-wise relevance propagation rule and
+DeepLIFT's rescale rule are all rules.
+"""
+
+import functools
+
+import keras
+import tensorflow as tf
+
+from keras_vis import _keras
+
+
+class Rule:
+    """A backward pass for one computation of a layer; subclasses override `__call__`.
+
+    Class attributes:
+        needs_reference: the rule reads the second half of the batch as the reference input of
+            the first half (DeepLIFT); the engine then runs images and references together.
+        needs_linear_map: the rule computes with the layer's weights (see `Site.linear`), so it
+            only applies to layer kinds `keras_vis.rules.linear` can express.
+    """
+
+    needs_reference = False
+    needs_linear_map = False
+
+    def __call__(self, forward, inputs, site):
+        """Computes `forward(*inputs)` with this rule's backward pass.
+
+        Args:
+            forward: the computation, a function of the input tensors.
+            inputs: the list of input tensors.
+            site: the `Site` of the layer (its weights, what is known of its input).
+
+        Returns:
+            The output tensor(s), equal to `forward(*inputs)`.
+        """
+        raise NotImplementedError
+
+    def key(self):
+        """A hashable description; rules with equal keys compute the same thing."""
+        return (type(self).__name__,) + tuple(sorted(vars(self).items()))
+
+    def __repr__(self):
+        options = ", ".join(f"{name}={value!r}" for name, value in sorted(vars(self).items()))
+        return f"{type(self).__name__}({options})"
+
+    def __eq__(self, other):
+        return isinstance(other, Rule) and self.key() == other.key()
+
+    def __hash__(self):
+        return hash(self.key())
+
+
+def with_backward(inputs, output, backward):
+    """`output` (a tensor computed from `inputs`), whose gradient is `backward` instead.
+
+    Args:
+        inputs: the list of input tensors the gradient flows to.
+        output: the forward value, already computed.
+        backward: `backward(upstream) -> [gradient per input]` (`None` for no gradient).
+
+    Returns:
+        A tensor equal to `output`; backpropagating an upstream gradient `g` through it gives
+        `backward(g)` at `inputs`, and nothing through the computation of `output` itself.
+    """
+    held = tf.stop_gradient(output)
+
+    @tf.custom_gradient
+    def attached(*tensors):
+        def gradient(upstream):
+            return list(backward(upstream))
+
+        return tf.identity(held), gradient
+
+    return attached(*inputs)
+
+
+def stabilize(z, epsilon):
+    """`z` moved away from zero by `epsilon` in its own direction (zero counts as positive)."""
+    return z + epsilon * tf.where(z >= 0, tf.ones_like(z), -tf.ones_like(z))
+
+
+class Site:
+    """What a rule may know about the layer it runs on, for one trace.
+
+    Attributes:
+        layer: the user's layer (read, never written).
+        nonnegative_input: the layer's input is known to be >= 0 (it comes from a ReLU, a
+            sigmoid, pooling of such values...), so rules may skip terms of negative inputs.
+        folded: the `BatchNormalization` layers canonized into this one, `(before, after)`,
+            each `None` where there is none.
+    """
+
+    def __init__(self, layer, *, folded=(None, None), nonnegative_input=False, prefix=None,
+                 model_inputs=(), layer_inputs=None):
+        self.layer = layer
+        self.folded = folded
+        self.nonnegative_input = nonnegative_input
+        self._prefix = prefix
+        self._model_inputs = list(model_inputs)
+        self._layer_inputs = layer_inputs or {}
+
+    @functools.cached_property
+    def linear(self):
+        """The layer's linear map `z = W x + b` (with `folded` merged in), read at trace time."""
+        from keras_vis.rules.linear import linear_map  # linear.py builds on this module
+
+        return linear_map(self.layer, *self.folded)
+
+    def linear_input(self, inputs):
+        """What `linear` takes, float32: the layer's input, or the input of the normalization
+        folded in before it (whose output the layer was called on)."""
+        before = self.folded[0]
+        tensor = inputs[0] if before is None else self._layer_inputs[id(before)][0]
+        return tf.cast(tensor, tf.float32)
+
+    @property
+    def is_folded(self):
+        """True if a normalization is folded into this layer."""
+        return any(layer is not None for layer in self.folded)
+
+    @property
+    def model_input(self):
+        """The model's (first) input tensor of this run."""
+        return self._model_inputs[0]
+
+    def to_layer_input(self, value):
+        """`value`, shaped like the model input, carried to this layer's input through the
+        element-wise layers in between (rescaling, normalization with fixed statistics, padding).
+
+        Raises:
+            ValueError: if the layers before this one are not such a chain from the input.
+        """
+        mapping = (keras.layers.Rescaling, keras.layers.Normalization, keras.layers.Identity,
+                   keras.layers.ZeroPadding1D, keras.layers.ZeroPadding2D,
+                   keras.layers.ZeroPadding3D, keras.layers.Dropout)
+        if self._prefix is None or not all(isinstance(l, mapping) for l in self._prefix):
+            raise _keras.pass_through_tracing(ValueError(
+                f"Expected the layers between the model input and layer '{self.layer.name}' to "
+                "be a chain of element-wise layers (rescaling, normalization with fixed "
+                "statistics, padding), to carry input bounds to it. Received: "
+                f"{[type(l).__name__ for l in self._prefix or []] or 'a branching graph'}. "
+                "Pass `low=None, high=None`: the bounds are then each image's own extremes "
+                "as the layer sees them."
+            ))
+        for layer in self._prefix:
+            kwargs = {"training": False} if _keras.takes_training_argument(layer) else {}
+            value = _keras.stand_in(layer)(value, **kwargs)
+        return value

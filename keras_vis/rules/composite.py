@@ -1,0 +1,294 @@
+"""Composites: which backward rule each layer of a model gets.
+
+A `Composite` is an ordered list of `(selector, rule)` entries (the first match wins), an optional
+rule for the first linear layers, and rules by layer name — the vocabulary of zennit's composites.
+A selector picks either layers or activations:
+
+- a Keras layer class, or a tuple of them (`keras.layers.Conv2D`, `keras_vis.rules.CONV`): the
+  layer's main computation (its linear part, if it has a fused activation);
+- an activation name or a set of them (`"relu"`, `keras_vis.rules.RELU`), or
+  `keras_vis.rules.ACTIVATIONS` for every activation: the activation a layer applies, fused
+  (`Conv2D(activation="relu")`) or as a layer of its own (`ReLU()`, `Activation("relu")`);
+  `ACTIVATIONS.excluding("softmax")` for all but some;
+- an activation layer class (`keras.layers.ReLU`): that layer's activation;
+- a function `f(layer) -> bool`: the layers for which it is true.
+
+`Composite.plan(model)` resolves the entries for every layer once; the graph runner then applies
+the plan while it traces. A strict composite (every relevance method) refuses a model with a layer
+that no rule covers, naming it, instead of silently falling back to the plain gradient.
+"""
+
+import keras
+
+from keras_vis._checks import check_layer_graph, expected
+from keras_vis.graph import SQUASH_ACTIVATIONS, activation_name, head_layers, is_activation_layer
+from keras_vis.layers import is_model
+from keras_vis.rules.base import Rule, Site
+from keras_vis.rules.dataflow import DataFlow
+from keras_vis.rules.linear import has_linear_map
+
+
+class _AnyActivation:
+    """The selector matching every activation function (but those it excludes)."""
+
+    def __init__(self, excluded=frozenset()):
+        self.excluded = frozenset(excluded)
+
+    def excluding(self, *names):
+        """The selector of every activation but `names`."""
+        return _AnyActivation(self.excluded | set(names))
+
+    def matches(self, name):
+        return name not in self.excluded
+
+    def __eq__(self, other):
+        return isinstance(other, _AnyActivation) and other.excluded == self.excluded
+
+    def __hash__(self):
+        return hash(("ACTIVATIONS", tuple(sorted(self.excluded))))
+
+    def __repr__(self):
+        if not self.excluded:
+            return "ACTIVATIONS"
+        return f"ACTIVATIONS.excluding({', '.join(map(repr, sorted(self.excluded)))})"
+
+
+ACTIVATIONS = _AnyActivation()
+
+
+def _is_class_selector(selector):
+    classes = selector if isinstance(selector, tuple) else (selector,)
+    return bool(classes) and all(isinstance(c, type) and issubclass(c, keras.layers.Layer)
+                                 for c in classes)
+
+
+def _selects_activations(selector):
+    if isinstance(selector, (_AnyActivation, str)):
+        return True
+    if isinstance(selector, (set, frozenset)):
+        return all(isinstance(name, str) for name in selector)
+    if _is_class_selector(selector):
+        classes = selector if isinstance(selector, tuple) else (selector,)
+        return all(issubclass(c, (keras.layers.Activation, keras.layers.ReLU,
+                                  keras.layers.LeakyReLU, keras.layers.ELU, keras.layers.PReLU,
+                                  keras.layers.Softmax)) for c in classes)
+    return False
+
+
+def _check_selector(selector):
+    if (isinstance(selector, (_AnyActivation, str)) or _is_class_selector(selector)
+            or (isinstance(selector, (set, frozenset)) and _selects_activations(selector))
+            or (callable(selector) and not isinstance(selector, type))):
+        return selector
+    raise TypeError(expected(
+        "selector", "a layer class or tuple of classes, an activation name or set of names, "
+        "keras_vis.rules.ACTIVATIONS, or a function of the layer", selector))
+
+
+def _check_rule(rule, name="rule"):
+    if rule is not None and not isinstance(rule, Rule):
+        raise TypeError(expected(name, "a `keras_vis.rules.Rule`", rule))
+    return rule
+
+
+def _selector_key(selector):
+    if isinstance(selector, (set, frozenset)):
+        return ("names", tuple(sorted(selector)))
+    return selector
+
+
+class Assignment:
+    """The rules one layer gets: for its main computation and for its activation."""
+
+    def __init__(self, layer, layer_rule, activation_rule, *, folded=(None, None),
+                 nonnegative_input=False, prefix=None):
+        self.layer = layer
+        self.layer_rule = layer_rule
+        self.activation_rule = activation_rule
+        self._folded = folded
+        self._nonnegative_input = nonnegative_input
+        self._prefix = prefix
+
+    def site(self, model_inputs, layer_inputs):
+        """The `Site` its rules see in a trace with these model inputs and `{id(layer): input
+        tensors}` of the layers computed so far."""
+        return Site(self.layer, folded=self._folded, nonnegative_input=self._nonnegative_input,
+                    prefix=self._prefix, model_inputs=model_inputs, layer_inputs=layer_inputs)
+
+
+class Plan:
+    """A composite resolved for one model: an `Assignment` per layer that has a rule."""
+
+    def __init__(self, assignments, *, needs_reference):
+        self._assignments = assignments
+        self.needs_reference = needs_reference
+
+    def get(self, layer):
+        """The layer's `Assignment`, or `None` if it keeps its plain gradient."""
+        return self._assignments.get(id(layer))
+
+
+class Composite:
+    """Chooses a backward rule for each layer of a model.
+
+    Example:
+        >>> from keras_vis import rules
+        >>> composite = rules.Composite(
+        ...     [(rules.CONV, rules.Gamma(0.25)), (rules.DENSE, rules.Epsilon(1e-6))],
+        ...     first=rules.ZBox(low=0.0, high=255.0))
+        >>> maps = keras_vis.lrp(model, images, composite=composite)
+
+    Args:
+        rules: `(selector, rule)` pairs; the first whose selector matches a layer (or its
+            activation) gives the rule. See the module docstring for selectors.
+        first: the rule of the first linear layers (convolutions or dense layers no other such
+            layer precedes on a path from the input), before `rules` are consulted.
+        names: `{layer name: rule}` for particular layers, consulted before everything else.
+        strict: refuse models with a layer (or activation) no entry covers; otherwise such
+            layers keep their plain gradient.
+        canonize: fold each `BatchNormalization` that directly follows a linear layer into that
+            layer's rule (the normalization itself then passes relevance through).
+        seed_with_score: start the backward pass from the target's score instead of 1, so the
+            propagated quantity is relevance that sums to the score (layer-wise relevance
+            propagation).
+        name: a name for messages and method descriptions.
+    """
+
+    def __init__(self, rules=(), *, first=None, names=None, strict=False, canonize=False,
+                 seed_with_score=False, name=None):
+        if isinstance(rules, (str, bytes)) or not isinstance(rules, (list, tuple)):
+            raise TypeError(expected("rules", "a list of (selector, rule) pairs", rules))
+        entries = []
+        for entry in rules:
+            if not isinstance(entry, (list, tuple)) or len(entry) != 2:
+                raise TypeError(expected("rules", "a list of (selector, rule) pairs", rules,
+                                         f"The entry {entry!r} is not a pair."))
+            entries.append((_check_selector(entry[0]), _check_rule(entry[1])))
+        self.rules = tuple(entries)
+        self.first = _check_rule(first, "first")
+        names = dict(names or {})
+        for layer_name, rule in names.items():
+            if not isinstance(layer_name, str):
+                raise TypeError(expected("names", "a dict of layer names to rules", names))
+            _check_rule(rule, f"names[{layer_name!r}]")
+        self.names = names
+        self.strict = bool(strict)
+        self.canonize = bool(canonize)
+        self.seed_with_score = bool(seed_with_score)
+        self.name = name
+
+    def extended(self, rules=(), **options):
+        """A copy with `rules` appended after this composite's own (which take precedence) and
+        `options` (`strict`, `canonize`, `seed_with_score`, `first`, `name`) replaced."""
+        settings = {"first": self.first, "names": self.names, "strict": self.strict,
+                    "canonize": self.canonize, "seed_with_score": self.seed_with_score,
+                    "name": self.name}
+        settings.update(options)
+        return Composite(list(self.rules) + list(rules), **settings)
+
+    def key(self):
+        """A hashable key: composites with equal keys assign the same rules."""
+        return (
+            tuple((_selector_key(s), rule.key()) for s, rule in self.rules),
+            None if self.first is None else self.first.key(),
+            tuple(sorted((n, r.key()) for n, r in self.names.items())),
+            self.strict, self.canonize, self.seed_with_score,
+        )
+
+    @property
+    def needs_reference(self):
+        rules = [rule for _, rule in self.rules] + list(self.names.values()) + [self.first]
+        return any(rule is not None and rule.needs_reference for rule in rules)
+
+    def __repr__(self):
+        return f"Composite({self.name!r})" if self.name else f"Composite({list(self.rules)!r})"
+
+    def _layer_rule(self, layer, is_first):
+        if layer.name in self.names:
+            return self.names[layer.name], True
+        if is_first and self.first is not None:
+            return self.first, True
+        for selector, rule in self.rules:
+            if _selects_activations(selector):
+                continue
+            if (_is_class_selector(selector) and isinstance(layer, selector)) or (
+                    not _is_class_selector(selector) and selector(layer)):
+                return rule, True
+        return None, False
+
+    def _activation_rule(self, layer, name):
+        for selector, rule in self.rules:
+            if not _selects_activations(selector):
+                continue
+            if ((isinstance(selector, _AnyActivation) and selector.matches(name))
+                    or selector == name
+                    or (isinstance(selector, (set, frozenset)) and name in selector)
+                    or (_is_class_selector(selector) and isinstance(layer, selector))):
+                return rule, True
+        return None, False
+
+    def plan(self, model, *, linear_head=False):
+        """Resolves the composite for every layer of `model` (nested models included).
+
+        Args:
+            model: a built functional or sequential model.
+            linear_head: the output softmax/sigmoid is dropped (scores are logits), so it needs
+                no rule.
+
+        Raises:
+            ValueError: for a strict composite and a layer or activation no entry covers, or a
+                rule that needs the weights of a layer whose linear map cannot be written out.
+        """
+        check_layer_graph(model)
+        flow = DataFlow(model)
+        first = {id(layer) for layer in flow.first_linear_layers()}
+        before, after = flow.batchnorm_folds() if self.canonize else ({}, {})
+        folded = {id(bn) for bn in [*before.values(), *after.values()]}
+        dropped = {id(layer) for layer in head_layers(model)} if linear_head else set()
+        assignments = {}
+        for layer in flow.layers():
+            if is_model(layer):  # a subclassed model nested in a functional one runs as is
+                if self.strict:
+                    self._refuse(layer, model, "a subclassed model, whose layers cannot be read")
+                continue
+            layer_rule = activation_rule = None
+            if id(layer) in folded:
+                from keras_vis.rules.gradient import Pass  # gradient.py builds on this module
+
+                layer_rule = Pass()
+            elif not is_activation_layer(layer):
+                layer_rule, found = self._layer_rule(layer, id(layer) in first)
+                if not found and self.strict:
+                    self._refuse(layer, model, f"a {type(layer).__name__} layer")
+            name = activation_name(layer)
+            if id(layer) in dropped and name in SQUASH_ACTIVATIONS:
+                name = None
+            if name is not None:
+                activation_rule, found = self._activation_rule(layer, name)
+                if not found and self.strict:
+                    self._refuse(layer, model, f"activation {name!r}")
+            if layer_rule is not None and layer_rule.needs_linear_map and not has_linear_map(
+                    layer):
+                raise ValueError(
+                    f"Expected rule {layer_rule!r} to be given to a convolution or dense layer, "
+                    f"whose weights it recomputes. Received: layer '{layer.name}' "
+                    f"({type(layer).__name__}). Give that layer another rule, e.g. with "
+                    f"`names={{{layer.name!r}: keras_vis.rules.Epsilon()}}`."
+                )
+            if layer_rule is None and activation_rule is None:
+                continue
+            assignments[id(layer)] = Assignment(
+                layer, layer_rule, activation_rule,
+                folded=(before.get(id(layer)), after.get(id(layer))),
+                nonnegative_input=flow.nonnegative_input(before.get(id(layer), layer)),
+                prefix=flow.prefix(layer) if id(layer) in first else None)
+        return Plan(assignments, needs_reference=self.needs_reference)
+
+    def _refuse(self, layer, model, what):
+        label = f"composite '{self.name}'" if self.name else "the composite"
+        raise ValueError(
+            f"Expected every layer of model '{model.name}' to have a backward rule in {label}. "
+            f"Received: layer '{layer.name}', {what}, which no rule covers. Add one for it, e.g. "
+            f"`keras_vis.rules.Composite([...], names={{{layer.name!r}: rule}})`, or use a "
+            "gradient method."
+        )

@@ -1,0 +1,412 @@
+"""Layer-wise relevance propagation rules and composites (Montavon et al., "Layer-wise relevance
+propagation: an overview", 2019; the composites of zennit).
+
+Every rule maps the relevance `R_k` of a layer's outputs to its inputs `j` as
+
+    R_j = sum_k  z_jk / stab(sum_j z_jk) · R_k,
+
+differing in the contributions `z_jk` (`x_j w_jk` for LRP-0 and ε), with `stab(z) = z + ε·sign(z)`
+(sign(0) = +1) keeping the ratio finite. It is computed with the gradient of the layer's linear
+map (`R_j = x_j · (Wᵀ s)_j` with `s = R / stab(z)`), so a rule costs about one extra pass of its
+layer. Biases count in `z` for LRP-0, ε and γ (they absorb relevance); the other rules leave them
+out, as zennit does.
+"""
+
+import numbers
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_vis import _keras
+from keras_vis._checks import check_choice, check_number, expected
+from keras_vis.rules.base import Rule, stabilize, with_backward
+from keras_vis.rules.composite import ACTIVATIONS, Composite
+from keras_vis.rules.gradient import Gradient, Pass
+from keras_vis.rules.linear import CONV, DENSE, LINEAR
+
+TINY = 1e-12
+"""The least stabilizer, so LRP-0 never divides by zero."""
+STABILIZER = 1e-6
+"""The default stabilizer of the rules other than ε."""
+
+
+def _float(tensor):
+    return tf.cast(tensor, tf.float32)
+
+
+class _Relevance(Rule):
+    """A rule that maps output relevance to input relevance; subclasses define `relevance`."""
+
+    def __call__(self, forward, inputs, site):
+        with tf.GradientTape(persistent=len(inputs) > 1) as tape:
+            for tensor in inputs:
+                tape.watch(tensor)
+            output = forward(*inputs)
+
+        def backward(relevance):
+            found = self.relevance(inputs, output, _float(relevance), tape, site)
+            return [tf.cast(r, x.dtype) for r, x in zip(found, inputs)]
+
+        return with_backward(inputs, output, backward)
+
+    def relevance(self, inputs, output, relevance, tape, site):
+        """The relevance of each input, float32, from the output `relevance`."""
+        raise NotImplementedError
+
+
+def proportional(inputs, output, relevance, tape, epsilon):
+    """Each input's share of the output relevance in proportion to its contribution to the
+    output, through the layer's own computation: `x · d(z · R / stab(z)) / dx`."""
+    scaled = relevance / stabilize(_float(output), epsilon)
+    gradients = tape.gradient(output, inputs, output_gradients=tf.cast(scaled, output.dtype))
+    return [_float(x) * _float(g) for x, g in zip(inputs, gradients)]
+
+
+def redistribute(linear, terms, relevance, epsilon):
+    """`sum_t sign_t · x_t · Wₜᵀ s` with `s = R / stab(sum_t sign_t · linear(x_t, W_t, b_t))`.
+
+    Args:
+        linear: the layer's `LinearMap`.
+        terms: `(input, kernel, bias, sign)` tuples; an input may be the layer input, a part of
+            it (`x⁺`), ones or a bound.
+        relevance: the output relevance.
+        epsilon: the stabilizer.
+    """
+    with tf.GradientTape(persistent=len(terms) > 1) as tape:
+        for term in terms:
+            tape.watch(term[0])
+        parts = [linear(x, kernel, bias) for x, kernel, bias, _ in terms]
+    total = tf.add_n([sign * part for (_, _, _, sign), part in zip(terms, parts)])
+    scaled = relevance / stabilize(total, epsilon)
+    return tf.add_n([sign * x * tape.gradient(part, x, output_gradients=scaled)
+                     for (x, _, _, sign), part in zip(terms, parts)])
+
+
+def _positive(tensor):
+    return tf.maximum(tensor, 0.0)
+
+
+def _negative(tensor):
+    return tf.minimum(tensor, 0.0)
+
+
+def _signed_terms(x, kernel, same_sign, nonnegative):
+    """The terms of the positive (`same_sign`) or negative contributions `x_j w_jk`."""
+    first, second = (_positive, _negative) if same_sign else (_negative, _positive)
+    if nonnegative:
+        return [(x, first(kernel), None, 1.0)]
+    return [(_positive(x), first(kernel), None, 1.0), (_negative(x), second(kernel), None, 1.0)]
+
+
+class Epsilon(_Relevance):
+    """LRP-ε: `z_jk = x_j w_jk`, biases included, `stab(z) = z + ε·sign(z)`.
+
+    Args:
+        epsilon: the stabilizer; larger values keep only the strongest, most consistent
+            explanation factors (and absorb relevance).
+    """
+
+    def __init__(self, epsilon=1e-6):
+        self.epsilon = check_number(epsilon, "epsilon", low=0)
+
+    def relevance(self, inputs, output, relevance, tape, site):
+        epsilon = max(self.epsilon, TINY)
+        if site is None or not site.is_folded:
+            return proportional(inputs, output, relevance, tape, epsilon)
+        linear, x = site.linear, site.linear_input(inputs)
+        return [redistribute(linear, [(x, None, linear.bias_for(x), 1.0)], relevance, epsilon)]
+
+
+class Zero(Epsilon):
+    """LRP-0: `z_jk = x_j w_jk`, biases included, no stabilizer beyond 1e-12 (for a ReLU network
+    without biases, the same as gradient × input)."""
+
+    def __init__(self):
+        super().__init__(0.0)
+
+
+class Gamma(_Relevance):
+    """LRP-γ: the contributions that agree with the output's sign favoured by `γ`.
+
+    For an output `z_k > 0`, `z_jk = x_j⁺ (w_jk + γ w_jk⁺) + x_j⁻ (w_jk + γ w_jk⁻)` and bias
+    `b_k + γ b_k⁺`; for `z_k <= 0` the same with the signs of the favoured parts swapped. For
+    non-negative inputs (after a ReLU) and positive outputs this is Montavon et al.'s
+    `x_j (w_jk + γ w_jk⁺)`; favouring the output's own sign (as zennit does) keeps the
+    denominator away from zero for the outputs a ReLU does not gate (before an `Add`).
+
+    Args:
+        gamma: how much positive contributions are favoured (0 is LRP-0).
+        stabilizer: the stabilizer ε.
+    """
+
+    needs_linear_map = True
+
+    def __init__(self, gamma=0.25, stabilizer=STABILIZER):
+        self.gamma = check_number(gamma, "gamma", low=0)
+        self.stabilizer = check_number(stabilizer, "stabilizer", low=0)
+
+    def _terms(self, x, kernel, bias, favour, nonnegative):
+        """The terms favouring positive (`favour=_positive`) or negative contributions."""
+        against = _negative if favour is _positive else _positive
+        towards, away = kernel + self.gamma * favour(kernel), kernel + self.gamma * against(kernel)
+        bias = None if bias is None else bias + self.gamma * favour(bias)
+        if nonnegative:
+            return [(x, towards, bias, 1.0)]
+        return [(_positive(x), towards, bias, 1.0), (_negative(x), away, None, 1.0)]
+
+    def relevance(self, inputs, output, relevance, tape, site):
+        linear, x = site.linear, site.linear_input(inputs)
+        bias = linear.bias_for(x)
+        z = linear(x, None, bias) if site.is_folded else _float(output)
+        positive = tf.cast(z > 0, tf.float32)
+        found = redistribute(linear, self._terms(x, linear.kernel, bias, _positive,
+                                                 site.nonnegative_input),
+                             relevance * positive, self.stabilizer)
+        return [found + redistribute(linear, self._terms(x, linear.kernel, bias, _negative,
+                                                         site.nonnegative_input),
+                                     relevance * (1.0 - positive), self.stabilizer)]
+
+
+class AlphaBeta(_Relevance):
+    """LRP-αβ: `α` times the relevance of the positive contributions minus `β` times that of the
+    negative ones, each normalised on its own; biases left out.
+
+    Args:
+        alpha, beta: the weights, with `alpha - beta == 1` so relevance is conserved.
+        stabilizer: the stabilizer ε.
+    """
+
+    needs_linear_map = True
+
+    def __init__(self, alpha=1.0, beta=0.0, stabilizer=STABILIZER):
+        self.alpha = check_number(alpha, "alpha", low=1)
+        self.beta = check_number(beta, "beta", low=0)
+        if abs(self.alpha - self.beta - 1.0) > 1e-9:
+            raise ValueError(expected("alpha", f"beta + 1 = {self.beta + 1:g}, so relevance is "
+                                      "conserved", alpha))
+        self.stabilizer = check_number(stabilizer, "stabilizer", low=0)
+
+    def relevance(self, inputs, output, relevance, tape, site):
+        linear, x = site.linear, site.linear_input(inputs)
+        found = self.alpha * redistribute(
+            linear, _signed_terms(x, linear.kernel, True, site.nonnegative_input), relevance,
+            self.stabilizer)
+        if self.beta:
+            found -= self.beta * redistribute(
+                linear, _signed_terms(x, linear.kernel, False, site.nonnegative_input),
+                relevance, self.stabilizer)
+        return [found]
+
+
+class ZPlus(AlphaBeta):
+    """LRP-z⁺: only positive contributions, `z_jk = (x_j w_jk)⁺`; relevance stays >= 0 where
+    the output relevance is (the same as α1β0)."""
+
+    def __init__(self, stabilizer=STABILIZER):
+        super().__init__(1.0, 0.0, stabilizer)
+
+
+class Flat(_Relevance):
+    """Flat: relevance spread evenly over each output's receptive field (`z_jk = 1`)."""
+
+    needs_linear_map = True
+
+    def __init__(self, stabilizer=STABILIZER):
+        self.stabilizer = check_number(stabilizer, "stabilizer", low=0)
+
+    def relevance(self, inputs, output, relevance, tape, site):
+        linear, x = site.linear, site.linear_input(inputs)
+        terms = [(tf.ones_like(x), tf.ones_like(linear.kernel), None, 1.0)]
+        return [redistribute(linear, terms, relevance, self.stabilizer)]
+
+
+class WSquare(_Relevance):
+    """w²: relevance in proportion to the squared weights, whatever the input (`z_jk = w_jk²`)."""
+
+    needs_linear_map = True
+
+    def __init__(self, stabilizer=STABILIZER):
+        self.stabilizer = check_number(stabilizer, "stabilizer", low=0)
+
+    def relevance(self, inputs, output, relevance, tape, site):
+        linear, x = site.linear, site.linear_input(inputs)
+        terms = [(tf.ones_like(x), tf.square(linear.kernel), None, 1.0)]
+        return [redistribute(linear, terms, relevance, self.stabilizer)]
+
+
+def _bound(value, name):
+    if value is None:
+        return None
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return (check_number(value, name),)
+    values = np.asarray(value, np.float64)
+    if values.ndim != 1 or values.size == 0 or not np.all(np.isfinite(values)):
+        raise ValueError(expected(name, "None, a number or one number per channel", value))
+    return tuple(float(v) for v in values)
+
+
+class ZBox(_Relevance):
+    """zᴮ (box) for the input layer, whose inputs lie in `[low, high]`:
+    `z_jk = x_j w_jk - l_j w_jk⁺ - h_j w_jk⁻`, biases left out.
+
+    Args:
+        low, high: the smallest and largest value a model input can take, in the model's input
+            units: a number or one number per channel, carried through the element-wise layers
+            between the input and this layer (rescaling, normalization, padding); `None` for
+            each image's own minimum and maximum as this layer sees it.
+        stabilizer: the stabilizer ε.
+    """
+
+    needs_linear_map = True
+
+    def __init__(self, low=None, high=None, stabilizer=STABILIZER):
+        self.low = _bound(low, "low")
+        self.high = _bound(high, "high")
+        self.stabilizer = check_number(stabilizer, "stabilizer", low=0)
+
+    def _bound(self, values, reduce, x, site):
+        if values is None:  # the image's own extreme, as this layer sees it
+            return reduce(x, axis=list(range(1, x.shape.rank)), keepdims=True) + tf.zeros_like(x)
+        image = site.model_input
+        bound = tf.cast(tf.constant(values, tf.float32) + tf.zeros_like(image, tf.float32),
+                        image.dtype)
+        return _float(site.to_layer_input(bound))
+
+    def relevance(self, inputs, output, relevance, tape, site):
+        linear, x = site.linear, site.linear_input(inputs)
+        low = self._bound(self.low, tf.reduce_min, x, site)
+        high = self._bound(self.high, tf.reduce_max, x, site)
+        terms = [(x, linear.kernel, None, 1.0), (low, _positive(linear.kernel), None, -1.0),
+                 (high, _negative(linear.kernel), None, -1.0)]
+        return [redistribute(linear, terms, relevance, self.stabilizer)]
+
+
+class Norm(_Relevance):
+    """Proportional: each input's relevance in proportion to its contribution to the layer's
+    linear output (average pooling, sums); the layer's own computation gives the weights.
+
+    Args:
+        stabilizer: the stabilizer ε.
+    """
+
+    def __init__(self, stabilizer=STABILIZER):
+        self.stabilizer = check_number(stabilizer, "stabilizer", low=0)
+
+    def relevance(self, inputs, output, relevance, tape, site):
+        return proportional(inputs, output, relevance, tape, self.stabilizer)
+
+
+class Gate(Rule):
+    """A product of a signal and a gate (squeeze-and-excitation's `Multiply`): all relevance goes
+    to the one input with the output's shape, none to the broadcast gate (Arras et al., 2017)."""
+
+    def __call__(self, forward, inputs, site):
+        output = forward(*inputs)
+        shape = output.shape[1:]
+        signals = [i for i, x in enumerate(inputs) if x.shape[1:] == shape]
+        if len(signals) != 1:
+            raise _keras.pass_through_tracing(ValueError(
+                f"Expected layer '{site.layer.name}' to multiply one signal of its output's shape "
+                f"{tuple(shape)} by gates of smaller, broadcast shapes. Received: inputs of shapes "
+                f"{[tuple(x.shape[1:]) for x in inputs]}. Give it another rule with "
+                f"`names={{{site.layer.name!r}: rule}}`."
+            ))
+
+        def backward(relevance):
+            return [relevance if i == signals[0] else tf.zeros_like(x)
+                    for i, x in enumerate(inputs)]
+
+        return with_backward(inputs, output, backward)
+
+
+_MAX_POOLING = (
+    keras.layers.MaxPooling1D, keras.layers.MaxPooling2D, keras.layers.MaxPooling3D,
+    keras.layers.GlobalMaxPooling1D, keras.layers.GlobalMaxPooling2D,
+    keras.layers.GlobalMaxPooling3D, keras.layers.Maximum, keras.layers.Minimum,
+)
+_SUMS = (
+    keras.layers.AveragePooling1D, keras.layers.AveragePooling2D, keras.layers.AveragePooling3D,
+    keras.layers.GlobalAveragePooling1D, keras.layers.GlobalAveragePooling2D,
+    keras.layers.GlobalAveragePooling3D, keras.layers.Add, keras.layers.Average,
+    keras.layers.Subtract,
+)
+_ROUTING = (
+    keras.layers.Flatten, keras.layers.Reshape, keras.layers.Permute, keras.layers.RepeatVector,
+    keras.layers.Concatenate, keras.layers.ZeroPadding1D, keras.layers.ZeroPadding2D,
+    keras.layers.ZeroPadding3D, keras.layers.Cropping1D, keras.layers.Cropping2D,
+    keras.layers.Cropping3D, keras.layers.UpSampling1D, keras.layers.UpSampling2D,
+    keras.layers.UpSampling3D, keras.layers.Dropout, keras.layers.SpatialDropout1D,
+    keras.layers.SpatialDropout2D, keras.layers.SpatialDropout3D, keras.layers.GaussianDropout,
+    keras.layers.GaussianNoise, keras.layers.AlphaDropout, keras.layers.ActivityRegularization,
+    keras.layers.Identity,
+)
+_PASS_THROUGH = (keras.layers.Rescaling, keras.layers.Normalization,
+                 keras.layers.LayerNormalization, keras.layers.GroupNormalization,
+                 keras.layers.UnitNormalization)
+
+
+def structure_rules(epsilon):
+    """The rules every relevance composite gives the layers that are not convolutions or dense
+    layers: max-pooling winner-take-all, proportional pooling and sums, ε on a batch
+    normalization not folded into a linear layer, pass-through for preprocessing, the other
+    normalizations (each value's relevance stays with it) and activations, the signal of a gated
+    product, and the plain gradient for layers that only move values."""
+    return [
+        (_MAX_POOLING, Gradient()),
+        (_SUMS, Norm()),
+        (keras.layers.BatchNormalization, Epsilon(epsilon)),
+        (_PASS_THROUGH, Pass()),
+        (keras.layers.Multiply, Gate()),
+        (_ROUTING, Gradient()),
+        (ACTIVATIONS, Pass()),
+    ]
+
+
+COMPOSITES = ("epsilon_plus_flat", "epsilon_plus", "epsilon", "epsilon_gamma_box",
+              "epsilon_alpha2_beta1", "alpha1_beta0")
+"""The named composites, the default first."""
+
+
+def _named_rules(name, epsilon, gamma, low, high):
+    dense = (DENSE, Epsilon(epsilon))
+    return {
+        "epsilon": ([(LINEAR, Epsilon(epsilon))], None),
+        "epsilon_plus": ([dense, (CONV, ZPlus())], None),
+        "epsilon_plus_flat": ([dense, (CONV, ZPlus())], Flat()),
+        "epsilon_gamma_box": ([dense, (CONV, Gamma(gamma))], ZBox(low, high)),
+        "epsilon_alpha2_beta1": ([dense, (CONV, AlphaBeta(2.0, 1.0))], None),
+        "alpha1_beta0": ([(LINEAR, AlphaBeta(1.0, 0.0))], None),
+    }[name]
+
+
+def relevance_composite(composite="epsilon_plus_flat", *, epsilon=1e-6, gamma=0.25, low=None,
+                        high=None):
+    """The complete relevance composite for a name or a user's `Composite`.
+
+    A user's composite chooses the rules of convolutions and dense layers (and whatever else it
+    lists); `structure_rules` cover the other layers after it. The result is strict (a layer no
+    rule covers is an error), canonizes batch normalization and seeds with the target score.
+
+    Args:
+        composite: a name from `COMPOSITES` or a `Composite`.
+        epsilon: ε of the ε rules (dense layers, batch normalization not folded).
+        gamma: γ of the γ rule (`"epsilon_gamma_box"`).
+        low, high: the input bounds of the zᴮ rule (`"epsilon_gamma_box"`); see `ZBox`.
+
+    Raises:
+        ValueError, TypeError: for an unknown name or a bad parameter.
+    """
+    epsilon = check_number(epsilon, "epsilon", low=0)
+    if isinstance(composite, Composite):
+        base = composite
+    elif isinstance(composite, str):
+        check_choice(composite, "composite", COMPOSITES)
+        rules, first = _named_rules(composite, epsilon, check_number(gamma, "gamma", low=0),
+                                    low, high)
+        base = Composite(rules, first=first, name=composite)
+    else:
+        raise TypeError(expected("composite", f"one of {', '.join(map(repr, COMPOSITES))} or a "
+                                 "`keras_vis.rules.Composite`", composite))
+    return base.extended(structure_rules(epsilon), strict=True, canonize=True,
+                         seed_with_score=True)

@@ -1,0 +1,97 @@
+"""The compiled steps of every technique: one cache, one way to compile, one trace count.
+
+The attribution engine (`keras_vis.engine`) and the activation-maximization renderer
+(`keras_vis.maximization.render`) both keep, per model, objects that own `tf.function` steps.
+They get them from `cached`, which keys them weakly by the model (they vanish with it and never
+keep it alive), compile their steps with `compile_step` (no AutoGraph, relaxed shapes, traces
+counted) and take gradients with `gradients`.
+"""
+
+import threading
+import weakref
+
+import tensorflow as tf
+
+_OWNERS = weakref.WeakKeyDictionary()
+_LOCK = threading.Lock()
+
+
+def cached(model, kind, key, build):
+    """The object cached for `model` under `(kind, key)`, made by `build()` on first use.
+
+    Args:
+        model: the model the object computes with (held weakly).
+        kind: what the object is (`"engine"`, `"renderer"`).
+        key: a hashable description of the configuration.
+        build: a function returning the object.
+    """
+    with _LOCK:
+        owners = _OWNERS.setdefault(model, {})
+        owner = owners.get((kind, key))
+        if owner is None:
+            owner = build()
+            owners[(kind, key)] = owner
+    return owner
+
+
+def trace_count(model, kind=None):
+    """How many times the steps cached for `model` (of `kind`, or of any kind) were traced."""
+    with _LOCK:
+        owners = list(_OWNERS.get(model, {}).items())
+    return sum(owner.trace_count for (owner_kind, _), owner in owners
+               if kind is None or owner_kind == kind)
+
+
+class CompiledStep:
+    """A Python step compiled with `tf.function`, counting its traces.
+
+    The step is plain TensorFlow with Python-level structure only, so AutoGraph is off (its source
+    rewriting of a large model's graph walk costs seconds on the first call); shapes are relaxed
+    so other batch or image sizes do not retrace.
+
+    Args:
+        function: the step.
+        input_signature: the `tf.TensorSpec` structure of its arguments.
+        jit_compile: compile it with XLA.
+        relax_shapes: trace shapes generally (a second image size gives `None` dimensions) rather
+            than once per exact shape.
+    """
+
+    def __init__(self, function, input_signature, *, jit_compile=False, relax_shapes=True):
+        self._counted = _Counted(function)
+        self._compiled = tf.function(self._counted, input_signature=input_signature,
+                                     jit_compile=jit_compile, reduce_retracing=relax_shapes,
+                                     autograph=False)
+
+    @property
+    def trace_count(self):
+        return self._counted.count
+
+    def __call__(self, *args):
+        return self._compiled(*args)
+
+    def concrete(self, *specs):
+        """The traced graph for `specs`, without running it."""
+        return self._compiled.get_concrete_function(*specs)
+
+
+class _Counted:
+    """A function that counts its calls. Being an object, not a closure, TensorFlow tells its
+    retracing apart from other steps' (it groups closures of the same code, and would warn that
+    the many engines of a session retrace)."""
+
+    def __init__(self, function):
+        self.function = function
+        self.count = 0
+
+    def __call__(self, *args):
+        self.count += 1
+        return self.function(*args)
+
+
+def gradients(tape, target, sources, output_gradients=None):
+    """The float32 gradients of `target` with respect to `sources`, zeros where it does not
+    depend on a source (instead of `None`)."""
+    found = tape.gradient(target, sources, output_gradients=output_gradients)
+    return [tf.zeros_like(s, tf.float32) if g is None else tf.cast(g, tf.float32)
+            for g, s in zip(found, sources)]

@@ -1,0 +1,126 @@
+"""The behaviour of Keras' private APIs that keras_vis relies on, pinned through `keras_vis._keras`.
+
+A Keras upgrade that changes one of them fails here, next to the one accessor that needs fixing.
+"""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_vis import _keras
+
+
+def chain_model():
+    inputs = keras.Input((6, 6, 3), name="pixels")
+    x = keras.layers.Conv2D(2, 3, activation="relu", activity_regularizer="l2", name="conv")(inputs)
+    x = keras.layers.Flatten(name="flat")(x)
+    x = keras.layers.Dropout(0.5, name="drop")(x)
+    outputs = keras.layers.Dense(3, activation="softmax", name="head")(x)
+    return keras.Model(inputs, outputs, name="chain")
+
+
+def test_layer_graph_of_functional_sequential_and_subclassed_models():
+    functional = chain_model()
+    assert _keras.layer_graph(functional) is functional
+    sequential = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    graph = _keras.layer_graph(sequential)
+    assert graph is not None and graph is not sequential
+    assert [layer.name for layer in graph.layers[1:]] == [layer.name for layer in sequential.layers]
+
+    class Subclassed(keras.Model):
+        def call(self, x):
+            return x
+
+    assert _keras.layer_graph(Subclassed()) is None
+
+
+def test_run_through_graph_calls_each_layer_in_order_on_any_values():
+    model = chain_model()
+    seen = []
+
+    def operation(layer):
+        def run(*args, **kwargs):
+            seen.append((layer.name, args))
+            return f"{layer.name}({args[0]})"
+
+        return run
+
+    outputs = _keras.run_through_graph(model, ["x"], operation)
+    assert [name for name, _ in seen] == ["conv", "flat", "drop", "head"]
+    assert outputs == "head(drop(flat(conv(x))))"
+
+
+def test_nodes_by_depth_puts_the_input_deepest():
+    model = chain_model()
+    by_depth = _keras.nodes_by_depth(model)
+    deepest = by_depth[max(by_depth)]
+    assert [_keras.node_layer(node) for node in deepest] == [None]  # the input node
+    layers = {_keras.node_layer(node).name for nodes in by_depth.values() for node in nodes
+              if _keras.node_layer(node) is not None}
+    assert layers == {"conv", "flat", "drop", "head"}
+
+
+def test_history_and_nodes_connect_layers():
+    model = chain_model()
+    layer, node_index, tensor_index = _keras.history(model.outputs[0])
+    assert (layer.name, node_index, tensor_index) == ("head", 0, 0)
+    (node,) = _keras.inbound_nodes(model.get_layer("head"))
+    (producer, _, _) = _keras.history(_keras.node_inputs(node)[0])
+    assert producer is model.get_layer("drop")
+    assert _keras.node_outputs(node)[0] is model.outputs[0]
+    (consumer,) = _keras.outbound_nodes(model.get_layer("drop"))
+    assert _keras.node_layer(consumer) is model.get_layer("head")
+
+
+def test_training_argument_is_known_per_layer():
+    model = chain_model()
+    assert _keras.takes_training_argument(model.get_layer("drop"))
+    assert not _keras.takes_training_argument(model.get_layer("flat"))
+
+
+def test_stand_in_computes_like_the_layer_and_writes_only_to_itself():
+    model = chain_model()
+    conv = model.get_layer("conv")
+    x = np.random.default_rng(0).normal(size=(2, 6, 6, 3)).astype("float32")
+    state = dict(vars(conv))
+    losses = conv._losses
+    twin = _keras.stand_in(conv, activation=keras.activations.linear)
+    assert type(twin) is type(conv)
+    assert twin.kernel is conv.kernel and twin.bias is conv.bias  # shared, not copied
+    linear = tf.function(lambda t: twin(t), autograph=False)(x).numpy()
+    assert linear.min() < 0  # the pre-activation: the override took effect
+    np.testing.assert_allclose(np.maximum(linear, 0), conv(x).numpy(), rtol=1e-6, atol=1e-6)
+    assert conv.activation is keras.activations.relu
+    assert twin._losses and conv._losses is losses  # the regularizer loss went to the copy
+    assert {name: id(value) for name, value in vars(conv).items()} == {
+        name: id(value) for name, value in state.items()}
+
+
+def test_stand_in_gives_sublayers_stand_ins_of_their_own():
+    wrapper = keras.layers.TimeDistributed(keras.layers.Dense(2, activation="relu"))
+    wrapper.build((None, 3, 4))
+    twin = _keras.stand_in(wrapper)
+    assert twin.layer is not wrapper.layer and type(twin.layer) is type(wrapper.layer)
+    assert twin.layer.kernel is wrapper.layer.kernel
+    x = np.ones((1, 3, 4), "float32")
+    np.testing.assert_allclose(twin(x).numpy(), wrapper(x).numpy())
+
+
+def test_marked_errors_leave_a_traced_function_as_raised():
+    message = "Expected `x` to be plain. Received: x=1"
+
+    @tf.function
+    def failing(x):
+        raise _keras.pass_through_tracing(ValueError(message))
+
+    with pytest.raises(ValueError) as raised:
+        failing(tf.constant(1.0))
+    assert str(raised.value) == message
+
+
+def test_a_missing_private_attribute_is_named():
+    with pytest.raises(_keras.KerasAPIError, match="Function._run_through_graph"):
+        _keras.run_through_graph(object(), [], lambda layer: layer)
+    with pytest.raises(_keras.KerasAPIError, match="KerasTensor._keras_history"):
+        _keras.history(np.zeros(2))
