@@ -59,6 +59,7 @@ class Family:
 FAMILIES = (
     Family("saliency", "gradient saliency maps", "Gradients"),
     Family("cam", "class activation maps", "Class activation maps"),
+    Family("lrp", "rule-based relevance", "Relevance"),
     Family("occlusion",
            "slide a grey patch over each image and map the drop of the class probability",
            "Occlusion"),
@@ -72,16 +73,21 @@ class Drawing:
     Attributes:
         cmap: the matplotlib colour map.
         alpha: the weight of the colours over the image; 1.0 draws the map on its own.
+        signed: the maps keep their sign: they are computed raw and scaled so that zero is the
+            colour map's middle (a diverging one), positive and negative evidence apart.
     """
 
     cmap: str
     alpha: float
+    signed: bool = False
 
 
 # Class activation maps are drawn over the image (their location is the point); gradient maps on
 # their own (their detail is the point).
 OVER_IMAGE = Drawing("jet", 0.45)
 ON_ITS_OWN = Drawing("inferno", 1.0)
+# Relevance and contributions: red for evidence for the class, blue against, white for none.
+SIGNED = Drawing("bwr", 1.0, signed=True)
 
 # Where `report_options` read their values from.
 _SOURCES = ("settings", "subject")
@@ -186,6 +192,10 @@ class MethodSpec:
 
 _CAM_LAYER = {"layer": "settings.cam_layer"}
 
+LRP_COMPOSITES = ("epsilon_plus_flat", "epsilon_plus", "epsilon", "epsilon_gamma_box",
+                  "epsilon_alpha2_beta1", "alpha1_beta0")
+"""The named composites of `keras_vis.lrp` (defined in `keras_vis.rules.lrp`), the default first."""
+
 
 def cam_variant(name, variant, title, caption, *, report_options=_CAM_LAYER, **fields):
     """The entry of a `cam(method=name)` variant, drawn over the image.
@@ -232,6 +242,14 @@ METHODS = (
         label="integrated gradients",
         report_options={"steps": "settings.ig_steps", "baseline": "subject.black_input"},
         drawing=ON_ITS_OWN),
+    MethodSpec(
+        "gradient_shap", "saliency", "keras_vis.attribution:gradient_shap", "GradientSHAP",
+        "Gradients at random points between a black image and the image, times their "
+        "difference: expected gradients (Lundberg & Lee).",
+        label="GradientSHAP", defaults={"seed": 0, "reduce": "abs_sum"},
+        report_options={"samples": "settings.shap_samples", "seed": "settings.seed",
+                        "baselines": "subject.black_input"},
+        drawing=ON_ITS_OWN),
     # CAM weights the layer feeding the global average pooling: the report leaves it `None`.
     cam_variant(
         "cam", "keras_vis.attribution.cam.classic:ClassicCAM", "CAM",
@@ -258,6 +276,16 @@ METHODS = (
         "guided_gradcam", "cam", "keras_vis.attribution:guided_gradcam", "Guided Grad-CAM",
         "Guided backprop sharpened where Grad-CAM points.", label="guided Grad-CAM",
         report_options=_CAM_LAYER, drawing=ON_ITS_OWN),
+    MethodSpec(
+        "lrp", "lrp", "keras_vis.attribution:lrp", "LRP",
+        "The class logit redistributed layer by layer onto the pixels (Bach et al.); red for "
+        "the class, blue against it.",
+        report_options={"composite": "settings.lrp_composite"}, drawing=SIGNED),
+    MethodSpec(
+        "deeplift", "lrp", "keras_vis.attribution:deeplift", "DeepLIFT",
+        "Each pixel's share of the logit's difference from a black image (rescale rule, "
+        "Shrikumar et al.); red raises it, blue lowers it.",
+        report_options={"baseline": "subject.black_input"}, drawing=SIGNED),
     # Read as importance (high where hiding a patch costs the most), as the metrics read every
     # map; the report draws occlusion its own way, with the mask of the regions that matter.
     MethodSpec(

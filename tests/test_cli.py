@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from keras_vis import demo, plot, registry
-from keras_vis.attribution import gradcam
+from keras_vis.attribution import gradcam, lrp
 from keras_vis.cli import commands, main
 from keras_vis.inspect import summary
 from keras_vis.report.pictures import enlarge
@@ -24,10 +24,10 @@ from keras_vis.report.subject import file_name
 # Tiny step counts: the commands' wiring is tested here, the techniques in their own tests.
 FAST = {
     "maximize": ["--filters", "2", "--steps", "2", "--class-steps", "2"],
-    "saliency": ["--smooth-samples", "2", "--ig-steps", "2"],
+    "saliency": ["--smooth-samples", "2", "--ig-steps", "2", "--shap-samples", "2"],
     "cam": ["--score-cam-maps", "4"],
     "report": ["--filters", "2", "--steps", "2", "--class-steps", "2", "--smooth-samples", "2",
-               "--ig-steps", "2", "--score-cam-maps", "4"],
+               "--ig-steps", "2", "--shap-samples", "2", "--score-cam-maps", "4"],
 }
 
 
@@ -93,7 +93,7 @@ def test_summary_with_no_options_uses_the_bundled_model(capsys, tmp_path, monkey
     assert (folder / "summary.txt").read_text() == str(expected) + "\n"
 
 
-@pytest.mark.parametrize("command", ["filters", "features", "maximize", "saliency", "cam",
+@pytest.mark.parametrize("command", ["filters", "features", "maximize", "saliency", "cam", "lrp",
                                      "occlusion", "deconv"])
 def test_every_command_writes_valid_pictures(capsys, tmp_path, samples, command):
     out = tmp_path / "out"
@@ -106,7 +106,7 @@ def test_every_command_writes_valid_pictures(capsys, tmp_path, samples, command)
     for name in written:
         read_png(out / name)
     stems = [p.stem for p in samples]
-    if command in ("saliency", "cam"):
+    if command in ("saliency", "cam", "lrp"):
         for stem in stems:
             assert f"{command}_{stem}.png" in written  # the overview panel
             for method in registry.drawn(command):
@@ -116,6 +116,21 @@ def test_every_command_writes_valid_pictures(capsys, tmp_path, samples, command)
         assert written == sorted(f"occlusion_{s}_{kind}.png" for s in stems for kind in kinds)
     if command == "features":
         assert written == sorted(f"features_{s}.png" for s in stems)
+
+
+def test_lrp_picture_is_the_library_relevance_centred_on_white(capsys, tmp_path, samples):
+    """`keras-vis lrp --composite` draws `lrp(normalize=False)` with zero in the colour map's
+    middle: white where a pixel has no relevance."""
+    code, _, err = run(capsys, "lrp", samples[0], "--method", "lrp", "--composite", "epsilon",
+                       "--target", "1", "--out", tmp_path, "--quiet")
+    assert code == 0 and err == ""
+    picture = cv2.cvtColor(cv2.imread(os.fspath(samples[0])), cv2.COLOR_BGR2RGB)
+    relevance = lrp(demo.load_model(), picture[None].astype(np.float32), 1,
+                              composite="epsilon", normalize=False)
+    centred = 0.5 + relevance / (2 * np.abs(relevance).max())
+    expected = plot.overlay(enlarge(picture, 128), centred[0], cmap="bwr", alpha=1.0,
+                            normalize=False)
+    np.testing.assert_array_equal(read_png(tmp_path / f"lrp_{samples[0].stem}_lrp.png"), expected)
 
 
 def test_cam_picture_is_the_library_gradcam_of_the_named_class(capsys, tmp_path, samples):

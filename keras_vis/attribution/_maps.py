@@ -59,6 +59,15 @@ def normalize(maps):
     return np.divide(shifted, span, out=np.zeros_like(shifted), where=span > 0)
 
 
+def center(maps):
+    """Scales each signed map of a batch `(N, ...)` into [0, 1] with zero at 0.5: `m / (2 max|m|)
+    + 0.5`, so the same colour means the same sign and share of the strongest value on either
+    side (a map of zeros stays at 0.5)."""
+    maps = np.asarray(maps, np.float32)
+    peak = np.abs(maps).max(axis=tuple(range(1, maps.ndim)), keepdims=True)
+    return 0.5 + np.divide(maps, 2 * peak, out=np.zeros_like(maps), where=peak > 0)
+
+
 def finish(maps, size, normalize_maps):
     """Resizes `maps` `(N, h, w)` to `size` and, if asked, normalises each to [0, 1] (float32)."""
     maps = resize(np.asarray(maps, np.float32), size)

@@ -13,20 +13,18 @@ def baseline_set(baselines, images):
     """The baselines as a float32 set `(B, H, W, C)` to sample from.
 
     Raises:
-        ValueError: for a shape other than a number, `(H, W, C)` or `(B, H, W, C)` matching the
-            images, or non-finite values.
+        ValueError: for anything but `None`, one baseline broadcastable to an image (a number,
+            per-channel values, `(H, W, C)`) or a set `(B, H, W, C)`, or non-finite values.
     """
-    what = f"None, a number, an image {images.shape[1:]} or a set of them (B, *{images.shape[1:]})"
-    values = np.float32(0) if baselines is None else baselines
+    shape = images.shape[1:]
+    what = f"None, a number, per-channel values, an image {shape} or a set of them (B, *{shape})"
     try:
-        values = np.asarray(values, np.float32)
+        values = np.asarray(0.0 if baselines is None else baselines, np.float32)
+        if values.ndim < images.ndim:
+            values = np.broadcast_to(values, shape)[None]
     except (TypeError, ValueError) as error:
         raise ValueError(expected("baselines", what, baselines)) from error
-    if values.ndim == 0:
-        values = np.full((1,) + images.shape[1:], values, np.float32)
-    elif values.shape == images.shape[1:]:
-        values = values[None]
-    if values.ndim != images.ndim or values.shape[1:] != images.shape[1:] or not len(values):
+    if values.shape[1:] != shape or not len(values):
         raise ValueError(expected("baselines", what, baselines))
     if not np.all(np.isfinite(values)):
         raise ValueError(expected("baselines", "finite values (no NaN or inf)", baselines))
@@ -49,8 +47,8 @@ def gradient_shap(model, images, target=None, *, baselines=None, samples=_defaul
         images: numpy array or tensor `(N, H, W, C)` in the model's input units.
         target: as in `keras_vis.saliency`; the predicted class is that of the image.
         baselines: the reference inputs, in the model's input units: `None` for zeros (black
-            for a model taking 0–255 or 0–1 pixels), a number, an image `(H, W, C)`, or a set
-            `(B, H, W, C)` sampled for every image (a background sample of the data gives SHAP
+            for a model taking 0–255 or 0–1 pixels), a number, per-channel values, an image
+            `(H, W, C)`, or a set `(B, H, W, C)` sampled for every image (a background sample of the data gives SHAP
             values with respect to the data).
         samples: samples per image.
         noise: standard deviation of the noise added to the image, as a fraction of each image's

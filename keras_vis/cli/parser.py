@@ -120,6 +120,15 @@ def _add_saliency_options(parser):
                         help="SmoothGrad noisy copies per image (default 16)")
     parser.add_argument("--ig-steps", type=_positive, metavar="N", dest="ig_steps",
                         help="integrated-gradients path points (default 32)")
+    parser.add_argument("--shap-samples", type=_positive, metavar="N", dest="shap_samples",
+                        help="GradientSHAP samples per image (default 16)")
+
+
+def _add_lrp_options(parser):
+    parser.add_argument("--composite", choices=registry.LRP_COMPOSITES, metavar="NAME",
+                        dest="lrp_composite",
+                        help="the LRP rules: one of " + ", ".join(registry.LRP_COMPOSITES)
+                             + f" (default {registry.LRP_COMPOSITES[0]})")
 
 
 def _add_cam_options(parser):
@@ -181,11 +190,13 @@ def build_parser():
                 "--method", action="append", choices=choices + ("all",), metavar="METHOD",
                 help=f"one of {', '.join(choices)}, or all; repeat for several (default: all)")
     _add_saliency_options(sub["saliency"])
+    _add_lrp_options(sub["lrp"])
     _add_cam_options(sub["cam"])
     _add_occlusion_options(sub["occlusion"])
     report = sub["report"]
     _add_maximize_options(report)
     _add_saliency_options(report)
+    _add_lrp_options(report)
     _add_cam_options(report)
     _add_occlusion_options(report)
     return parser

@@ -5,6 +5,7 @@ A method turns a `Subject`, a target and the `Settings` into `(N, H, W)` maps in
 """
 
 from keras_vis import registry
+from keras_vis.attribution._maps import center
 from keras_vis.attribution.cam.classic import gap_dense_head
 
 # The `MethodSpec`s of the report's method table, in display order.
@@ -19,10 +20,15 @@ def group(family):
 
 
 def compute(method, subject, target, settings):
-    """The maps of `method` (a `MethodSpec`) for the subject's images: float32 `(N, H, W)`."""
+    """The maps of `method` (a `MethodSpec`) for the subject's images: float32 `(N, H, W)` in
+    [0, 1]; a signed method's raw maps are centred, zero at 0.5."""
     function = method.load()
-    return function(subject.model, subject.inputs, target,
-                    **method.report_arguments(subject, settings), batch_size=settings.batch_size)
+    options = method.report_arguments(subject, settings)
+    if method.drawing is not None and method.drawing.signed:
+        return center(function(subject.model, subject.inputs, target, **options, normalize=False,
+                               batch_size=settings.batch_size))
+    return function(subject.model, subject.inputs, target, **options,
+                    batch_size=settings.batch_size)
 
 
 def classic_cam_unavailable(subject, settings):

@@ -31,6 +31,8 @@ class Settings:
         smooth_samples: SmoothGrad noisy copies per image.
         ig_steps: integrated-gradients path points.
         score_cam_maps: Score-CAM keeps this many channels of highest variance.
+        shap_samples: GradientSHAP samples per image.
+        lrp_composite: the layer-wise relevance propagation composite (see `keras_vis.lrp`).
         occlusion_patch: side of the occluding square; default an eighth of the image (at least 4).
         occlusion_stride: step between patches; default half the patch.
         occlusion_threshold: share of the maximum below which a region counts as needed.
@@ -55,6 +57,8 @@ class Settings:
     smooth_samples: int = 16
     ig_steps: int = 32
     score_cam_maps: int = 64
+    shap_samples: int = 16
+    lrp_composite: str = "epsilon_plus_flat"
     occlusion_patch: typing.Optional[int] = None
     occlusion_stride: typing.Optional[int] = None
     occlusion_threshold: float = 0.85
@@ -66,7 +70,7 @@ class Settings:
     def __post_init__(self):
         for name in ("display_size", "max_filters", "feature_channels", "maximize_filters",
                      "maximize_steps", "max_classes", "smooth_samples", "ig_steps",
-                     "score_cam_maps", "batch_size"):
+                     "score_cam_maps", "shap_samples", "batch_size"):
             check_positive_int(getattr(self, name), name)
         check_positive_int(self.class_steps, "class_steps", minimum=0)
         check_positive_int(self.seed, "seed", minimum=0)
@@ -74,6 +78,8 @@ class Settings:
             if getattr(self, name) is not None:
                 check_positive_int(getattr(self, name), name)
         check_number(self.occlusion_threshold, "occlusion_threshold", low=0, high=1)
+        if not isinstance(self.lrp_composite, str):
+            raise TypeError(expected("lrp_composite", "a composite name", self.lrp_composite))
         for name in ("filter_layers", "feature_layers", "deconv_layers"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, str) or not value):

@@ -162,8 +162,10 @@ def attribution_pictures(subject, settings, target=None, names=None):
             continue
         maps = compute(method, subject, target, settings)
         for index in range(len(subject.images)):
+            # Signed maps come centred (zero at 0.5), to be drawn as they are.
             drawn = plot.overlay(_display(subject, settings, index), maps[index],
-                                 cmap=method.drawing.cmap, alpha=method.drawing.alpha)
+                                 cmap=method.drawing.cmap, alpha=method.drawing.alpha,
+                                 normalize=not method.drawing.signed)
             pictures.append(Picture(method.name, method.title, drawn, method.caption, index))
     return pictures, skipped
 

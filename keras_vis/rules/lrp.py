@@ -18,7 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_vis import _keras
+from keras_vis import _keras, registry
 from keras_vis._checks import check_choice, check_number, expected
 from keras_vis.rules.base import Rule, stabilize, with_backward
 from keras_vis.rules.composite import ACTIVATIONS, Composite
@@ -363,8 +363,7 @@ def structure_rules(epsilon):
     ]
 
 
-COMPOSITES = ("epsilon_plus_flat", "epsilon_plus", "epsilon", "epsilon_gamma_box",
-              "epsilon_alpha2_beta1", "alpha1_beta0")
+COMPOSITES = registry.LRP_COMPOSITES
 """The named composites, the default first."""
 
 
