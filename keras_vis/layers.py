@@ -71,6 +71,11 @@ def find_layer(model, name_or_index):
         TypeError: for anything that is not a name, an index or a layer.
     """
     check_model(model)
+    return layer_of(model, name_or_index)
+
+
+def layer_of(model, name_or_index):
+    """`find_layer` for a model already checked: the package's own lookups use it."""
     if isinstance(name_or_index, keras.layers.Layer):
         if any(layer is name_or_index for layer in iter_layers(model)):
             return name_or_index
@@ -128,12 +133,16 @@ def conv_layers(model):
         A list of layers (Conv1D/2D/3D, DepthwiseConv2D, SeparableConv2D, Conv2DTranspose).
     """
     check_model(model)
+    return convolutions(model)
+
+
+def convolutions(model):
+    """`conv_layers` for a model already checked."""
     return [layer for layer in iter_layers(model) if isinstance(layer, _CONV_TYPES)]
 
 
 def spatial_layers(model):
     """Layers whose output is a 4D feature map `(N, H, W, C)`, nested ones included, in graph order."""
-    check_model(model)
     found = []
     for layer in iter_layers(model):
         if is_model(layer) or isinstance(layer, keras.layers.InputLayer):
@@ -161,6 +170,12 @@ def last_conv_layer(model):
     Raises:
         ValueError: if the model has no convolution layer.
     """
+    check_model(model)
+    return default_cam_layer(model)
+
+
+def default_cam_layer(model):
+    """`last_conv_layer` for a model already checked."""
     spatial = spatial_layers(model)
     head_pools = [i for i, layer in enumerate(spatial) if isinstance(layer, _GLOBAL_POOLING_TYPES)]
     head_start = head_pools[-1] if head_pools else len(spatial)

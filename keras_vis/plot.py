@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from keras_vis._checks import check_model, check_number, check_positive_int, expected
 from keras_vis.inspect import features, weights
 from keras_vis.io import atomic_write, image_layout
-from keras_vis.layers import conv_layers, find_layer
+from keras_vis.layers import convolutions, layer_of
 from keras_vis.pixels import to_uint8
 
 
@@ -114,13 +114,13 @@ def filters(model, layer, *, max_filters=64, max_channels=9, rgb=None, cols=None
         A `matplotlib.figure.Figure`.
     """
     check_model(model)
-    found = find_layer(model, layer)
+    found = layer_of(model, layer)
     kernel = weights.filter_weights(model, found)
     max_filters = check_positive_int(max_filters, "max_filters")
     max_channels = check_positive_int(max_channels, "max_channels")
     kh, kw, in_channels, out_channels = kernel.shape
     if rgb is None:
-        first = conv_layers(model)[0]
+        first = convolutions(model)[0]
         rgb = in_channels == 3 and first is found
     elif rgb and in_channels != 3:
         raise ValueError(

@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_vis._checks import expected, graph_error
-from keras_vis.layers import find_layer, output_shape
+from keras_vis.layers import layer_of, output_shape
 
 PREDICTED = -1  # class index meaning "the predicted class", resolved inside the compiled graph
 
@@ -33,7 +33,7 @@ class Target:
 
     def resolve(self, model):
         """Checks the target against `model` and returns the layers it taps."""
-        return [find_layer(model, layer) for layer in self.layers]
+        return [layer_of(model, layer) for layer in self.layers]
 
     def score(self, outputs, activations, class_index):
         """Returns the `(N,)` score.
@@ -120,7 +120,7 @@ class Channel(Target):
         return (self.layer,)
 
     def resolve(self, model):
-        layer = find_layer(model, self.layer)
+        layer = layer_of(model, self.layer)
         shape = output_shape(layer)
         channels = shape[-1] if shape else None
         if channels is not None and not 0 <= self.index < channels:
@@ -158,7 +158,7 @@ class Neuron(Target):
         return (self.layer,)
 
     def resolve(self, model):
-        layer = find_layer(model, self.layer)
+        layer = layer_of(model, self.layer)
         shape = output_shape(layer) or ()
         spatial = shape[1:-1]
         if self.position is None and spatial:

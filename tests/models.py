@@ -142,6 +142,43 @@ def bn_dropout_cnn():
     return model
 
 
+def dense_classifier(shape, classes, hidden=None):
+    """Flatten → [Dense(hidden, relu) "hidden"] → Dense(classes, softmax) "dense", random biases."""
+    inputs = keras.Input(shape)
+    x = keras.layers.Flatten()(inputs)
+    if hidden:
+        x = keras.layers.Dense(hidden, activation="relu", bias_initializer="random_normal",
+                               name="hidden")(x)
+    outputs = keras.layers.Dense(classes, activation="softmax", bias_initializer="random_normal",
+                                 name="dense")(x)
+    return keras.Model(inputs, outputs)
+
+
+def logits_of(model, images):
+    """The pre-softmax logits of a model whose head is the layer "dense", in float64, from the
+    features feeding the head and its weights."""
+    dense = model.get_layer("dense")
+    features = keras.Model(model.inputs[0], dense.input)(images).numpy().astype(np.float64)
+    kernel, bias = dense.get_weights()
+    return features @ kernel + bias
+
+
+class Double(keras.layers.Layer):
+    """A layer no backward rule knows: `x * 2`."""
+
+    def call(self, inputs):
+        return inputs * 2.0
+
+
+def cnn_with_unknown_layer():
+    """conv(relu) → `Double` (named "doubling") → GAP → Dense: a layer no relevance rule covers."""
+    inputs = keras.Input((SIZE, SIZE, 3))
+    x = keras.layers.Conv2D(4, 3, activation="relu")(inputs)
+    x = Double(name="doubling")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(CLASSES)(x), name="unknown_layer")
+
+
 class SubclassedCNN(keras.Model):
     """conv(relu) → GAP → Dense(softmax) as a subclassed model: its graph hides in `call`."""
 

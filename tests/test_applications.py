@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import assert_model_unchanged, model_state
 
-from keras_vis import last_conv_layer
+from keras_vis import last_conv_layer, rules
 from keras_vis.attribution import (cam, deeplift, gradcam, gradient_shap, guided_gradcam, lrp,
                                    occlusion, saliency)
 
@@ -108,15 +108,27 @@ def test_nested_base_scorecam_and_layer_paths(models, images):
 
 
 @pytest.mark.parametrize("name", sorted(RELEVANCE_BUILDERS))
-def test_relevance_methods_cover_every_layer(name, models, images):
-    """LRP, DeepLIFT and GradientSHAP find a rule for every layer of every family (rescaling,
-    normalization, squeeze-and-excitation gates, residual sums, concatenations, nested bases)
-    and give finite maps."""
+def test_relevance_rules_cover_every_layer(name, models):
+    """LRP's composites and DeepLIFT find a rule for every layer of every family: rescaling,
+    normalization, squeeze-and-excitation gates, residual sums, concatenations, nested bases."""
+    model = models(name)
+    for composite in [rules.relevance_composite(c) for c in rules.COMPOSITES] + [rules.DEEPLIFT]:
+        composite.plan(model, linear_head=True)
+
+
+# The heaviest families (hundreds of layers to trace) run with `-m slow`; their rules are covered
+# above without tracing.
+HEAVY = {"DenseNet121", "ResNet50", "ResNet50V2"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in HEAVY else n
+                                  for n in sorted(RELEVANCE_BUILDERS)])
+def test_relevance_methods_give_finite_maps(name, models, images):
     model = models(name)
     before = model_state(model)
-    for maps in (lrp(model, images, [0, 3]), lrp(model, images, 1, composite="epsilon_gamma_box"),
-                 deeplift(model, images, [0, 3]), gradient_shap(model, images, 2, samples=2)):
-        check_maps(maps)
     raw = lrp(model, images, [0, 3], normalize=False)
     assert raw.shape == (2, SIZE, SIZE) and np.all(np.isfinite(raw))
+    for maps in (lrp(model, images, [0, 3]), deeplift(model, images, [0, 3]),
+                 gradient_shap(model, images, 2, samples=2)):
+        check_maps(maps)
     assert_model_unchanged(model, before)

@@ -3,6 +3,7 @@ network, summation-to-delta on convolutional networks, and the errors for what n
 
 import keras
 import numpy as np
+import models
 import pytest
 from conftest import assert_model_unchanged, model_state
 
@@ -13,21 +14,7 @@ SHAPE = (4, 4, 3)
 
 def mlp():
     """Flatten → Dense(6, relu) → Dense(3, softmax)."""
-    inputs = keras.Input(SHAPE)
-    x = keras.layers.Flatten()(inputs)
-    x = keras.layers.Dense(6, activation="relu", bias_initializer="random_normal",
-                           name="hidden")(x)
-    outputs = keras.layers.Dense(3, activation="softmax", bias_initializer="random_normal",
-                                 name="dense")(x)
-    return keras.Model(inputs, outputs)
-
-
-def logits_of(model, images):
-    """The pre-softmax logits, from the features feeding the head and its weights."""
-    dense = model.get_layer("dense")
-    features = keras.Model(model.inputs[0], dense.input)(images).numpy().astype(np.float64)
-    kernel, bias = dense.get_weights()
-    return features @ kernel + bias
+    return models.dense_classifier(SHAPE, 3, hidden=6)
 
 
 def mlp_reference(model, image, baseline, target):
@@ -68,7 +55,7 @@ def test_rescale_multipliers_of_one_hidden_layer(rng):
     scale = np.abs(want).max()
     np.testing.assert_allclose(signed, want.sum(-1), rtol=1e-5, atol=1e-5 * scale)
     np.testing.assert_allclose(absolute, np.abs(want).sum(-1), rtol=1e-5, atol=1e-5 * scale)
-    delta = logits_of(model, images) - logits_of(model, baselines)
+    delta = models.logits_of(model, images) - models.logits_of(model, baselines)
     np.testing.assert_allclose(signed.sum((1, 2)), delta[np.arange(3), targets], rtol=1e-5)
     assert_model_unchanged(model, before)
 
@@ -120,7 +107,7 @@ def test_summation_to_delta_on_a_conv_net(baseline, rng):
     targets = [2, 0, 1]
     maps = keras_vis.deeplift(model, images, targets, baseline=reference, normalize=False)
     references = np.broadcast_to(np.asarray(reference, np.float32), images.shape)
-    delta = logits_of(model, images) - logits_of(model, references)
+    delta = models.logits_of(model, images) - models.logits_of(model, references)
     assert np.all(np.abs(delta[np.arange(3), targets]) > 1e-3)
     np.testing.assert_allclose(maps.sum((1, 2)), delta[np.arange(3), targets], rtol=1e-5,
                                atol=1e-7)
@@ -141,39 +128,14 @@ def test_summation_to_delta_of_a_sigmoid_output(rng):
     np.testing.assert_allclose(maps.sum((1, 2)), delta, rtol=1e-4, atol=1e-7)
 
 
-class Double(keras.layers.Layer):
-    """A layer no rule knows: `x * 2`."""
-
-    def call(self, inputs):
-        return inputs * 2.0
-
-
-def test_layer_no_rule_covers_is_named(rng):
-    inputs = keras.Input((8, 8, 3))
-    x = keras.layers.Conv2D(4, 3, activation="relu")(inputs)
-    x = Double(name="doubling")(x)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    model = keras.Model(inputs, keras.layers.Dense(3)(x))
+def test_layer_no_rule_covers_is_named():
     with pytest.raises(ValueError, match="doubling"):
-        keras_vis.deeplift(model, rng.random((1, 8, 8, 3), dtype=np.float32))
+        keras_vis.deeplift(models.cnn_with_unknown_layer(), models.images(1))
 
 
-def test_subclassed_model_is_refused(rng):
-    class Subclassed(keras.Model):
-        def __init__(self):
-            super().__init__()
-            self.conv = keras.layers.Conv2D(4, 3, activation="relu")
-            self.pool = keras.layers.GlobalAveragePooling2D()
-            self.dense = keras.layers.Dense(3)
-
-        def call(self, inputs):
-            return self.dense(self.pool(self.conv(inputs)))
-
-    model = Subclassed()
-    images = rng.random((1, 8, 8, 3), dtype=np.float32)
-    model(images)
+def test_subclassed_model_is_refused():
     with pytest.raises(ValueError, match="subclassed"):
-        keras_vis.deeplift(model, images)
+        keras_vis.deeplift(models.subclassed_cnn(), models.images(1))
 
 
 def test_baseline_that_does_not_broadcast_is_refused(rng):

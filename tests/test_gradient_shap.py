@@ -2,6 +2,7 @@
 seed, and completeness `sum = f(x) - E[f(b)]` in expectation."""
 
 import keras
+import models
 import numpy as np
 import pytest
 from conftest import assert_model_unchanged, model_state
@@ -12,11 +13,7 @@ SHAPE = (6, 5, 3)
 
 
 def linear_model():
-    inputs = keras.Input(SHAPE)
-    x = keras.layers.Flatten()(inputs)
-    outputs = keras.layers.Dense(4, activation="softmax", bias_initializer="random_normal",
-                                 name="dense")(x)
-    return keras.Model(inputs, outputs)
+    return models.dense_classifier(SHAPE, 4)
 
 
 def conv_net():
@@ -28,13 +25,6 @@ def conv_net():
     x = keras.layers.GlobalAveragePooling2D()(x)
     outputs = keras.layers.Dense(3, activation="softmax", name="dense")(x)
     return keras.Model(inputs, outputs)
-
-
-def logits_of(model, images):
-    dense = model.get_layer("dense")
-    features = keras.Model(model.inputs[0], dense.input)(images).numpy().astype(np.float64)
-    kernel, bias = dense.get_weights()
-    return features @ kernel + bias
 
 
 def weight_images(model, classes):
@@ -67,7 +57,7 @@ def test_linear_model_with_baseline_set_is_relative_to_their_mean(rng):
     classes = [1, 2]
     maps = keras_vis.gradient_shap(model, images, classes, baselines=backgrounds, samples=400,
                                    seed=0, normalize=False)
-    logits = logits_of(model, np.concatenate([images, backgrounds]))
+    logits = models.logits_of(model, np.concatenate([images, backgrounds]))
     expected = logits[[0, 1], classes] - logits[2:, classes].mean(0)
     spread = np.abs(logits[2, classes] - logits[3, classes])
     # Each sample draws one of the two baselines: the mean is off by at most a few standard
@@ -96,7 +86,7 @@ def test_completeness_in_expectation(rng):
     model = conv_net()
     images = 3.0 * rng.random((2, 8, 8, 3), dtype=np.float32)
     baseline = rng.random((8, 8, 3), dtype=np.float32)
-    logits = logits_of(model, np.concatenate([images, baseline[None]]))
+    logits = models.logits_of(model, np.concatenate([images, baseline[None]]))
     classes = np.abs(logits[:2] - logits[2]).argmax(-1)
     delta = logits[[0, 1], classes] - logits[2, classes]
     maps = keras_vis.gradient_shap(model, images, classes, baselines=baseline, samples=256,

@@ -3,6 +3,7 @@ of its formula (Montavon et al., 2019), conservation, gradient × input, residua
 normalization canonization and the errors for what no rule covers."""
 
 import keras
+import models
 import numpy as np
 import pytest
 from conftest import assert_model_unchanged, model_state
@@ -435,6 +436,31 @@ def test_first_rule_matches_formula(name, make_rule, reference, rng):
     assert_close(absolute, want_absolute)
 
 
+def test_box_bounds_go_through_a_per_image_standardization(rng):
+    """Bounds given in the model's input units are mapped by a layer normalization with each
+    image's own statistics, as the image is (the demo model's standardization)."""
+    inputs = keras.Input(SHAPE)
+    x = keras.layers.Rescaling(1.0 / 255, name="rescale")(inputs)
+    x = keras.layers.LayerNormalization(axis=(1, 2), center=False, scale=False, name="norm")(x)
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv1")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    model = keras.Model(inputs, keras.layers.Dense(3, name="dense")(x))
+    images = rng.uniform(0, 255, (2,) + SHAPE).astype(np.float32)
+    composite = rules.Composite([(rules.LINEAR, rules.Epsilon(0.01))],
+                                first=rules.ZBox(low=0.0, high=255.0))
+    signed, _ = relevance_maps(model, images, [1, 2], composite)
+    twin = keras.Sequential([keras.Input(SHAPE)] + model.layers[3:])  # from conv1 on, same layers
+    norm = model.get_layer("norm")
+    for index, (image, target) in enumerate(zip(images, [1, 2])):
+        scaled = image.astype(np.float64) / 255
+        mean, std = scaled.mean((0, 1)), np.sqrt(scaled.var((0, 1)) + norm.epsilon)
+        low, high = (0.0 - mean) / std, (1.0 - mean) / std
+        rule = {"conv1": np_zbox(np.broadcast_to(low, SHAPE), np.broadcast_to(high, SHAPE)),
+                "dense": np_epsilon(0.01)}
+        want, _ = reference_lrp(twin, (scaled - mean) / std, target, lambda l: rule[l.name])
+        assert_close(signed[index], want.sum(-1))
+
+
 def test_rules_by_layer_name_and_kind(rng):
     model = chain_cnn("flatten")
     images = signed_images(rng)
@@ -706,24 +732,6 @@ def test_batchnorm_not_next_to_a_linear_layer_gets_epsilon(rng):
 # --- Errors ---------------------------------------------------------------------------------
 
 
-class Double(keras.layers.Layer):
-    """A layer no rule knows: `x * 2`."""
-
-    def call(self, inputs):
-        return inputs * 2.0
-
-
-class Subclassed(keras.Model):
-    def __init__(self):
-        super().__init__()
-        self.conv = keras.layers.Conv2D(4, 3, activation="relu")
-        self.pool = keras.layers.GlobalAveragePooling2D()
-        self.dense = keras.layers.Dense(3)
-
-    def call(self, inputs):
-        return self.dense(self.pool(self.conv(inputs)))
-
-
 def test_unknown_composite_name_lists_the_names(rng):
     model = chain_cnn()
     with pytest.raises(ValueError) as raised:
@@ -740,23 +748,16 @@ def test_alpha_beta_must_differ_by_one():
     assert rules.AlphaBeta(3.0, 2.0).beta == 2.0
 
 
-def test_layer_no_rule_covers_is_named(rng):
-    inputs = keras.Input(SHAPE)
-    x = keras.layers.Conv2D(4, 3, activation="relu")(inputs)
-    x = Double(name="doubling")(x)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    model = keras.Model(inputs, keras.layers.Dense(3)(x))
+def test_layer_no_rule_covers_is_named():
+    model = models.cnn_with_unknown_layer()
     for composite in ("epsilon", rules.Composite([(rules.LINEAR, rules.Zero())])):
         with pytest.raises(ValueError, match="doubling"):
-            keras_vis.lrp(model, signed_images(rng), composite=composite)
+            keras_vis.lrp(model, models.images(1), composite=composite)
 
 
-def test_subclassed_model_is_refused(rng):
-    model = Subclassed()
-    images = signed_images(rng)
-    model(images)
+def test_subclassed_model_is_refused():
     with pytest.raises(ValueError, match="subclassed"):
-        keras_vis.lrp(model, images)
+        keras_vis.lrp(models.subclassed_cnn(), models.images(1))
 
 
 def test_weight_rule_on_a_layer_without_weights_is_refused(rng):

@@ -70,7 +70,7 @@ def broadcast_baseline(baseline, images, name="baseline"):
     return values
 
 
-def resolve_classes(model, images, target, *, batch_size, outputs=None):
+def resolve_classes(model, images, target, *, batch_size, outputs=None, classes=None):
     """Per-image class indices with the predicted class filled in, or `None` for non-class targets.
 
     Methods that run the model on altered copies of an image (noise, path points, occluded or
@@ -82,19 +82,21 @@ def resolve_classes(model, images, target, *, batch_size, outputs=None):
         target: a `Target`.
         batch_size: images per compiled call, for the forward pass that finds predicted classes.
         outputs: the model outputs for `images`, if already computed (saves the forward pass).
+        classes: the target's class indices, if already read (`Class.class_indices`).
 
     Returns:
         int32 array `(N,)`, or `None` if `target` is not a `Class`.
     """
     if not isinstance(target, Class):
         return None
-    classes = target.class_indices(model, len(images))
+    if classes is None:
+        classes = target.class_indices(model, len(images))
     if np.any(classes == PREDICTED):
         if outputs is None:
             # The model's own outputs have the logits' argmax, and a subclassed model's are all
             # the engine can give.
-            outputs = engine.run(model, images, target, head="model", input_grads=False,
-                                 batch_size=batch_size).outputs
+            outputs = engine.run(model, images, target, head="model", classes=classes,
+                                 input_grads=False, batch_size=batch_size).outputs
         scores = outputs[target.output].reshape(len(images), -1)
         classes = np.where(classes == PREDICTED, scores.argmax(axis=-1), classes)
     return classes.astype(np.int32)

@@ -2,7 +2,7 @@
 
 from keras_vis._checks import check_positive_int
 from keras_vis.attribution import _defaults
-from keras_vis.attribution._inputs import check_flag, prepare
+from keras_vis.attribution._inputs import check_flag, head, prepare
 from keras_vis.attribution._maps import check_reduce, finish, reduce_channels
 from keras_vis.attribution.cam import GradCAM
 from keras_vis.attribution.saliency import input_gradients
@@ -33,8 +33,9 @@ def guided_gradcam(model, images, target=None, *, layer=None, reduce=_defaults.S
     check_reduce(reduce)
     normalize = check_flag(normalize, "normalize")
     batch_size = check_positive_int(batch_size, "batch_size")
-    coarse = GradCAM()(model, images, target, layer=layer, logits=logits, normalize=False,
-                       batch_size=batch_size)
+    grad_cam = GradCAM()
+    coarse = grad_cam.compute(model, images, target, grad_cam.resolve_layer(model, layer),
+                              head(logits), False, batch_size)
     fine = reduce_channels(input_gradients(model, images, target, composite=GUIDED,
                                            logits=logits, batch_size=batch_size), reduce)
     return finish(coarse * fine, images.shape[1:3], normalize)

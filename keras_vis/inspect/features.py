@@ -5,7 +5,7 @@ import keras
 from keras_vis import engine
 from keras_vis._checks import (check_layer_graph, check_model, check_positive_int, expected,
                                to_float_batch)
-from keras_vis.layers import find_layer
+from keras_vis.layers import layer_of
 
 
 def feature_maps(model, images, layers, *, batch_size=32):
@@ -43,7 +43,7 @@ def feature_maps(model, images, layers, *, batch_size=32):
     specs = list(layers) if isinstance(layers, (list, tuple)) else [layers]
     if not specs:
         raise ValueError(expected("layers", "a layer, or a non-empty list of layers", layers))
-    found = [find_layer(model, spec) for spec in specs]
+    found = [layer_of(model, spec) for spec in specs]
     for spec, layer in zip(specs, found):
         if isinstance(layer, keras.layers.InputLayer):
             raise ValueError(

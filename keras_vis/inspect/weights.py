@@ -7,7 +7,7 @@ import numpy as np
 
 from keras_vis._checks import expected
 from keras_vis.inspect._walk import walk
-from keras_vis.layers import conv_layers, find_layer, is_model
+from keras_vis.layers import convolutions, is_model, layer_of
 
 
 def layer_configs(model):
@@ -72,7 +72,7 @@ def filter_weights(model, layer):
         ValueError: if the layer is not a 2D convolution (the message lists the model's
             convolution layers).
     """
-    found = find_layer(model, layer)
+    found = layer_of(model, layer)
     if isinstance(found, keras.layers.SeparableConv2D):
         kernel = found.depthwise_kernel
     elif isinstance(found, keras.layers.DepthwiseConv2D):
@@ -82,7 +82,7 @@ def filter_weights(model, layer):
     elif isinstance(found, keras.layers.Conv2D):
         kernel = found.kernel
     else:
-        names = [c.name for c in conv_layers(model) if len(c.kernel_size) == 2]
+        names = [c.name for c in convolutions(model) if len(c.kernel_size) == 2]
         listed = ", ".join(repr(n) for n in names[:8]) + (", ..." if len(names) > 8 else "")
         raise ValueError(
             expected("layer", "a 2D convolution layer (Conv2D, DepthwiseConv2D, SeparableConv2D, "

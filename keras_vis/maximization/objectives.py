@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_vis._checks import check_number, expected
-from keras_vis.layers import find_layer, output_shape
+from keras_vis.layers import layer_of, output_shape
 from keras_vis.targets import Channel, Class, Neuron
 
 
@@ -148,7 +148,7 @@ class ChannelTerm(_LayerTerm):
         return (self.kind, self._layer, self.border)
 
     def check(self, model):
-        shape = output_shape(find_layer(model, self._layer))
+        shape = output_shape(layer_of(model, self._layer))
         if shape is None or len(shape) != 4:
             raise self._spatial_error(shape, "a channel objective")
         self._check_channels(model)
@@ -195,7 +195,7 @@ class NeuronTerm(_LayerTerm):
         return (self.kind, self._layer, self.position)
 
     def check(self, model):
-        shape = output_shape(find_layer(model, self._layer))
+        shape = output_shape(layer_of(model, self._layer))
         if shape is None or len(shape) not in (2, 4):
             raise ValueError(
                 expected("layer", "a layer with an output of shape (N, C) or (N, H, W, C)",

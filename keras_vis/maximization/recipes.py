@@ -13,7 +13,7 @@ import numpy as np
 
 from keras_vis._checks import check_model, check_number, check_positive_int, expected
 from keras_vis.pixels import tile
-from keras_vis.layers import find_layer, output_shape
+from keras_vis.layers import layer_of, output_shape
 from keras_vis.maximization import objectives
 from keras_vis.maximization.params import Pixel
 from keras_vis.maximization.render import check_value_range, maximize, resolve_size
@@ -91,7 +91,7 @@ def filter_visualization(model, layer, filters=None, *, size=180, steps=30, lr=1
     """
     check_model(model)
     if filters is None:
-        shape = output_shape(find_layer(model, layer))
+        shape = output_shape(layer_of(model, layer))
         filters = range(min(64, shape[-1] if shape and shape[-1] else 64))
     margin = check_positive_int(margin, "margin", minimum=0)
     steps = check_positive_int(steps, "steps")

@@ -22,7 +22,7 @@ from keras_vis._checks import (
     check_channels_last, check_choice, check_layer_graph, check_model, check_number,
     check_positive_int, expected,
 )
-from keras_vis.layers import find_layer
+from keras_vis.layers import layer_of
 from keras_vis.maximization.callbacks import Callback, ProgressBar, RenderState
 from keras_vis.maximization.objectives import TooSmall, as_objective
 from keras_vis.maximization.params import get_param
@@ -92,7 +92,7 @@ class Renderer:
             if term.layer is None:
                 self._tap_of_term.append(None)
                 continue
-            layer = find_layer(model, term.layer)
+            layer = layer_of(model, term.layer)
             position = next((i for i, tap in enumerate(taps) if tap is layer), None)
             if position is None:
                 taps.append(layer)

@@ -18,7 +18,7 @@ import skimage.metrics
 
 from keras_vis._checks import check_number, check_positive_int, expected
 from keras_vis.attribution._inputs import prepare, resolve_classes
-from keras_vis.layers import find_layer, is_model, iter_layers
+from keras_vis.layers import is_model, iter_layers, layer_of
 from keras_vis.metrics._arrays import to_maps
 from keras_vis.metrics._methods import method_name, resolve_method
 
@@ -109,7 +109,7 @@ def _chosen_layers(model, layers):
         raise TypeError(expected("layers", "None, an int or a list of layer names", layers))
     chosen = set()
     for name in layers:
-        layer = find_layer(model, name)
+        layer = layer_of(model, name)
         if layer not in candidates:
             raise ValueError(
                 expected("layers", "layers that have weights (not nested models)", layers,

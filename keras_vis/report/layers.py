@@ -1,11 +1,11 @@
 """Which layers a report shows when the user names none, chosen from the model's structure."""
 
-from keras_vis.layers import conv_layers, find_layer, last_conv_layer, spatial_layers
+from keras_vis.layers import convolutions, default_cam_layer, layer_of, spatial_layers
 
 
 def conv2d_layers(model):
     """The 2D convolutions of `model` (nested ones included) whose kernels can be drawn."""
-    return [layer for layer in conv_layers(model) if len(getattr(layer, "kernel_size", ())) == 2]
+    return [layer for layer in convolutions(model) if len(getattr(layer, "kernel_size", ())) == 2]
 
 
 def spread(items, count):
@@ -20,7 +20,7 @@ def spread(items, count):
 
 def named(model, names):
     """The layers for a list of names, checked (unknown names raise with suggestions)."""
-    return [find_layer(model, name) for name in names]
+    return [layer_of(model, name) for name in names]
 
 
 def filter_layers(model, names=None):
@@ -33,15 +33,14 @@ def feature_layers(model, names=None, count=4):
     if names:
         return named(model, names)
     spatial = {id(layer) for layer in spatial_layers(model)}
-    convolutions = [layer for layer in conv_layers(model) if id(layer) in spatial]
-    return spread(convolutions, count)
+    return spread([layer for layer in convolutions(model) if id(layer) in spatial], count)
 
 
 def deconv_layers(model, names=None):
     """Layers the deconvnet projects from: `names`, or a middle convolution and the last one."""
     if names:
         return named(model, names)
-    last = last_conv_layer(model)
-    convolutions = [layer for layer in conv2d_layers(model) if layer is not last]
-    middle = convolutions[len(convolutions) // 2] if convolutions else None
+    last = default_cam_layer(model)
+    others = [layer for layer in conv2d_layers(model) if layer is not last]
+    middle = others[len(others) // 2] if others else None
     return [layer for layer in (middle, last) if layer is not None]

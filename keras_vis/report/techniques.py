@@ -10,7 +10,7 @@ from keras_vis import plot, registry
 from keras_vis.attribution import occlusion, occlusion_mask
 from keras_vis.deconv import deconvnet
 from keras_vis.inspect import feature_maps
-from keras_vis.layers import last_conv_layer
+from keras_vis.layers import default_cam_layer
 from keras_vis.maximization import class_visualization, maximize, objectives
 from keras_vis.report import layers as choose
 from keras_vis.report.methods import BY_NAME, METHODS, compute, group
@@ -105,7 +105,7 @@ def maximization_pictures(subject, settings, classes=None):
     then the others)."""
     model = subject.model
     layer = choose.named(model, [settings.maximize_layer])[0] if settings.maximize_layer else (
-        last_conv_layer(model))
+        default_cam_layer(model))
     channels = active_channels(subject, layer, settings.maximize_filters, settings.batch_size)
     height = model.inputs[0].shape[1] or 128
     size = settings.maximize_size or min(height, 128)

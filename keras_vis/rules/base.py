@@ -14,6 +14,7 @@ import keras
 import tensorflow as tf
 
 from keras_vis import _keras
+from keras_vis.rules.linear import linear_map
 
 
 class Rule:
@@ -55,6 +56,16 @@ class Rule:
 
     def __hash__(self):
         return hash(self.key())
+
+
+def recorded(forward, inputs):
+    """`(tape, output)`: `forward(*inputs)` computed under a tape watching the inputs, so a
+    backward pass can take the computation's own gradient (persistent for several inputs)."""
+    with tf.GradientTape(persistent=len(inputs) > 1) as tape:
+        for tensor in inputs:
+            tape.watch(tensor)
+        output = forward(*inputs)
+    return tape, output
 
 
 def with_backward(inputs, output, backward):
@@ -109,8 +120,6 @@ class Site:
     @functools.cached_property
     def linear(self):
         """The layer's linear map `z = W x + b` (with `folded` merged in), read at trace time."""
-        from keras_vis.rules.linear import linear_map  # linear.py builds on this module
-
         return linear_map(self.layer, *self.folded)
 
     def linear_input(self, inputs):
@@ -132,24 +141,56 @@ class Site:
 
     def to_layer_input(self, value):
         """`value`, shaped like the model input, carried to this layer's input through the
-        element-wise layers in between (rescaling, normalization with fixed statistics, padding).
+        element-wise layers in between (rescaling, normalization, padding). A layer
+        normalization maps it with the statistics of this run's images, as it maps them.
 
         Raises:
             ValueError: if the layers before this one are not such a chain from the input.
         """
-        mapping = (keras.layers.Rescaling, keras.layers.Normalization, keras.layers.Identity,
-                   keras.layers.ZeroPadding1D, keras.layers.ZeroPadding2D,
-                   keras.layers.ZeroPadding3D, keras.layers.Dropout)
+        mapping = _CARRIERS + (keras.layers.LayerNormalization,)
         if self._prefix is None or not all(isinstance(l, mapping) for l in self._prefix):
             raise _keras.pass_through_tracing(ValueError(
                 f"Expected the layers between the model input and layer '{self.layer.name}' to "
-                "be a chain of element-wise layers (rescaling, normalization with fixed "
-                "statistics, padding), to carry input bounds to it. Received: "
+                "be a chain of element-wise layers (rescaling, normalization, padding), to "
+                "carry input bounds to it. Received: "
                 f"{[type(l).__name__ for l in self._prefix or []] or 'a branching graph'}. "
                 "Pass `low=None, high=None`: the bounds are then each image's own extremes "
                 "as the layer sees them."
             ))
+        images = self.model_input
         for layer in self._prefix:
             kwargs = {"training": False} if _keras.takes_training_argument(layer) else {}
-            value = _keras.stand_in(layer)(value, **kwargs)
+            if isinstance(layer, keras.layers.LayerNormalization):
+                value = _normalized_like(layer, value, images)
+            else:
+                value = _keras.stand_in(layer)(value, **kwargs)
+            images = _keras.stand_in(layer)(images, **kwargs)
         return value
+
+
+_CARRIERS = (keras.layers.Rescaling, keras.layers.Normalization, keras.layers.Identity,
+             keras.layers.ZeroPadding1D, keras.layers.ZeroPadding2D, keras.layers.ZeroPadding3D,
+             keras.layers.Dropout)
+
+
+def _normalized_like(layer, value, images):
+    """`value` through `layer` (a `LayerNormalization`) with the statistics of `images`: the same
+    affine map, `value · inv + shift`, that the layer applies to the images."""
+    value, images = tf.cast(value, tf.float32), tf.cast(images, tf.float32)
+    axes = sorted([layer.axis] if isinstance(layer.axis, int) else layer.axis)
+    rank = images.shape.rank
+    axes = [axis % rank for axis in axes]
+    shape = [images.shape[i] if i in axes else 1 for i in range(rank)]
+
+    def broadcast(weight):
+        return None if weight is None else tf.reshape(tf.cast(weight, tf.float32), shape)
+
+    gamma, beta = broadcast(layer.gamma), broadcast(layer.beta)
+    mean, variance = tf.nn.moments(images, axes=axes, keepdims=True)
+    inv = tf.math.rsqrt(variance + layer.epsilon)
+    if layer.rms_scaling:  # Keras scales by the variance alone, and adds no beta
+        return value * inv * (1.0 if gamma is None else gamma)
+    if gamma is not None:
+        inv = inv * gamma
+    shift = -mean * inv + (0.0 if beta is None else beta)
+    return value * inv + shift

@@ -16,27 +16,15 @@ import keras
 from keras_vis import _keras
 from keras_vis.graph import activation_name, fused_activation, walk
 from keras_vis.layers import output_shape
+from keras_vis.rules import kinds
 from keras_vis.rules.linear import has_linear_map
 
 NONNEGATIVE_ACTIVATIONS = frozenset(
     {"relu", "relu6", "sigmoid", "softmax", "softplus", "hard_sigmoid", "exponential"})
 
 # Layers whose output is non-negative where all their inputs are.
-_KEEPS_SIGN = (
-    keras.layers.MaxPooling1D, keras.layers.MaxPooling2D, keras.layers.MaxPooling3D,
-    keras.layers.AveragePooling1D, keras.layers.AveragePooling2D, keras.layers.AveragePooling3D,
-    keras.layers.GlobalMaxPooling1D, keras.layers.GlobalMaxPooling2D,
-    keras.layers.GlobalMaxPooling3D, keras.layers.GlobalAveragePooling1D,
-    keras.layers.GlobalAveragePooling2D, keras.layers.GlobalAveragePooling3D,
-    keras.layers.Flatten, keras.layers.Reshape, keras.layers.Permute,
-    keras.layers.ZeroPadding1D, keras.layers.ZeroPadding2D, keras.layers.ZeroPadding3D,
-    keras.layers.Cropping1D, keras.layers.Cropping2D, keras.layers.Cropping3D,
-    keras.layers.UpSampling1D, keras.layers.UpSampling2D, keras.layers.UpSampling3D,
-    keras.layers.Dropout, keras.layers.SpatialDropout1D, keras.layers.SpatialDropout2D,
-    keras.layers.SpatialDropout3D, keras.layers.Identity, keras.layers.Concatenate,
-    keras.layers.Add, keras.layers.Average, keras.layers.Maximum, keras.layers.Minimum,
-    keras.layers.Multiply,
-)
+_KEEPS_SIGN = (kinds.WINNERS + kinds.AVERAGE_POOLING + kinds.ROUTING + kinds.INFERENCE_IDENTITY
+               + (keras.layers.Add, keras.layers.Average, keras.layers.Multiply))
 
 
 class _Value:

@@ -14,10 +14,10 @@ import keras
 import tensorflow as tf
 
 from keras_vis import _keras
-from keras_vis.rules.base import Rule, with_backward
+from keras_vis.rules.base import Rule, recorded, with_backward
 from keras_vis.rules.composite import ACTIVATIONS, Composite
 from keras_vis.rules.gradient import Gradient
-from keras_vis.rules.linear import LINEAR
+from keras_vis.rules import kinds
 
 _FLAT = 1e-6
 """Below this input difference a non-linearity's multiplier is its gradient."""
@@ -42,9 +42,7 @@ class Rescale(Rule):
 
     def __call__(self, forward, inputs, site):
         (x,) = inputs
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = forward(x)
+        tape, y = recorded(forward, inputs)
 
         def backward(upstream):
             slope = tape.gradient(y, x)  # the derivative, for an element-wise function
@@ -89,34 +87,18 @@ class Product(Rule):
         return with_backward(inputs, output, backward)
 
 
-_LINEAR_LAYERS = LINEAR + (
-    keras.layers.BatchNormalization, keras.layers.Rescaling, keras.layers.Normalization,
-    keras.layers.AveragePooling1D, keras.layers.AveragePooling2D, keras.layers.AveragePooling3D,
-    keras.layers.GlobalAveragePooling1D, keras.layers.GlobalAveragePooling2D,
-    keras.layers.GlobalAveragePooling3D, keras.layers.Add, keras.layers.Average,
-    keras.layers.Subtract, keras.layers.Concatenate, keras.layers.Flatten, keras.layers.Reshape,
-    keras.layers.Permute, keras.layers.RepeatVector, keras.layers.ZeroPadding1D,
-    keras.layers.ZeroPadding2D, keras.layers.ZeroPadding3D, keras.layers.Cropping1D,
-    keras.layers.Cropping2D, keras.layers.Cropping3D, keras.layers.UpSampling1D,
-    keras.layers.UpSampling2D, keras.layers.UpSampling3D, keras.layers.Dropout,
-    keras.layers.SpatialDropout1D, keras.layers.SpatialDropout2D, keras.layers.SpatialDropout3D,
-    keras.layers.GaussianDropout, keras.layers.GaussianNoise, keras.layers.AlphaDropout,
-    keras.layers.ActivityRegularization, keras.layers.Identity,
-)
-_NORMALIZATIONS = (keras.layers.LayerNormalization, keras.layers.GroupNormalization,
-                   keras.layers.UnitNormalization)
-_WINNERS = (
-    keras.layers.MaxPooling1D, keras.layers.MaxPooling2D, keras.layers.MaxPooling3D,
-    keras.layers.GlobalMaxPooling1D, keras.layers.GlobalMaxPooling2D,
-    keras.layers.GlobalMaxPooling3D, keras.layers.Maximum, keras.layers.Minimum,
-)
+# Linear at inference, or passing one input's value on (max pooling keeps its gradient, as in the
+# paper): the plain gradient is their multiplier.
+_GRADIENT_LAYERS = (kinds.LINEAR + (keras.layers.BatchNormalization,) + kinds.PREPROCESSING
+                    + kinds.AVERAGE_POOLING + kinds.SUMS + kinds.ROUTING
+                    + kinds.INFERENCE_IDENTITY + kinds.WINNERS)
 
 
 DEEPLIFT = Composite(
     [
-        (_LINEAR_LAYERS + _WINNERS, Gradient()),
+        (_GRADIENT_LAYERS, Gradient()),
         (keras.layers.Multiply, Product()),
-        (_NORMALIZATIONS, Rescale()),
+        (kinds.NORMALIZATIONS, Rescale()),
         (ACTIVATIONS, Rescale()),
     ],
     strict=True, name="deeplift",

@@ -10,7 +10,7 @@
 
 import tensorflow as tf
 
-from keras_vis.rules.base import Rule, with_backward
+from keras_vis.rules.base import Rule, recorded, with_backward
 from keras_vis.rules.composite import Composite
 
 RELU = frozenset({"relu", "relu6", "leaky_relu"})
@@ -22,9 +22,7 @@ class Guided(Rule):
 
     def __call__(self, forward, inputs, site):
         (x,) = inputs
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = forward(x)
+        tape, y = recorded(forward, inputs)
 
         def backward(upstream):
             return [tape.gradient(y, x, output_gradients=tf.nn.relu(upstream))]

@@ -12,18 +12,13 @@ left as it is: after it, `W' = W · a` and `b' = b · a + c` per output channel;
 import keras
 import tensorflow as tf
 
+from keras_vis.rules.kinds import LINEAR
+
 _CONV = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
 _CONV_TRANSPOSE = (keras.layers.Conv1DTranspose, keras.layers.Conv2DTranspose,
                    keras.layers.Conv3DTranspose)
 _DEPTHWISE = (keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D)
 _SEPARABLE = (keras.layers.SeparableConv1D, keras.layers.SeparableConv2D)
-
-CONV = _CONV + _CONV_TRANSPOSE + _DEPTHWISE + _SEPARABLE
-"""Every convolution layer kind."""
-DENSE = (keras.layers.Dense,)
-"""Dense layers."""
-LINEAR = CONV + DENSE
-"""The layer kinds whose linear map can be written out: convolutions and dense layers."""
 
 
 class LinearMapError(ValueError):

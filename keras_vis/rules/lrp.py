@@ -20,10 +20,11 @@ import tensorflow as tf
 
 from keras_vis import _keras, registry
 from keras_vis._checks import check_choice, check_number, expected
-from keras_vis.rules.base import Rule, stabilize, with_backward
+from keras_vis.rules.base import Rule, recorded, stabilize, with_backward
 from keras_vis.rules.composite import ACTIVATIONS, Composite
 from keras_vis.rules.gradient import Gradient, Pass
-from keras_vis.rules.linear import CONV, DENSE, LINEAR
+from keras_vis.rules import kinds
+from keras_vis.rules.kinds import CONV, DENSE, LINEAR
 
 TINY = 1e-12
 """The least stabilizer, so LRP-0 never divides by zero."""
@@ -39,10 +40,7 @@ class _Relevance(Rule):
     """A rule that maps output relevance to input relevance; subclasses define `relevance`."""
 
     def __call__(self, forward, inputs, site):
-        with tf.GradientTape(persistent=len(inputs) > 1) as tape:
-            for tensor in inputs:
-                tape.watch(tensor)
-            output = forward(*inputs)
+        tape, output = recorded(forward, inputs)
 
         def backward(relevance):
             found = self.relevance(inputs, output, _float(relevance), tape, site)
@@ -207,32 +205,35 @@ class ZPlus(AlphaBeta):
         super().__init__(1.0, 0.0, stabilizer)
 
 
-class Flat(_Relevance):
+class _InputFree(_Relevance):
+    """Relevance spread by weights alone, whatever the input: `z_jk = f(w_jk)` over each output's
+    receptive field, biases left out."""
+
+    needs_linear_map = True
+
+    def __init__(self, stabilizer=STABILIZER):
+        self.stabilizer = check_number(stabilizer, "stabilizer", low=0)
+
+    @staticmethod
+    def weights(kernel):
+        raise NotImplementedError
+
+    def relevance(self, inputs, output, relevance, tape, site):
+        linear, x = site.linear, site.linear_input(inputs)
+        terms = [(tf.ones_like(x), self.weights(linear.kernel), None, 1.0)]
+        return [redistribute(linear, terms, relevance, self.stabilizer)]
+
+
+class Flat(_InputFree):
     """Flat: relevance spread evenly over each output's receptive field (`z_jk = 1`)."""
 
-    needs_linear_map = True
-
-    def __init__(self, stabilizer=STABILIZER):
-        self.stabilizer = check_number(stabilizer, "stabilizer", low=0)
-
-    def relevance(self, inputs, output, relevance, tape, site):
-        linear, x = site.linear, site.linear_input(inputs)
-        terms = [(tf.ones_like(x), tf.ones_like(linear.kernel), None, 1.0)]
-        return [redistribute(linear, terms, relevance, self.stabilizer)]
+    weights = staticmethod(tf.ones_like)
 
 
-class WSquare(_Relevance):
+class WSquare(_InputFree):
     """w²: relevance in proportion to the squared weights, whatever the input (`z_jk = w_jk²`)."""
 
-    needs_linear_map = True
-
-    def __init__(self, stabilizer=STABILIZER):
-        self.stabilizer = check_number(stabilizer, "stabilizer", low=0)
-
-    def relevance(self, inputs, output, relevance, tape, site):
-        linear, x = site.linear, site.linear_input(inputs)
-        terms = [(tf.ones_like(x), tf.square(linear.kernel), None, 1.0)]
-        return [redistribute(linear, terms, relevance, self.stabilizer)]
+    weights = staticmethod(tf.square)
 
 
 def _bound(value, name):
@@ -320,32 +321,6 @@ class Gate(Rule):
         return with_backward(inputs, output, backward)
 
 
-_MAX_POOLING = (
-    keras.layers.MaxPooling1D, keras.layers.MaxPooling2D, keras.layers.MaxPooling3D,
-    keras.layers.GlobalMaxPooling1D, keras.layers.GlobalMaxPooling2D,
-    keras.layers.GlobalMaxPooling3D, keras.layers.Maximum, keras.layers.Minimum,
-)
-_SUMS = (
-    keras.layers.AveragePooling1D, keras.layers.AveragePooling2D, keras.layers.AveragePooling3D,
-    keras.layers.GlobalAveragePooling1D, keras.layers.GlobalAveragePooling2D,
-    keras.layers.GlobalAveragePooling3D, keras.layers.Add, keras.layers.Average,
-    keras.layers.Subtract,
-)
-_ROUTING = (
-    keras.layers.Flatten, keras.layers.Reshape, keras.layers.Permute, keras.layers.RepeatVector,
-    keras.layers.Concatenate, keras.layers.ZeroPadding1D, keras.layers.ZeroPadding2D,
-    keras.layers.ZeroPadding3D, keras.layers.Cropping1D, keras.layers.Cropping2D,
-    keras.layers.Cropping3D, keras.layers.UpSampling1D, keras.layers.UpSampling2D,
-    keras.layers.UpSampling3D, keras.layers.Dropout, keras.layers.SpatialDropout1D,
-    keras.layers.SpatialDropout2D, keras.layers.SpatialDropout3D, keras.layers.GaussianDropout,
-    keras.layers.GaussianNoise, keras.layers.AlphaDropout, keras.layers.ActivityRegularization,
-    keras.layers.Identity,
-)
-_PASS_THROUGH = (keras.layers.Rescaling, keras.layers.Normalization,
-                 keras.layers.LayerNormalization, keras.layers.GroupNormalization,
-                 keras.layers.UnitNormalization)
-
-
 def structure_rules(epsilon):
     """The rules every relevance composite gives the layers that are not convolutions or dense
     layers: max-pooling winner-take-all, proportional pooling and sums, ε on a batch
@@ -353,12 +328,12 @@ def structure_rules(epsilon):
     normalizations (each value's relevance stays with it) and activations, the signal of a gated
     product, and the plain gradient for layers that only move values."""
     return [
-        (_MAX_POOLING, Gradient()),
-        (_SUMS, Norm()),
+        (kinds.WINNERS, Gradient()),
+        (kinds.AVERAGE_POOLING + kinds.SUMS, Norm()),
         (keras.layers.BatchNormalization, Epsilon(epsilon)),
-        (_PASS_THROUGH, Pass()),
+        (kinds.PREPROCESSING + kinds.NORMALIZATIONS, Pass()),
         (keras.layers.Multiply, Gate()),
-        (_ROUTING, Gradient()),
+        (kinds.ROUTING + kinds.INFERENCE_IDENTITY, Gradient()),
         (ACTIVATIONS, Pass()),
     ]
 

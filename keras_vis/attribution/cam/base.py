@@ -16,8 +16,8 @@ from keras_vis._checks import check_layer_graph, check_positive_int
 from keras_vis.attribution import _defaults
 from keras_vis.attribution._inputs import check_flag, prepare, resolve_classes
 from keras_vis.attribution._maps import finish
-from keras_vis.layers import find_layer, last_conv_layer, output_shape
-from keras_vis.targets import Target
+from keras_vis.layers import default_cam_layer, layer_of, output_shape
+from keras_vis.targets import Class, Target
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,14 +79,14 @@ class BaseCAM:
             ValueError: if the layer has no spatial output `(N, h, w, C)`.
         """
         check_layer_graph(model)
-        layer = last_conv_layer(model) if layer is None else find_layer(model, layer)
+        layer = default_cam_layer(model) if layer is None else layer_of(model, layer)
         shape = output_shape(layer)
         if shape is None or len(shape) != 4:
             raise ValueError(
                 "Expected `layer` to be a layer with a spatial output (N, h, w, C). Received: "
                 f"layer='{layer.name}' ({type(layer).__name__}) with output shape {shape}. Use a "
                 f"convolution layer, such as `keras_vis.last_conv_layer(model)` "
-                f"('{last_conv_layer(model).name}' here)."
+                f"('{default_cam_layer(model).name}' here)."
             )
         return layer
 
@@ -114,13 +114,20 @@ class BaseCAM:
         normalize = check_flag(normalize, "normalize")
         batch_size = check_positive_int(batch_size, "batch_size")
         layer = self.resolve_layer(model, layer)
-        head = "linear" if logits else "model"
-        result = engine.run(model, images, target, taps=[layer], head=head, input_grads=False,
-                            tap_grads=self.needs_gradients, batch_size=batch_size)
+        return self.compute(model, images, target, layer, "linear" if logits else "model",
+                            normalize, batch_size)
+
+    def compute(self, model, images, target, layer, head, normalize, batch_size):
+        """The maps for arguments `__call__` has checked (`images` a float32 batch, `target` a
+        `Target`, `layer` resolved, `head` the engine's head policy)."""
+        classes = target.class_indices(model, len(images)) if isinstance(target, Class) else None
+        result = engine.run(model, images, target, taps=[layer], head=head, classes=classes,
+                            input_grads=False, tap_grads=self.needs_gradients,
+                            batch_size=batch_size)
         activations = result.activations[0]
         gradients = result.tap_grads[0] if self.needs_gradients else None
         classes = resolve_classes(model, images, target, batch_size=batch_size,
-                                  outputs=result.outputs)
+                                  outputs=result.outputs, classes=classes)
         context = CamContext(model, layer, images, target, classes, head, batch_size)
         weights = self.channel_weights(activations, gradients, context)
         maps = np.maximum(np.sum(weights * activations, axis=-1), 0.0)
