@@ -148,6 +148,33 @@ EXPLAIN = [
     "                           \"scorecam\")}\n"
     "show(cam_maps, over_image=True)",
     "show({\"guided Grad-CAM\": guided_gradcam(model, inputs)})",
+    "## Relevance: LRP and DeepLIFT\n\n"
+    "Layer-wise relevance propagation hands the class logit back layer by layer, each layer "
+    "sharing it among its inputs by a rule (a *composite* picks the rule of each layer); with "
+    "`normalize=False` the map is signed and sums to the logit. DeepLIFT compares the image "
+    "with a baseline: each pixel's share of the difference of the logits. Red is evidence for "
+    "the class, blue against it, white none.",
+    "from keras_vis.attribution import deeplift, lrp\n\n"
+    "relevance_maps = {\n"
+    "    \"LRP ε / z⁺ / flat\": lrp(model, inputs, normalize=False),\n"
+    "    \"LRP ε / γ / box\": lrp(model, inputs, composite=\"epsilon_gamma_box\",\n"
+    "                             normalize=False),\n"
+    "    \"DeepLIFT\": deeplift(model, inputs, baseline=0.0, normalize=False),\n"
+    "}\n\n"
+    "def show_signed(maps_by_name):\n"
+    "    \"\"\"Signed maps, zero at white: each scaled by its largest magnitude.\"\"\"\n"
+    "    centred = {name: 0.5 + maps / (2 * abs(maps).max(axis=(1, 2), keepdims=True))\n"
+    "               for name, maps in maps_by_name.items()}\n"
+    "    tiles, titles = [], []\n"
+    "    for index, image in enumerate(images):\n"
+    "        tiles.append(image)\n"
+    "        titles.append(SHAPE_CLASSES[predicted[index]])\n"
+    "        for name, maps in centred.items():\n"
+    "            tiles.append(plot.overlay(image, maps[index], cmap=\"bwr\", alpha=1.0,\n"
+    "                                      normalize=False))\n"
+    "            titles.append(name)\n"
+    "    return plot.grid(tiles, cols=len(centred) + 1, titles=titles, tile_size=1.6)\n\n"
+    "show_signed(relevance_maps)",
     "## Occlusion\n\n"
     "Slide a grey square over the image and record the class probability for each position. "
     "Where hiding the square makes the probability drop, the model needed those pixels. All "
@@ -163,7 +190,7 @@ EXPLAIN = [
     "A map that reflects the model should point inside the mask on a model that learned the "
     "shapes.",
     "from keras_vis.metrics import pointing_game\n\n"
-    "everything = {**gradient_maps, **cam_maps}\n"
+    "everything = {**gradient_maps, **cam_maps, **relevance_maps}\n"
     "for name, maps in everything.items():\n"
     "    print(f\"{name:>22}: {pointing_game(maps, masks).mean:.0%} of maxima on the object\")",
     "## Explaining another class\n\n"

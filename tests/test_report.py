@@ -227,12 +227,12 @@ def test_gallery_writes_every_picture(tmp_path, monkeypatch):
 
     monkeypatch.setattr(gallery, "SETTINGS", Settings(
         display_size=64, maximize_filters=2, maximize_steps=2, class_steps=2, smooth_samples=2,
-        ig_steps=2, score_cam_maps=4, progress=False))
+        ig_steps=2, shap_samples=2, score_cam_maps=4, progress=False))
     assert gallery.main([str(tmp_path)]) == 0
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == sorted(["filters.png", "feature_maps.png", "maximize_channels.png",
                             "maximize_classes.png", "saliency.png", "cam.png",
-                            "occlusion_deconvnet.png"])
+                            "relevance.png", "occlusion_deconvnet.png"])
     for name in names:
         image = cv2.imread(os.fspath(tmp_path / name), cv2.IMREAD_COLOR)
         assert image is not None and image.std() > 0

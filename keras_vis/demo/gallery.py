@@ -51,6 +51,8 @@ def figures(explained):
                                                     [m.name for m in group("cam")])
     if skipped:
         raise ValueError(f"The demo model should support every CAM method: {skipped}")
+    relevance, _ = techniques.attribution_pictures(explained, settings, None,
+                                                   [m.name for m in group("lrp")])
     occluded = techniques.occlusion_pictures(explained, settings)
     deconv = techniques.deconv_pictures(explained, settings)
     return {
@@ -61,6 +63,7 @@ def figures(explained):
                                           titles=[p.title for p in classes], tile_size=1.6),
         "saliency.png": techniques.overview(explained, settings, saliency, tile_size=1.5),
         "cam.png": techniques.overview(explained, settings, cams, tile_size=1.5),
+        "relevance.png": techniques.overview(explained, settings, relevance, tile_size=1.5),
         "occlusion_deconvnet.png": techniques.overview(explained, settings, occluded + deconv,
                                                        tile_size=1.5),
     }
