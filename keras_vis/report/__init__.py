@@ -98,8 +98,9 @@ def build_report(subject, *, settings=None, target=None, progress=None):
         "explanations", "Explanations",
         f"Why the model gave {_target_text(subject, target)}, image by image. Gradient maps show "
         "which pixels the score is most sensitive to; class activation maps and occlusion show "
-        "where the evidence lies (red: most); the deconvnet shows the pixels behind a layer's "
-        "strongest activation.",
+        "where the evidence lies (red: most); relevance maps share the logit out among the "
+        "pixels (red: for the class, blue: against it); the deconvnet shows the pixels behind a "
+        "layer's strongest activation.",
         _explanations_html(subject, settings, groups)))
 
     sections.append(page.section_html("notes", "Notes", None,
