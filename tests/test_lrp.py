@@ -766,3 +766,14 @@ def test_weight_rule_on_a_layer_without_weights_is_refused(rng):
                                 names={"avg": rules.Gamma()})
     with pytest.raises(ValueError, match="avg"):
         keras_vis.lrp(model, signed_images(rng), composite=composite)
+
+
+def test_normalized_relevance_is_the_positive_evidence_scaled_by_its_maximum(rng):
+    model = chain_cnn("gap")
+    images = signed_images(rng)
+    raw = keras_vis.lrp(model, images, [0, 1], composite="epsilon", normalize=False)
+    maps = keras_vis.lrp(model, images, [0, 1], composite="epsilon")
+    positive = np.maximum(raw, 0)
+    np.testing.assert_allclose(maps, positive / positive.max(axis=(1, 2), keepdims=True),
+                               rtol=1e-6, atol=1e-7)
+    assert np.all(maps[raw <= 0] == 0)

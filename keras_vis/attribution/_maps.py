@@ -68,7 +68,14 @@ def center(maps):
     return 0.5 + np.divide(maps, 2 * peak, out=np.zeros_like(maps), where=peak > 0)
 
 
-def finish(maps, size, normalize_maps):
-    """Resizes `maps` `(N, h, w)` to `size` and, if asked, normalises each to [0, 1] (float32)."""
+def finish(maps, size, normalize_maps, *, evidence=False):
+    """Resizes `maps` `(N, h, w)` to `size` and, if asked, normalises each to [0, 1] (float32).
+
+    With `evidence`, the maps are signed contributions (relevance, DeepLIFT, SHAP), whose zero
+    means "no contribution": normalising keeps their positive part, the evidence for the target,
+    divided by its maximum, so zero stays zero.
+    """
     maps = resize(np.asarray(maps, np.float32), size)
-    return normalize(maps) if normalize_maps else maps.astype(np.float32, copy=False)
+    if not normalize_maps:
+        return maps.astype(np.float32, copy=False)
+    return normalize(np.maximum(maps, 0.0) if evidence else maps)

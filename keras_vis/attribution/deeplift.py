@@ -31,7 +31,8 @@ def deeplift(model, images, target=None, *, baseline=0.0, reduce=_defaults.RELEV
             or `"l2"`.
         logits: explain the pre-softmax logit (True); False explains the model's output, which
             works for element-wise output activations such as a sigmoid (not a softmax).
-        normalize: scale each map to [0, 1]; False returns the raw contributions.
+        normalize: scale each map's positive contributions (the evidence for the target) to
+            [0, 1] by their maximum; False returns the raw, signed contributions.
         batch_size: images per compiled call (each runs with its baseline, so twice as many rows).
 
     Returns:
@@ -46,4 +47,5 @@ def deeplift(model, images, target=None, *, baseline=0.0, reduce=_defaults.RELEV
     result = engine.run(model, images, target, head=head(logits), composite=DEEPLIFT,
                         references=references, batch_size=batch_size)
     contributions = (images - references) * result.input_grads[0]
-    return finish(reduce_channels(contributions, reduce), images.shape[1:3], normalize)
+    return finish(reduce_channels(contributions, reduce), images.shape[1:3], normalize,
+                  evidence=True)

@@ -39,7 +39,8 @@ def lrp(model, images, target=None, *, composite=_defaults.LRP_COMPOSITE,
             minimum and maximum.
         reduce: how the colour axis is collapsed: `"sum"` (signed relevance), `"abs_sum"`,
             `"max_abs"` or `"l2"`.
-        normalize: scale each map to [0, 1]; False returns the raw relevance.
+        normalize: scale each map's positive relevance (the evidence for the target) to
+            [0, 1] by its maximum; False returns the raw, signed relevance.
         batch_size: images per compiled call.
 
     Returns:
@@ -56,4 +57,5 @@ def lrp(model, images, target=None, *, composite=_defaults.LRP_COMPOSITE,
     rules = relevance_composite(composite, epsilon=epsilon, gamma=gamma, low=low, high=high)
     result = engine.run(model, images, target, head="linear", composite=rules,
                         batch_size=batch_size)
-    return finish(reduce_channels(result.input_grads[0], reduce), images.shape[1:3], normalize)
+    return finish(reduce_channels(result.input_grads[0], reduce), images.shape[1:3], normalize,
+                  evidence=True)

@@ -57,7 +57,8 @@ def gradient_shap(model, images, target=None, *, baselines=None, samples=_defaul
         reduce: how the colour axis is collapsed: `"sum"` (signed), `"abs_sum"`, `"max_abs"`
             or `"l2"`.
         logits: explain the pre-softmax logit (True) or the model's output probability (False).
-        normalize: scale each map to [0, 1]; False returns the raw attributions.
+        normalize: scale each map's positive attributions (the evidence for the target) to
+            [0, 1] by their maximum; False returns the raw, signed attributions.
         batch_size: samples per compiled call.
 
     Returns:
@@ -90,4 +91,5 @@ def gradient_shap(model, images, target=None, *, baselines=None, samples=_defaul
 
     attributions = mean_input_gradients(model, target, classes, len(images), samples,
                                         path_points, batch_size=batch_size, head=head(logits))
-    return finish(reduce_channels(attributions, reduce), images.shape[1:3], normalize)
+    return finish(reduce_channels(attributions, reduce), images.shape[1:3], normalize,
+                  evidence=True)
