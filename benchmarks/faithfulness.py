@@ -28,6 +28,10 @@ METHODS = (
     ("smoothgrad", {}),
     ("gradient_input", {}),
     ("integrated_gradients", {}),
+    ("gradient_shap", {}),
+    ("lrp", {}),
+    ("lrp", {"composite": "epsilon_gamma_box"}),
+    ("deeplift", {}),
     ("gradcam", {}),
     ("gradcam++", {}),
     ("layercam", {}),
@@ -245,14 +249,17 @@ def main(argv=None):
 
     scores, seconds, checks = {}, {}, {}
     few = slice(0, sizes["randomization_images"])
-    for name, options in METHODS:
-        explain = resolve_method(name, options, 32)
+    for method, options in METHODS:
+        # A method given twice, with other options, is told apart by them.
+        name = method if [m for m, _ in METHODS].count(method) == 1 else (
+            f"{method} ({', '.join(map(str, options.values())) or 'default'})")
+        explain = resolve_method(method, options, 32)
         explain(model, images[:2], labels[:2])  # trace once, outside the timing
         began = time.perf_counter()
         maps = explain(model, images, labels)
         seconds[name] = time.perf_counter() - began
         scores[name] = _score(model, images, labels, masks, maps, sizes["steps"])
-        checks[name] = randomization_check(model, name, images[few], labels[few], **options)
+        checks[name] = randomization_check(model, method, images[few], labels[few], **options)
         print(f"{name}: {scores[name]}, {seconds[name]:.1f} s; randomization "
               f"{'passed' if checks[name].passed else 'failed'}", flush=True)
     for name, maps in _reference_maps(masks, np.random.default_rng(0)).items():
