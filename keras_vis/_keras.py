@@ -113,7 +113,8 @@ def stand_in(layer, **overrides):
     Sublayers get stand-ins of their own. Nothing is copied but references: weights are shared.
 
     Args:
-        layer: a built `keras.layers.Layer` (not a model).
+        layer: a built `keras.layers.Layer`, or a subclassed model run as a whole (the models held
+            in its attributes are not copied).
         **overrides: attributes the copy holds instead of the layer's.
     """
     state = dict(vars(layer))

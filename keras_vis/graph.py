@@ -59,9 +59,13 @@ def activation_name(layer):
     return getattr(function, "__name__", type(function).__name__)
 
 
+ACTIVATION_LAYER_TYPES = (keras.layers.Activation,) + tuple(k for k, _ in _ACTIVATION_LAYERS)
+"""The layers that only apply an activation."""
+
+
 def is_activation_layer(layer):
     """True for layers that only apply an activation (`ReLU`, `Softmax`, `Activation`, ...)."""
-    return isinstance(layer, (keras.layers.Activation,) + tuple(k for k, _ in _ACTIVATION_LAYERS))
+    return isinstance(layer, ACTIVATION_LAYER_TYPES)
 
 
 def head_layers(model):

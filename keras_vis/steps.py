@@ -3,7 +3,7 @@
 The attribution engine (`keras_vis.engine`) and the activation-maximization renderer
 (`keras_vis.maximization.render`) both keep, per model, objects that own `tf.function` steps.
 They get them from `cached`, which keys them weakly by the model (they vanish with it and never
-keep it alive), compile their steps with `compile_step` (no AutoGraph, relaxed shapes, traces
+keep it alive), compile their steps as `CompiledStep`s (no AutoGraph, relaxed shapes, traces
 counted) and take gradients with `gradients`.
 """
 

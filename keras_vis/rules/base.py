@@ -14,6 +14,7 @@ import keras
 import tensorflow as tf
 
 from keras_vis import _keras
+from keras_vis.rules import kinds
 from keras_vis.rules.linear import linear_map
 
 
@@ -157,20 +158,18 @@ class Site:
                 "Pass `low=None, high=None`: the bounds are then each image's own extremes "
                 "as the layer sees them."
             ))
-        images = self.model_input
         for layer in self._prefix:
-            kwargs = {"training": False} if _keras.takes_training_argument(layer) else {}
             if isinstance(layer, keras.layers.LayerNormalization):
-                value = _normalized_like(layer, value, images)
+                # The statistics are those of what the layer normalized in this run.
+                value = _normalized_like(layer, value, self._layer_inputs[id(layer)][0])
             else:
+                kwargs = {"training": False} if _keras.takes_training_argument(layer) else {}
                 value = _keras.stand_in(layer)(value, **kwargs)
-            images = _keras.stand_in(layer)(images, **kwargs)
         return value
 
 
-_CARRIERS = (keras.layers.Rescaling, keras.layers.Normalization, keras.layers.Identity,
-             keras.layers.ZeroPadding1D, keras.layers.ZeroPadding2D, keras.layers.ZeroPadding3D,
-             keras.layers.Dropout)
+_CARRIERS = kinds.PREPROCESSING + kinds.INFERENCE_IDENTITY + (
+    keras.layers.ZeroPadding1D, keras.layers.ZeroPadding2D, keras.layers.ZeroPadding3D)
 
 
 def _normalized_like(layer, value, images):

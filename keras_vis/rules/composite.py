@@ -21,7 +21,8 @@ that no rule covers, naming it, instead of silently falling back to the plain gr
 import keras
 
 from keras_vis._checks import check_layer_graph, expected
-from keras_vis.graph import SQUASH_ACTIVATIONS, activation_name, head_layers, is_activation_layer
+from keras_vis.graph import (ACTIVATION_LAYER_TYPES, SQUASH_ACTIVATIONS, activation_name,
+                             head_layers, is_activation_layer)
 from keras_vis.layers import is_model
 from keras_vis.rules.base import Rule, Site
 from keras_vis.rules.dataflow import DataFlow
@@ -69,9 +70,7 @@ def _selects_activations(selector):
         return all(isinstance(name, str) for name in selector)
     if _is_class_selector(selector):
         classes = selector if isinstance(selector, tuple) else (selector,)
-        return all(issubclass(c, (keras.layers.Activation, keras.layers.ReLU,
-                                  keras.layers.LeakyReLU, keras.layers.ELU, keras.layers.PReLU,
-                                  keras.layers.Softmax)) for c in classes)
+        return all(issubclass(c, ACTIVATION_LAYER_TYPES) for c in classes)
     return False
 
 
@@ -146,8 +145,9 @@ class Composite:
         names: `{layer name: rule}` for particular layers, consulted before everything else.
         strict: refuse models with a layer (or activation) no entry covers; otherwise such
             layers keep their plain gradient.
-        canonize: fold each `BatchNormalization` that directly follows a linear layer into that
-            layer's rule (the normalization itself then passes relevance through).
+        canonize: fold each `BatchNormalization` into the rule of the linear layer it directly
+            follows (or else of the one it alone feeds); the normalization itself then passes
+            relevance through.
         seed_with_score: start the backward pass from the target's score instead of 1, so the
             propagated quantity is relevance that sums to the score (layer-wise relevance
             propagation).

@@ -8,9 +8,12 @@ import keras
 
 _L = keras.layers
 
-CONV = (_L.Conv1D, _L.Conv2D, _L.Conv3D, _L.Conv1DTranspose, _L.Conv2DTranspose,
-        _L.Conv3DTranspose, _L.DepthwiseConv1D, _L.DepthwiseConv2D, _L.SeparableConv1D,
-        _L.SeparableConv2D)
+PLAIN_CONV = (_L.Conv1D, _L.Conv2D, _L.Conv3D)
+TRANSPOSED_CONV = (_L.Conv1DTranspose, _L.Conv2DTranspose, _L.Conv3DTranspose)
+DEPTHWISE_CONV = (_L.DepthwiseConv1D, _L.DepthwiseConv2D)
+SEPARABLE_CONV = (_L.SeparableConv1D, _L.SeparableConv2D)
+
+CONV = PLAIN_CONV + TRANSPOSED_CONV + DEPTHWISE_CONV + SEPARABLE_CONV
 """Every convolution layer kind."""
 
 DENSE = (_L.Dense,)

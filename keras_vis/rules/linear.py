@@ -12,14 +12,7 @@ left as it is: after it, `W' = W · a` and `b' = b · a + c` per output channel;
 import keras
 import tensorflow as tf
 
-from keras_vis.rules.kinds import LINEAR
-
-_CONV = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
-_CONV_TRANSPOSE = (keras.layers.Conv1DTranspose, keras.layers.Conv2DTranspose,
-                   keras.layers.Conv3DTranspose)
-_DEPTHWISE = (keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D)
-_SEPARABLE = (keras.layers.SeparableConv1D, keras.layers.SeparableConv2D)
-
+from keras_vis.rules.kinds import DEPTHWISE_CONV, LINEAR, SEPARABLE_CONV, TRANSPOSED_CONV
 
 class LinearMapError(ValueError):
     """The layer's linear map cannot be written out (an unsupported kind, a quantized layer)."""
@@ -101,7 +94,7 @@ def _bias(layer):
 def _unfolded(layer):
     if isinstance(layer, keras.layers.Dense):
         return LinearMap(keras.ops.matmul, _read(layer.kernel), _bias(layer), (-1, -2))
-    if isinstance(layer, _SEPARABLE):
+    if isinstance(layer, SEPARABLE_CONV):
         depthwise, pointwise = _read(layer.depthwise_kernel), _read(layer.pointwise_kernel)
         channels, multiplier = depthwise.shape[-2:]
         # The depthwise and pointwise steps as one convolution kernel (window, in, out).
@@ -110,12 +103,12 @@ def _unfolded(layer):
         return LinearMap(lambda x, k: keras.ops.conv(
             x, k, strides=layer.strides, padding=layer.padding, dilation_rate=layer.dilation_rate,
             data_format="channels_last"), kernel, _bias(layer), (-1, -2))
-    if isinstance(layer, _DEPTHWISE):
+    if isinstance(layer, DEPTHWISE_CONV):
         return LinearMap(lambda x, k: keras.ops.depthwise_conv(
             x, k, strides=layer.strides, padding=layer.padding, dilation_rate=layer.dilation_rate,
             data_format="channels_last"), _read(layer.kernel), _bias(layer),
             ("depthwise", -2))
-    if isinstance(layer, _CONV_TRANSPOSE):
+    if isinstance(layer, TRANSPOSED_CONV):
         return LinearMap(lambda x, k: keras.ops.conv_transpose(
             x, k, strides=list(layer.strides), padding=layer.padding,
             output_padding=layer.output_padding, dilation_rate=layer.dilation_rate,
