@@ -5,6 +5,12 @@ The attribution engine (`keras_vis.engine`) and the activation-maximization rend
 They get them from `cached`, which keys them weakly by the model (they vanish with it and never
 keep it alive), compile their steps as `CompiledStep`s (no AutoGraph, relaxed shapes, traces
 counted) and take gradients with `gradients`.
+
+A compiled step holds the model's graph as it was traced: its layers, their activations and their
+variables (new weight *values* need no new trace; new variables, activations or layers do). The
+cache compares that structure with the model's on every lookup and drops a model's steps when the
+user has edited it (`layer.activation = keras.activations.linear`, a `Sequential` popped or grown,
+weights rebuilt), so no technique ever computes with a stale graph.
 """
 
 import threading
@@ -12,12 +18,51 @@ import weakref
 
 import tensorflow as tf
 
-_OWNERS = weakref.WeakKeyDictionary()
+from keras_vis.layers import iter_layers, is_model
+
+_OWNERS = weakref.WeakKeyDictionary()  # model -> _ModelSteps
 _LOCK = threading.Lock()
+
+# Layer attributes a trace reads that users set after building: the fused activation, and the
+# parameters of activation layers (`ReLU(max_value=6)`, `LeakyReLU(negative_slope=...)`, ...).
+_TRACED_ATTRIBUTES = ("activation", "max_value", "negative_slope", "threshold", "alpha", "axis")
+
+
+def structure(model):
+    """What the compiled steps of `model` depend on besides its weight values.
+
+    Every layer (nested models descended into), in graph order, with the attributes a trace reads
+    and the identity of its variables. Equal structures trace to the same graph.
+    """
+    return tuple(_layer_structure(layer) for layer in iter_layers(model))
+
+
+def _layer_structure(layer):
+    if is_model(layer):
+        return (id(layer),)
+    attributes = tuple(_comparable(getattr(layer, name, None)) for name in _TRACED_ATTRIBUTES)
+    variables = tuple(id(variable) for variable in layer.weights)
+    return (id(layer), layer.compute_dtype, attributes, variables)
+
+
+def _comparable(value):
+    if isinstance(value, list):
+        return tuple(value)
+    return value if value is None or callable(value) else repr(value)
+
+
+class _ModelSteps:
+    """The objects cached for one model, valid while its structure is `structure`."""
+
+    def __init__(self, structure):
+        self.structure = structure
+        self.owners = {}
 
 
 def cached(model, kind, key, build):
     """The object cached for `model` under `(kind, key)`, made by `build()` on first use.
+
+    The model's cached objects are dropped first if its structure changed since they were built.
 
     Args:
         model: the model the object computes with (held weakly).
@@ -25,19 +70,23 @@ def cached(model, kind, key, build):
         key: a hashable description of the configuration.
         build: a function returning the object.
     """
+    current = structure(model)
     with _LOCK:
-        owners = _OWNERS.setdefault(model, {})
-        owner = owners.get((kind, key))
+        entry = _OWNERS.get(model)
+        if entry is None or entry.structure != current:
+            entry = _OWNERS[model] = _ModelSteps(current)
+        owner = entry.owners.get((kind, key))
         if owner is None:
             owner = build()
-            owners[(kind, key)] = owner
+            entry.owners[(kind, key)] = owner
     return owner
 
 
 def trace_count(model, kind=None):
     """How many times the steps cached for `model` (of `kind`, or of any kind) were traced."""
     with _LOCK:
-        owners = list(_OWNERS.get(model, {}).items())
+        entry = _OWNERS.get(model)
+        owners = list(entry.owners.items()) if entry is not None else []
     return sum(owner.trace_count for (owner_kind, _), owner in owners
                if kind is None or owner_kind == kind)
 

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 from conftest import assert_model_unchanged, model_state
 
-from keras_vis import engine
+from keras_vis import engine, steps
 from keras_vis.rules import DECONVNET, GUIDED
 from keras_vis.targets import Channel, Neuron
 
@@ -261,3 +261,71 @@ def test_subclassed_model_runs_for_input_gradients_but_not_taps(rng):
     np.testing.assert_allclose(result.input_grads[0][0], kernel[:, 1].reshape(4, 4, 3), rtol=1e-6)
     with pytest.raises(ValueError, match="subclassed"):
         engine.run(model, images, 1, composite=GUIDED)
+
+
+def _two_layer_model():
+    inputs = keras.Input((4,))
+    hidden = keras.layers.Dense(8, activation="relu", name="hidden")(inputs)
+    outputs = keras.layers.Dense(3, activation="relu", name="predictions")(hidden)
+    return keras.Model(inputs, outputs)
+
+
+def test_stale_compiled_step_after_the_user_edits_the_activation(rng):
+    model = _two_layer_model()
+    images = rng.standard_normal((4, 4)).astype(np.float32)
+    engine.run(model, images, 0, head="model")
+    model.get_layer("predictions").activation = keras.activations.linear
+    result = engine.run(model, images, 0, head="model")
+    np.testing.assert_allclose(result.outputs[0], model(images).numpy(), rtol=1e-6)
+    kernel = model.get_layer("predictions").kernel.numpy()
+    hidden = keras.Model(model.inputs, model.get_layer("hidden").output)(images).numpy()
+    gate = (hidden > 0).astype(np.float32)
+    expected = (gate * kernel[:, 0]) @ model.get_layer("hidden").kernel.numpy().T
+    np.testing.assert_allclose(result.input_grads[0], expected, rtol=1e-5, atol=1e-6)
+
+
+def test_stale_compiled_step_after_layers_are_removed_and_added(rng):
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(6, activation="relu"),
+                              keras.layers.Dense(3)])
+    images = rng.standard_normal((2, 4)).astype(np.float32)
+    engine.run(model, images, 0)
+    model.pop()
+    model.add(keras.layers.Dense(2))
+    result = engine.run(model, images, 1)
+    np.testing.assert_allclose(result.outputs[0], model(images).numpy(), rtol=1e-6)
+
+
+def test_stale_compiled_step_after_the_weights_are_rebuilt(rng):
+    model = _two_layer_model()
+    images = rng.standard_normal((2, 4)).astype(np.float32)
+    engine.run(model, images, 0, head="model")
+    model.quantize("int8")  # new variables and a new call path for each Dense
+    result = engine.run(model, images, 0, head="model")
+    np.testing.assert_allclose(result.outputs[0], model(images).numpy(), rtol=1e-6)
+
+
+def test_new_weight_values_reuse_the_compiled_step(rng):
+    model = _two_layer_model()
+    images = rng.standard_normal((2, 4)).astype(np.float32)
+    engine.run(model, images, 0, head="model")
+    traced = steps.trace_count(model)
+    layer = model.get_layer("predictions")
+    layer.kernel.assign(-layer.kernel.numpy())
+    result = engine.run(model, images, 0, head="model")
+    np.testing.assert_allclose(result.outputs[0], model(images).numpy(), rtol=1e-6)
+    assert steps.trace_count(model) == traced
+
+
+def test_stale_compiled_step_is_rebuilt_for_public_functions(tiny_cnn, rng):
+    import keras_vis
+
+    images = rng.random((2, 16, 16, 3), dtype=np.float32)
+    keras_vis.saliency(tiny_cnn, images, 1, logits=False)
+    tiny_cnn.get_layer("predictions").activation = keras.activations.linear
+    maps = keras_vis.saliency(tiny_cnn, images, 1, logits=False, normalize=False, reduce="sum")
+    tensor = tf.constant(images)
+    with tf.GradientTape() as tape:
+        tape.watch(tensor)
+        score = tiny_cnn(tensor)[:, 1]
+    np.testing.assert_allclose(maps, tape.gradient(score, tensor).numpy().sum(-1), rtol=1e-4,
+                               atol=1e-6)

@@ -1,0 +1,57 @@
+"""Many techniques in one session trace each compiled step once per input signature, and never
+set off TensorFlow's retracing warning (which the user would read as a performance bug)."""
+
+import logging
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_vis
+from keras_vis import registry, steps
+
+
+class _Records(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+@pytest.fixture
+def tensorflow_warnings():
+    """The messages TensorFlow's logger emits during the test."""
+    handler = _Records()
+    logger = tf.get_logger()
+    logger.addHandler(handler)
+    yield handler.messages
+    logger.removeHandler(handler)
+
+
+def _techniques(model, images):
+    for method in ("vanilla", "guided", "deconvnet"):
+        keras_vis.saliency(model, images, method=method)
+        keras_vis.saliency(model, images[:1], method=method, smooth_samples=2)
+    for method in (spec.name for spec in registry.cam_variants()):
+        keras_vis.cam(model, images, method=method)
+    keras_vis.integrated_gradients(model, images, steps=4)
+    keras_vis.gradient_shap(model, images, samples=2)
+    keras_vis.lrp(model, images)
+    keras_vis.deeplift(model, images)
+    keras_vis.guided_gradcam(model, images)
+    keras_vis.occlusion(model, images[:1], patch=8, stride=8)
+    keras_vis.feature_maps(model, images, ["conv1", "conv2"])
+    keras_vis.deconvnet(model, images, "conv2")
+    keras_vis.metrics.deletion(model, images, keras_vis.gradcam(model, images), steps=4)
+    keras_vis.maximize(model, keras_vis.Channel("conv2", 0), steps=2, progress=False)
+
+
+def test_retracing_warnings_after_a_handful_of_techniques(tiny_cnn, rng, tensorflow_warnings):
+    images = rng.random((2, 16, 16, 3), dtype=np.float32)
+    _techniques(tiny_cnn, images)
+    traced = steps.trace_count(tiny_cnn)
+    _techniques(tiny_cnn, images)  # the same calls again, with the same shapes
+    assert steps.trace_count(tiny_cnn) == traced
+    assert not [m for m in tensorflow_warnings if "retracing" in m]
