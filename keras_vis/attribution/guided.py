@@ -5,8 +5,7 @@ from keras_vis.attribution import _defaults
 from keras_vis.attribution._inputs import check_flag, head, prepare
 from keras_vis.attribution._maps import check_reduce, finish, reduce_channels
 from keras_vis.attribution.cam import GradCAM
-from keras_vis.attribution.saliency import input_gradients
-from keras_vis.rules import GUIDED
+from keras_vis.attribution.saliency import COMPOSITES, input_gradients
 
 
 def guided_gradcam(model, images, target=None, *, layer=None, reduce=_defaults.SALIENCY_REDUCE,
@@ -28,14 +27,19 @@ def guided_gradcam(model, images, target=None, *, layer=None, reduce=_defaults.S
 
     Returns:
         float32 array `(N, H, W)`.
+
+    Raises:
+        keras_vis.rules.NoRuleMatches: a `ValueError`, for a model without a rectifier (ReLU,
+            swish, GELU, ...; see `saliency`), whose guided map would be its plain gradient.
     """
     images, target = prepare(model, images, target)
     check_reduce(reduce)
     normalize = check_flag(normalize, "normalize")
     batch_size = check_positive_int(batch_size, "batch_size")
     grad_cam = GradCAM()
-    coarse = grad_cam.compute(model, images, target, grad_cam.resolve_layer(model, layer),
-                              head(logits), False, batch_size)
-    fine = reduce_channels(input_gradients(model, images, target, composite=GUIDED,
+    cam_layer = grad_cam.resolve_layer(model, layer)
+    # Guided first: a model it refuses is refused before Grad-CAM runs.
+    fine = reduce_channels(input_gradients(model, images, target, composite=COMPOSITES["guided"],
                                            logits=logits, batch_size=batch_size), reduce)
+    coarse = grad_cam.compute(model, images, target, cam_layer, head(logits), False, batch_size)
     return finish(coarse * fine, images.shape[1:3], normalize)

@@ -15,7 +15,9 @@ A selector picks either layers or activations:
 
 `Composite.plan(model)` resolves the entries for every layer once; the graph runner then applies
 the plan while it traces. A strict composite (every relevance method) refuses a model with a layer
-that no rule covers, naming it, instead of silently falling back to the plain gradient.
+that no rule covers, naming it, instead of silently falling back to the plain gradient; one that
+requires a match (guided backprop and deconvnet saliency) refuses a model none of whose layers it
+gives a rule, whose result would be the plain gradient under another name.
 """
 
 import keras
@@ -84,6 +86,21 @@ def _check_selector(selector):
         "keras_vis.rules.ACTIVATIONS, or a function of the layer", selector))
 
 
+def _describe(selector):
+    """A selector in words, for messages."""
+    if isinstance(selector, (set, frozenset)):
+        return "an activation named " + ", ".join(map(repr, sorted(selector)))
+    if isinstance(selector, str):
+        return f"activation {selector!r}"
+    if isinstance(selector, _AnyActivation):
+        excluded = ", ".join(map(repr, sorted(selector.excluded)))
+        return f"any activation but {excluded}" if excluded else "any activation"
+    if _is_class_selector(selector):
+        classes = selector if isinstance(selector, tuple) else (selector,)
+        return "a " + " or ".join(c.__name__ for c in classes) + " layer"
+    return f"a layer that {getattr(selector, '__name__', repr(selector))} selects"
+
+
 def _check_rule(rule, name="rule"):
     if rule is not None and not isinstance(rule, Rule):
         raise TypeError(expected(name, "a `keras_vis.rules.Rule`", rule))
@@ -94,6 +111,11 @@ def _selector_key(selector):
     if isinstance(selector, (set, frozenset)):
         return ("names", tuple(sorted(selector)))
     return selector
+
+
+class NoRuleMatches(ValueError):
+    """Raised by `Composite.plan` with `require_match` for a model none of whose layers or
+    activations the composite gives a rule: a method that cannot apply to that model."""
 
 
 class Assignment:
@@ -151,11 +173,13 @@ class Composite:
         seed_with_score: start the backward pass from the target's score instead of 1, so the
             propagated quantity is relevance that sums to the score (layer-wise relevance
             propagation).
+        require_match: refuse a model to none of whose layers or activations the composite gives
+            a rule, raising `NoRuleMatches`: its gradient would be the plain one.
         name: a name for messages and method descriptions.
     """
 
     def __init__(self, rules=(), *, first=None, names=None, strict=False, canonize=False,
-                 seed_with_score=False, name=None):
+                 seed_with_score=False, require_match=False, name=None):
         if isinstance(rules, (str, bytes)) or not isinstance(rules, (list, tuple)):
             raise TypeError(expected("rules", "a list of (selector, rule) pairs", rules))
         entries = []
@@ -175,14 +199,16 @@ class Composite:
         self.strict = bool(strict)
         self.canonize = bool(canonize)
         self.seed_with_score = bool(seed_with_score)
+        self.require_match = bool(require_match)
         self.name = name
 
     def extended(self, rules=(), **options):
         """A copy with `rules` appended after this composite's own (which take precedence) and
-        `options` (`strict`, `canonize`, `seed_with_score`, `first`, `name`) replaced."""
+        `options` (`strict`, `canonize`, `seed_with_score`, `require_match`, `first`, `name`)
+        replaced."""
         settings = {"first": self.first, "names": self.names, "strict": self.strict,
                     "canonize": self.canonize, "seed_with_score": self.seed_with_score,
-                    "name": self.name}
+                    "require_match": self.require_match, "name": self.name}
         settings.update(options)
         return Composite(list(self.rules) + list(rules), **settings)
 
@@ -192,7 +218,7 @@ class Composite:
             tuple((_selector_key(s), rule.key()) for s, rule in self.rules),
             None if self.first is None else self.first.key(),
             tuple(sorted((n, r.key()) for n, r in self.names.items())),
-            self.strict, self.canonize, self.seed_with_score,
+            self.strict, self.canonize, self.seed_with_score, self.require_match,
         )
 
     @property
@@ -238,6 +264,7 @@ class Composite:
         Raises:
             ValueError: for a strict composite and a layer or activation no entry covers, or a
                 rule that needs the weights of a layer whose linear map cannot be written out.
+            NoRuleMatches: for a composite that requires a match and a model it gives no rule.
         """
         check_layer_graph(model)
         flow = DataFlow(model)
@@ -245,11 +272,12 @@ class Composite:
         before, after = flow.batchnorm_folds() if self.canonize else ({}, {})
         folded = {id(bn) for bn in [*before.values(), *after.values()]}
         dropped = {id(layer) for layer in head_layers(model)} if linear_head else set()
-        assignments = {}
+        assignments, activations, opaque = {}, [], []
         for layer in flow.layers():
             if is_model(layer):  # a subclassed model nested in a functional one runs as is
                 if self.strict:
                     self._refuse(layer, model, "a subclassed model, whose layers cannot be read")
+                opaque.append(layer.name)
                 continue
             layer_rule = activation_rule = None
             if id(layer) in folded:
@@ -261,6 +289,7 @@ class Composite:
                 if not found and self.strict:
                     self._refuse(layer, model, f"a {type(layer).__name__} layer")
             name = activation_name(layer)
+            activations.append(name)
             if id(layer) in dropped and name in SQUASH_ACTIVATIONS:
                 name = None
             if name is not None:
@@ -282,12 +311,39 @@ class Composite:
                 folded=(before.get(id(layer)), after.get(id(layer))),
                 nonnegative_input=flow.nonnegative_input(before.get(id(layer), layer)),
                 prefix=flow.prefix(layer) if id(layer) in first else None)
+        if self.require_match and not assignments:
+            self._refuse_unmatched(model, activations, opaque)
         return Plan(assignments, needs_reference=self.needs_reference)
 
+    def _label(self):
+        return f"composite '{self.name}'" if self.name else "the composite"
+
+    def _wanted(self):
+        """What the composite gives rules to, in words."""
+        wanted = [_describe(selector) for selector, _ in self.rules]
+        if self.first is not None:
+            wanted.insert(0, "the first linear layers")
+        if self.names:
+            wanted.insert(0, "layers " + ", ".join(map(repr, sorted(self.names))))
+        return "; ".join(wanted) or "nothing"
+
+    def _refuse_unmatched(self, model, activations, opaque):
+        names = [name for name in dict.fromkeys(activations) if name is not None]
+        found = (f"a model whose activations are {names}, none of which it covers" if names
+                 else "a model whose layers compute no activation")
+        if opaque:
+            found += f" (nested subclassed model(s) {opaque}, whose layers cannot be read)"
+        raise NoRuleMatches(
+            f"Expected model '{model.name}' to have at least one layer or activation that "
+            f"{self._label()} gives a backward rule to: {self._wanted()}. Received: {found}, so "
+            "its result would be the plain gradient. Use the plain gradient for this model "
+            "(method='vanilla')."
+        )
+
     def _refuse(self, layer, model, what):
-        label = f"composite '{self.name}'" if self.name else "the composite"
         raise ValueError(
-            f"Expected every layer of model '{model.name}' to have a backward rule in {label}. "
+            f"Expected every layer of model '{model.name}' to have a backward rule in "
+            f"{self._label()}. "
             f"Received: layer '{layer.name}', {what}, which no rule covers. Add one for it, e.g. "
             f"`keras_vis.rules.Composite([...], names={{{layer.name!r}: rule}})`, or use a "
             "gradient method."
