@@ -60,6 +60,20 @@ def history(tensor):
     return record.operation, record.node_index, record.tensor_index
 
 
+def producing_call(tensor):
+    """`(layer, node, tensor_index)`: the layer, the call of it (its node) and which of the call's
+    outputs made a symbolic tensor.
+
+    A layer called more than once (a nested base called on a built input and again in a
+    `Sequential`, or a reloaded model) has several nodes; the history's node index picks the one.
+    """
+    layer, node_index, index = history(tensor)
+    nodes = inbound_nodes(layer)
+    if not 0 <= node_index < len(nodes):
+        raise _missing("Operation._inbound_nodes[KerasHistory.node_index]", layer)
+    return layer, nodes[node_index], index
+
+
 def inbound_nodes(layer):
     """The calls of `layer` recorded in the functional graphs it belongs to."""
     return list(getattr(layer, "_inbound_nodes", None) or [])

@@ -74,14 +74,38 @@ def head_layers(model):
     A subclassed model has no readable graph: it has no head layers, and is scored on its own
     outputs.
     """
-    found = []
-    for tensor in getattr(model, "outputs", None) or []:
-        operation, _, index = _keras.history(tensor)
-        while is_model(operation):
-            inner = operation.outputs[index] if len(operation.outputs) > 1 else operation.outputs[0]
-            operation, _, index = _keras.history(inner)
-        found.append(operation)
-    return found
+    if _keras.layer_graph(model) is None:
+        return []
+    return [next(output_chain(model, index)) for index in range(len(model.outputs))]
+
+
+def output_chain(model, output=0):
+    """Yields the layers that compute output `output` of `model`, from the last one backwards.
+
+    The walk follows the very calls that computed the output (a layer called in several graphs,
+    such as a base nested in a built or reloaded `Sequential`, has one node per call), enters
+    nested models at their output and leaves them at their input. It stops after a layer whose
+    call takes other than one input, and after the model's input layer. A subclassed model, whose
+    graph cannot be read, yields nothing.
+    """
+    if _keras.layer_graph(model) is None:
+        return
+    tensor = model.outputs[output]
+    outer = []  # the calls of the nested models the walk is inside, innermost last
+    while True:
+        layer, node, index = _keras.producing_call(tensor)
+        if is_model(layer) and _keras.layer_graph(layer) is not None:
+            outer.append(node)
+            tensor = layer.outputs[index] if len(layer.outputs) > 1 else layer.outputs[0]
+            continue
+        if isinstance(layer, keras.layers.InputLayer) and outer:
+            inputs = _keras.node_inputs(outer.pop())
+        else:
+            yield layer
+            inputs = _keras.node_inputs(node)
+        if len(inputs) != 1:
+            return
+        tensor = inputs[0]
 
 
 def walk(model, inputs, call_layer):

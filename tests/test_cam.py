@@ -15,6 +15,7 @@ from conftest import assert_model_unchanged, model_state
 from keras_vis import engine
 from keras_vis.attribution import cam, gradcam, guided_gradcam, saliency
 from keras_vis.attribution._maps import normalize as normalize_maps
+from keras_vis.targets import Channel, Neuron
 
 GRADIENT_METHODS = ["gradcam", "gradcam++", "layercam", "hirescam"]
 
@@ -262,3 +263,55 @@ def test_bad_arguments_raise_clear_errors(rng):
     with pytest.raises(TypeError, match="logits"):
         cam(model, images, logits="yes")
     assert_model_unchanged(model, before)
+
+
+def transfer_base():
+    """A tiny pretrained-style base: its own `Input`, called again when nested."""
+    inputs = keras.Input((8, 8, 3), name="img")
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="base_conv1")(inputs)
+    x = keras.layers.Conv2D(5, 3, padding="same", activation="relu", bias_initializer="ones",
+                            name="base_conv2")(x)
+    return keras.Model(inputs, x, name="base")
+
+
+def test_cam_finds_the_head_of_a_built_or_reloaded_transfer_model(tmp_path, rng):
+    from types import SimpleNamespace
+
+    from keras_vis.attribution.cam.classic import gap_dense_head
+    from keras_vis.layers import last_conv_layer
+    from keras_vis.report.methods import classic_cam_unavailable
+
+    built = keras.Sequential([transfer_base(), keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Dense(5, activation="softmax")])
+    built.build((None, 8, 8, 3))
+    built.save(tmp_path / "transfer.keras")
+    reloaded = keras.models.load_model(tmp_path / "transfer.keras")
+    images = rng.random((2, 8, 8, 3), dtype=np.float32)
+    for model in (built, reloaded):
+        base, _, dense = model.layers
+        features, head = gap_dense_head(model)
+        assert features is base.get_layer("base_conv2") is last_conv_layer(model)
+        assert head is dense
+        assert classic_cam_unavailable(SimpleNamespace(model=model),
+                                       SimpleNamespace(cam_layer=None)) is None
+        a = keras.Model(base.inputs[0], features.output)(images).numpy()
+        expected = relu_sum(dense.kernel.numpy()[:, [1, 1]].T[:, None, None, :], a)
+        np.testing.assert_allclose(cam(model, images, 1, method="cam", normalize=False), expected,
+                                   rtol=1e-5, atol=1e-6)
+        # On GAP -> Dense, CAM is Grad-CAM up to the scale h w, which normalizing removes.
+        np.testing.assert_allclose(cam(model, images, 1, method="cam"), gradcam(model, images, 1),
+                                   rtol=1e-5, atol=1e-5)
+
+
+def test_an_input_layer_as_cam_layer_is_refused_as_having_no_feature_maps(rng):
+    model = gap_model()
+    images = rng.random((1, 8, 8, 3), dtype=np.float32)
+    name = model.layers[0].name
+    for method in ["gradcam", "cam"]:
+        with pytest.raises(ValueError, match=rf"input layer.*no feature maps.*"
+                                             rf"`keras_vis.last_conv_layer\(model\)` \('conv2'"):
+            cam(model, images, 0, layer=name, method=method)
+    # Every target that taps a layer says the same.
+    for target in [Channel(name, 0), Neuron(name, 0, (1, 1))]:
+        with pytest.raises(ValueError, match=r"input layer.*no feature maps"):
+            saliency(model, images, target)

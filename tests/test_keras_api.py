@@ -73,6 +73,19 @@ def test_history_and_nodes_connect_layers():
     assert _keras.node_layer(consumer) is model.get_layer("head")
 
 
+def test_producing_call_picks_the_node_a_tensor_came_from():
+    base = chain_model()
+    model = keras.Sequential([base, keras.layers.Dense(2, name="top")])
+    model.build((None, 6, 6, 3))  # `base` now has two calls: its own graph and the Sequential's
+    layer, node, index = _keras.producing_call(model.outputs[0])
+    assert (layer.name, index) == ("top", 0)
+    assert _keras.node_outputs(node)[0] is model.outputs[0]
+    (inner, _, _) = _keras.history(_keras.node_inputs(node)[0])
+    assert inner is base and len(_keras.inbound_nodes(base)) == 2
+    _, inner_node, _ = _keras.producing_call(_keras.node_inputs(node)[0])
+    assert inner_node is not _keras.inbound_nodes(base)[0]
+
+
 def test_training_argument_is_known_per_layer():
     model = chain_model()
     assert _keras.takes_training_argument(model.get_layer("drop"))

@@ -362,7 +362,7 @@ CASES = [
      CommandFailed, r"Did you mean: 'conv2'"),
     ("cli/dense layer for CAM",
      cli("cam", "{image}", "--model", "{model}", "--layer", "predictions", "--method", "gradcam"),
-     CommandFailed, r"spatial output"),
+     CommandFailed, r"feature maps \(N, H, W, C\).*Layers that fit: 'conv1'"),
     ("cli/class out of range", cli("cam", "{image}", "--model", "{model}", "--target", "3"),
      CommandFailed, r"a class index in \[0, 2\]"),
     ("cli/steps 0", cli("maximize", "{image}", "--model", "{model}", "--steps", "0"),

@@ -5,7 +5,7 @@ import numbers
 import numpy as np
 
 from keras_vis._checks import check_channels_last, check_layer_graph, check_model, expected
-from keras_vis.layers import layer_of, output_shape, spatial_layers
+from keras_vis.layers import output_shape, spatial_layers, tapped_layer
 
 
 def single_input(model):
@@ -24,7 +24,7 @@ def single_input(model):
 
 def spatial_layer(model, layer):
     """Finds `layer` and checks that its output is a feature map `(N, H, W, C)`."""
-    found = layer_of(model, layer)
+    found = tapped_layer(model, layer)
     shape = output_shape(found)
     if shape is None or len(shape) != 4:
         names = [candidate.name for candidate in spatial_layers(model)]

@@ -13,7 +13,6 @@ before the loop: image `i` of a batch is exactly the single run of its objective
 """
 
 import numbers
-import re
 
 import numpy as np
 import tensorflow as tf
@@ -22,16 +21,13 @@ from keras_vis._checks import (
     check_channels_last, check_choice, check_layer_graph, check_model, check_number,
     check_positive_int, expected,
 )
-from keras_vis.layers import layer_of
+from keras_vis.layers import error_gist, layer_of, smallest_square
 from keras_vis.maximization.callbacks import Callback, ProgressBar, RenderState
 from keras_vis.maximization.objectives import TooSmall, as_objective
 from keras_vis.maximization.params import get_param
 from keras_vis.maximization.transforms import Pipeline, standard
 from keras_vis import steps
 from keras_vis.graph import GraphRunner
-
-_LARGEST_PROBE = 4096
-
 
 class Adam:
     """Adam on the negated objective, with L2 weight decay added to the gradient (as
@@ -189,38 +185,16 @@ class Renderer:
         problem = self._fits(height, width)
         if problem is None:
             return
-        smallest = self._smallest_size(max(height, width))
+        smallest = smallest_square(lambda n: self._fits(n, n) is None, min(height, width))
         if smallest is None:
             raise problem
         reason = (problem if isinstance(problem, TooSmall)
-                  else f"a layer fails: {_first_line(problem)}")
+                  else f"a layer fails: {error_gist(problem)}")
         raise ValueError(
             expected("size", f"at least {smallest} (the smallest input on which the layers up to "
                      "the objective's layers give a usable feature map)", (height, width),
                      f"At this size {reason}.")
         ) from (None if isinstance(problem, TooSmall) else problem)
-
-    def _smallest_size(self, start):
-        failing, working = start, start * 2
-        while self._fits(working, working) is not None:
-            failing, working = working, working * 2
-            if working > _LARGEST_PROBE:
-                return None
-        while working - failing > 1:
-            middle = (failing + working) // 2
-            if self._fits(middle, middle) is None:
-                working = middle
-            else:
-                failing = middle
-        return working
-
-
-def _first_line(error):
-    """The gist of a layer's error: its first message line, without colours or graph details."""
-    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))
-    lines = [line.strip() for line in text.splitlines()
-             if line.strip() and not line.startswith("Exception encountered")]
-    return (lines[0] if lines else type(error).__name__).split(" for '{{node")[0]
 
 
 def get_renderer(model, objective, *, param="pixel", decorrelate=False, transforms=(),
