@@ -59,7 +59,8 @@ class Engine:
 
     def __init__(self, model, taps=(), target=None, *, head="linear", composite=None,
                  input_grads=True, tap_grads=False, jit_compile=False, taps_only=False):
-        self.target = target if isinstance(target, Target) else as_target(target)
+        target = target if isinstance(target, Target) else as_target(target)
+        self.target = target.bind(model, head)
         target_layers = self.target.resolve(model)
         self.taps = list(taps)
         plan = None if composite is None else composite.plan(model, linear_head=head == "linear")

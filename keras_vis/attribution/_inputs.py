@@ -4,7 +4,7 @@ import numpy as np
 
 from keras_vis import engine
 from keras_vis._checks import check_channels_last, check_model, expected, to_float_batch
-from keras_vis.targets import PREDICTED, Class, as_target
+from keras_vis.targets import PREDICTED, Class, as_target, binary_output, split_classes
 
 
 def check_flag(value, name):
@@ -70,8 +70,8 @@ def broadcast_baseline(baseline, images, name="baseline"):
     return values
 
 
-def resolve_classes(model, images, target, *, batch_size, outputs=None, classes=None):
-    """Per-image class indices with the predicted class filled in, or `None` for non-class targets.
+def resolve_classes(model, images, target, *, batch_size, outputs=None, classes=None, head=None):
+    """Per-image class codes with the predicted class filled in, or `None` for non-class targets.
 
     Methods that run the model on altered copies of an image (noise, path points, occluded or
     masked copies) must score the class predicted for the original image, not for each copy.
@@ -83,20 +83,45 @@ def resolve_classes(model, images, target, *, batch_size, outputs=None, classes=
         batch_size: images per compiled call, for the forward pass that finds predicted classes.
         outputs: the model outputs for `images`, if already computed (saves the forward pass).
         classes: the target's class indices, if already read (`Class.class_indices`).
+        head: the engine head policy `outputs` were computed with. A binary classifier's
+            predicted label needs it (a logit and a probability have different thresholds);
+            without it, its outputs are computed again.
 
     Returns:
-        int32 array `(N,)`, or `None` if `target` is not a `Class`.
+        int32 array `(N,)` of class codes (see `keras_vis.targets`): the class index, or for a
+        binary classifier `0` where it predicts the positive label and `keras_vis.targets.NEGATIVE`
+        where it predicts the negative one; `None` if `target` is not a `Class`.
     """
     if not isinstance(target, Class):
         return None
     if classes is None:
         classes = target.class_indices(model, len(images))
     if np.any(classes == PREDICTED):
-        if outputs is None:
+        if outputs is None or (head is None and binary_output(model, target.output)):
             # The model's own outputs have the logits' argmax, and a subclassed model's are all
             # the engine can give.
-            outputs = engine.run(model, images, target, head="model", classes=classes,
+            head = "model"
+            outputs = engine.run(model, images, target, head=head, classes=classes,
                                  input_grads=False, batch_size=batch_size).outputs
-        scores = outputs[target.output].reshape(len(images), -1)
-        classes = np.where(classes == PREDICTED, scores.argmax(axis=-1), classes)
+        predicted = target.predicted_classes(model, outputs[target.output], head)
+        classes = np.where(classes == PREDICTED, predicted, classes)
     return classes.astype(np.int32)
+
+
+def resolved_target(target, classes):
+    """A target explaining exactly the codes `resolve_classes` returned, for another method.
+
+    Args:
+        target: the `Target` the codes were resolved from.
+        classes: its `resolve_classes` codes, or `None`.
+
+    Returns:
+        `target` itself for `None`, the int class indices when none is a negative label (any
+        method takes them), else a `Class` with per-image `negative` flags.
+    """
+    if classes is None:
+        return target
+    units, negative = split_classes(classes)
+    if not np.any(negative):
+        return classes
+    return Class(units, output=target.output, negative=negative)

@@ -17,10 +17,11 @@ import scipy.stats
 import skimage.metrics
 
 from keras_vis._checks import check_number, check_positive_int, expected
-from keras_vis.attribution._inputs import prepare, resolve_classes
+from keras_vis.attribution._inputs import prepare, resolve_classes, resolved_target
 from keras_vis.layers import is_model, iter_layers, layer_of
 from keras_vis.metrics._arrays import to_maps
 from keras_vis.metrics._methods import method_name, resolve_method
+from keras_vis.progress import Bar, check_progress
 
 DEFAULT_THRESHOLD = 0.5
 
@@ -195,7 +196,7 @@ def ssim(first, second):
 
 
 def randomization_check(model, method, images, target=None, *, layers=None, seed=0,
-                        threshold=DEFAULT_THRESHOLD, batch_size=32, **options):
+                        threshold=DEFAULT_THRESHOLD, batch_size=32, progress=True, **options):
     """Cascading model-parameter randomization: do the maps depend on the learned weights?
 
     The model is cloned (`keras.models.clone_model` + its weights); the user's model is only read.
@@ -223,6 +224,9 @@ def randomization_check(model, method, images, target=None, *, layers=None, seed
         seed: seed of the re-initialisation (the same seed gives the same new weights).
         threshold: a step "stays" when the mean rank correlation is at least this, else "changes".
         batch_size: images per compiled call, passed to named methods.
+        progress: show one progress bar on stderr, over the maps computed (the original model's,
+            the copy's, then one per randomized layer), if the check runs more than a couple of
+            seconds; the method's own bars stay quiet.
         **options: keyword options for the method (e.g. `layer="conv2"` for a CAM).
 
     Returns:
@@ -238,26 +242,31 @@ def randomization_check(model, method, images, target=None, *, layers=None, seed
     batch_size = check_positive_int(batch_size, "batch_size")
     threshold = check_number(threshold, "threshold", low=-1, high=1)
     seed = check_positive_int(seed, "seed", minimum=0)
+    progress = check_progress(progress)
     explain = resolve_method(method, options, batch_size)
     chosen = _chosen_layers(model, layers)
     classes = resolve_classes(model, images, target, batch_size=batch_size)
     if classes is not None:
-        target = classes  # every step explains the originally predicted class
+        target = resolved_target(target, classes)  # every step explains the original class
 
-    def maps_of(network):
-        return to_maps(explain(network, images, target), images.shape[:3], name="method's maps")
+    def maps_of(network, bar):
+        maps = to_maps(explain(network, images, target), images.shape[:3], name="method's maps")
+        bar.advance()
+        return maps
 
     copy = _copy(model)
-    original = maps_of(model)
     copied_layers = {id(layer): twin for layer, twin in zip(iter_layers(model), iter_layers(copy))
                      if layer.name == twin.name}
-    stages = [maps_of(copy)]
-    for layer in chosen:
-        if id(layer) not in copied_layers:
-            raise ValueError(expected("model", "a model whose clone has the same layers", model,
-                                      f"Layer '{layer.name}' has no counterpart in the clone."))
-        reinitialize(copied_layers[id(layer)], seed)
-        stages.append(maps_of(copy))
+    with Bar(len(chosen) + 2, "randomization check", enabled=progress) as bar:
+        original = maps_of(model, bar)
+        stages = [maps_of(copy, bar)]
+        for layer in chosen:
+            if id(layer) not in copied_layers:
+                raise ValueError(expected("model", "a model whose clone has the same layers",
+                                          model, f"Layer '{layer.name}' has no counterpart in "
+                                          "the clone."))
+            reinitialize(copied_layers[id(layer)], seed)
+            stages.append(maps_of(copy, bar))
     stages = np.stack(stages)
     flat_original = np.abs(original).reshape(len(images), -1)
     rank_correlation = np.stack([spearman(flat_original, np.abs(s).reshape(len(images), -1))

@@ -2,31 +2,16 @@
 each channel is weighted by the dense weight connecting it to the class."""
 
 import keras
+import numpy as np
 
-from keras_vis import _keras
 from keras_vis.attribution.cam.base import BaseCAM
-from keras_vis.graph import head_layers
-from keras_vis.layers import is_model
-from keras_vis.targets import Class
+from keras_vis.graph import output_chain
+from keras_vis.targets import Class, split_classes
 
 # Layers that may sit between the global average pooling and the dense layer without changing the
 # pooled features at inference time.
 _PASS_THROUGH = (keras.layers.Dropout, keras.layers.Flatten, keras.layers.Reshape,
                  keras.layers.Identity)
-
-
-def _producer(tensor):
-    """The layer that computed `tensor`, followed into nested models."""
-    operation, _, index = _keras.history(tensor)
-    while is_model(operation):
-        operation, _, index = _keras.history(operation.outputs[index])
-    return operation
-
-
-def _input_producer(layer):
-    nodes = _keras.inbound_nodes(layer)
-    inputs = _keras.node_inputs(nodes[0]) if len(nodes) == 1 else []
-    return _producer(inputs[0]) if len(inputs) == 1 else None
 
 
 def _is_linear_activation(layer):
@@ -42,15 +27,16 @@ def gap_dense_head(model, output=0):
     Raises:
         ValueError: if the model does not end that way.
     """
-    layer = head_layers(model)[output]
+    chain = output_chain(model, output)
+    layer = next(chain, None)
     if isinstance(layer, (keras.layers.Softmax, keras.layers.Activation)):
-        layer = _input_producer(layer)
+        layer = next(chain, None)
     dense = layer if isinstance(layer, keras.layers.Dense) else None
-    layer = _input_producer(dense) if dense is not None else None
+    layer = next(chain, None) if dense is not None else None
     while isinstance(layer, _PASS_THROUGH) or _is_linear_activation(layer):
-        layer = _input_producer(layer)
+        layer = next(chain, None)
     pooled = isinstance(layer, keras.layers.GlobalAveragePooling2D)
-    features = _input_producer(layer) if pooled else None
+    features = next(chain, None) if pooled else None
     if features is None or isinstance(features, keras.layers.InputLayer):
         raise ValueError(
             f"Expected `model` to end in global average pooling followed by one dense layer, as "
@@ -90,4 +76,6 @@ class ClassicCAM(BaseCAM):
                 f"is computed from '{features.name}'."
             )
         kernel = keras.ops.convert_to_numpy(dense.kernel)
-        return kernel[:, context.classes].T[:, None, None, :]
+        units, negative = split_classes(context.classes)
+        weights = kernel[:, units].T * np.where(negative, -1.0, 1.0)[:, None]
+        return weights[:, None, None, :]
