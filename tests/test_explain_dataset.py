@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 from conftest import assert_model_unchanged, model_state
 
+from keras_vis import engine, progress
 from keras_vis.attribution import gradcam
 from keras_vis.dataset import dataset_summary, explain_dataset, load_maps
 from keras_vis.io import save_image
@@ -199,11 +200,14 @@ def test_dataset_summary_of_arrays_known_means_and_shares():
         dataset_summary(maps).most_outside()
 
 
-def test_progress_bar_and_silence(tiny_cnn, images, tmp_path, capsys):
-    explain_dataset(tiny_cnn, images, "gradcam", out_dir=tmp_path / "a", progress=True)
-    assert "10/10" in capsys.readouterr().out
+def test_progress_bar_and_silence(tiny_cnn, images, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(progress, "DELAY", 0.0)  # the bar of a two-second job, at once
+    explain_dataset(tiny_cnn, images, "gradcam", out_dir=tmp_path / "a", batch_size=4,
+                    progress=True)
+    out, err = capsys.readouterr()
+    assert out == "" and "10/10" in err and "\x1b" not in err
     explain_dataset(tiny_cnn, images, "gradcam", out_dir=tmp_path / "b", progress=False)
-    assert capsys.readouterr().out == ""
+    assert capsys.readouterr() == ("", "")
 
 
 @pytest.mark.parametrize(
@@ -230,6 +234,15 @@ def test_bad_arguments_fail_before_any_file_is_written(tiny_cnn, images, tmp_pat
     with pytest.raises(error, match=words):
         explain_dataset(tiny_cnn, dataset, out_dir=out_dir, progress=False, **kwargs)
     assert not list(out_dir.glob("maps-*"))
+
+
+def test_out_dir_under_a_file_is_refused_before_any_map_is_computed(tiny_cnn, images, tmp_path,
+                                                                   monkeypatch):
+    (tmp_path / "taken").write_text("a file")
+    monkeypatch.setattr(engine, "run",
+                        lambda *a, **k: pytest.fail("computed before the folder was checked"))
+    with pytest.raises(NotADirectoryError, match="is a file, not a folder"):
+        explain_dataset(tiny_cnn, images, out_dir=tmp_path / "taken" / "maps", progress=False)
 
 
 _STRATEGY_SCRIPT = textwrap.dedent("""

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from maximize_models import pooled_cnn
 
+from keras_vis import progress
 from keras_vis.maximization import callbacks, maximize, objectives
 from keras_vis.maximization.params import Pixel
 
@@ -13,12 +14,13 @@ def model():
     return pooled_cnn(pools=2)
 
 
-def test_progress_bar_prints_only_when_asked(model, capsys):
+def test_progress_bar_prints_only_when_asked(model, capsys, monkeypatch):
+    monkeypatch.setattr(progress, "DELAY", 0.0)  # the bar of a two-second job, at once
     maximize(model, objectives.channel("conv1", 0), size=8, steps=3, progress=True)
-    shown = capsys.readouterr().out
-    assert "3/3" in shown and "objective" in shown
+    out, err = capsys.readouterr()
+    assert out == "" and "3/3" in err and "objective" in err and "\x1b" not in err
     maximize(model, objectives.channel("conv1", 0), size=8, steps=3, progress=False)
-    assert capsys.readouterr().out == ""
+    assert capsys.readouterr() == ("", "")
 
 
 def test_history_covers_every_step_of_every_scale_and_batch(model):

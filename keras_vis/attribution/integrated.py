@@ -8,11 +8,12 @@ from keras_vis.attribution._copies import mean_input_gradients
 from keras_vis.attribution._inputs import (broadcast_baseline, check_flag, head, prepare,
                                            resolve_classes)
 from keras_vis.attribution._maps import check_reduce, finish, reduce_channels
+from keras_vis.progress import check_progress
 
 
 def integrated_gradients(model, images, target=None, *, steps=_defaults.IG_STEPS, baseline=None,
                          reduce=_defaults.SIGNED_REDUCE, logits=True, normalize=True,
-                         batch_size=_defaults.BATCH_SIZE):
+                         batch_size=_defaults.BATCH_SIZE, progress=True):
     """Integrated gradients: the gradient averaged along the straight path from a baseline to the
     image, times the image minus the baseline.
 
@@ -34,6 +35,8 @@ def integrated_gradients(model, images, target=None, *, steps=_defaults.IG_STEPS
         logits: integrate the pre-softmax logit (True) or the model's output probability (False).
         normalize: scale each map to [0, 1]; False returns the raw reduced attributions.
         batch_size: path points per compiled call.
+        progress: show a progress bar on stderr if the job runs more than a couple of seconds
+            (see `keras_vis.progress`).
 
     Returns:
         float32 array `(N, H, W)`, in [0, 1] if `normalize`.
@@ -43,6 +46,7 @@ def integrated_gradients(model, images, target=None, *, steps=_defaults.IG_STEPS
     check_reduce(reduce)
     normalize = check_flag(normalize, "normalize")
     batch_size = check_positive_int(batch_size, "batch_size")
+    progress = check_progress(progress)
     baseline = broadcast_baseline(baseline, images)
     classes = resolve_classes(model, images, target, batch_size=batch_size)
     fractions = ((np.arange(steps) + 0.5) / steps).astype(np.float32)
@@ -52,5 +56,6 @@ def integrated_gradients(model, images, target=None, *, steps=_defaults.IG_STEPS
         return baseline[image_index] + fractions[step_index, None, None, None] * delta[image_index]
 
     mean_gradients = mean_input_gradients(model, target, classes, len(images), steps, path_points,
-                                          batch_size=batch_size, head=head(logits))
+                                          batch_size=batch_size, head=head(logits),
+                                          label="integrated gradients", progress=progress)
     return finish(reduce_channels(delta * mean_gradients, reduce), images.shape[1:3], normalize)

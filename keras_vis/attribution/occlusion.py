@@ -9,6 +9,7 @@ from keras_vis.attribution import _defaults
 from keras_vis.attribution._copies import copy_scores
 from keras_vis.attribution._inputs import check_flag, head, prepare, resolve_classes
 from keras_vis.attribution._maps import normalize as normalize_maps
+from keras_vis.progress import check_progress
 
 
 def _pair(value, name):
@@ -54,7 +55,7 @@ def _coverage(size, starts, patch):
 
 def occlusion(model, images, target=None, *, patch=_defaults.OCCLUSION_PATCH,
               stride=_defaults.OCCLUSION_STRIDE, fill=_defaults.OCCLUSION_FILL, logits=False,
-              normalize=True, batch_size=_defaults.OCCLUSION_BATCH_SIZE):
+              normalize=True, batch_size=_defaults.OCCLUSION_BATCH_SIZE, progress=True):
     """Occlusion map: the target's score with a patch of the image hidden, for every patch position.
 
     A `patch` square is slid over the image every `stride` pixels (plus one position flush with the
@@ -80,6 +81,8 @@ def occlusion(model, images, target=None, *, patch=_defaults.OCCLUSION_PATCH,
         normalize: scale each map to [0, 1] (maps of non-negative scores such as probabilities
             are divided by their maximum); False returns the raw scores.
         batch_size: occluded copies per forward pass (and at most in memory at once).
+        progress: show a progress bar on stderr if the job runs more than a couple of seconds
+            (see `keras_vis.progress`).
 
     Returns:
         float32 array `(N, H, W)`.
@@ -105,6 +108,7 @@ def occlusion(model, images, target=None, *, patch=_defaults.OCCLUSION_PATCH,
     fill_values = _fill_values(fill, images)
     normalize = check_flag(normalize, "normalize")
     batch_size = check_positive_int(batch_size, "batch_size")
+    progress = check_progress(progress)
     rows = patch_positions(height, patch_h, stride_h)
     cols = patch_positions(width, patch_w, stride_w)
     patch_rows, patch_cols = np.arange(patch_h)[None, :, None], np.arange(patch_w)[None, None, :]
@@ -121,7 +125,8 @@ def occlusion(model, images, target=None, *, patch=_defaults.OCCLUSION_PATCH,
 
     classes = resolve_classes(model, images, target, batch_size=batch_size)
     scores = copy_scores(model, target, classes, count, len(rows) * len(cols), occluded_copies,
-                         batch_size=batch_size, head=head(logits))
+                         batch_size=batch_size, head=head(logits), label="occlusion",
+                         progress=progress)
     grid = scores.reshape(count, len(rows), len(cols)).astype(np.float64)
     cover_rows, cover_cols = _coverage(height, rows, patch_h), _coverage(width, cols, patch_w)
     # Two matrix products, not einsum: unoptimised einsum loops over every (y, x, i, j) and takes

@@ -7,6 +7,7 @@ from keras_vis.attribution import _defaults
 from keras_vis.attribution._copies import mean_input_gradients
 from keras_vis.attribution._inputs import check_flag, head, prepare, resolve_classes
 from keras_vis.attribution._maps import check_reduce, finish, reduce_channels
+from keras_vis.progress import check_progress
 
 
 def baseline_set(baselines, images):
@@ -33,7 +34,7 @@ def baseline_set(baselines, images):
 
 def gradient_shap(model, images, target=None, *, baselines=None, samples=_defaults.SHAP_SAMPLES,
                   noise=0.0, seed=None, reduce=_defaults.RELEVANCE_REDUCE, logits=True,
-                  normalize=True, batch_size=_defaults.BATCH_SIZE):
+                  normalize=True, batch_size=_defaults.BATCH_SIZE, progress=True):
     """GradientSHAP: gradients at random points between baselines and the image, times the
     image minus the baseline, averaged — an estimate of SHAP values.
 
@@ -60,6 +61,8 @@ def gradient_shap(model, images, target=None, *, baselines=None, samples=_defaul
         normalize: scale each map's positive attributions (the evidence for the target) to
             [0, 1] by their maximum; False returns the raw, signed attributions.
         batch_size: samples per compiled call.
+        progress: show a progress bar on stderr if the job runs more than a couple of seconds
+            (see `keras_vis.progress`).
 
     Returns:
         float32 array `(N, H, W)`.
@@ -73,6 +76,7 @@ def gradient_shap(model, images, target=None, *, baselines=None, samples=_defaul
     check_reduce(reduce)
     normalize = check_flag(normalize, "normalize")
     batch_size = check_positive_int(batch_size, "batch_size")
+    progress = check_progress(progress)
     classes = resolve_classes(model, images, target, batch_size=batch_size)
     rng = np.random.default_rng(seed)
     chosen = rng.integers(0, len(backgrounds), size=(len(images), samples))
@@ -90,6 +94,7 @@ def gradient_shap(model, images, target=None, *, baselines=None, samples=_defaul
         return start + fractions[image_index, sample_index, None, None, None] * delta, delta
 
     attributions = mean_input_gradients(model, target, classes, len(images), samples,
-                                        path_points, batch_size=batch_size, head=head(logits))
+                                        path_points, batch_size=batch_size, head=head(logits),
+                                        label="GradientSHAP", progress=progress)
     return finish(reduce_channels(attributions, reduce), images.shape[1:3], normalize,
                   evidence=True)

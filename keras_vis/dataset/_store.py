@@ -13,7 +13,7 @@ import pathlib
 import numpy as np
 
 from keras_vis._checks import expected
-from keras_vis.io import atomic_write
+from keras_vis.io import atomic_write, make_parent_folders
 
 INDEX = "index.json"
 FORMAT = 1
@@ -40,6 +40,7 @@ class ShardStore:
         self.folder = pathlib.Path(out_dir)
         if self.folder.exists() and not self.folder.is_dir():
             raise ValueError(expected("out_dir", "a folder", str(self.folder)))
+        make_parent_folders(self.folder / INDEX)  # a file above it is named now, not mid-run
         self.settings = json.loads(json.dumps(settings))
         index = read_index(self.folder) if (self.folder / INDEX).exists() else None
         self._discard = overwrite

@@ -15,6 +15,7 @@ from keras_vis.dataset._store import ShardStore
 from keras_vis.dataset.summary import dataset_summary, outside_share
 from keras_vis.metrics._arrays import to_maps, to_masks
 from keras_vis.metrics._methods import describe_option, method_name, resolve_method
+from keras_vis.progress import Bar, check_progress, silenced
 
 DTYPES = ("float16", "float32")
 
@@ -106,7 +107,9 @@ def explain_dataset(model, dataset, method="gradcam", *, out_dir, target=None, b
         strategy: a `tf.distribute.Strategy` (e.g. `MirroredStrategy` over several GPUs): each
             batch is split across its replicas with `strategy.run`; the maps are the same as
             without it.
-        progress: show a `keras.utils.Progbar`.
+        progress: show a progress bar over the images on stderr once the job has run two
+            seconds (unless inside `keras_vis.progress.silenced()`); the method's own bars stay
+            quiet.
         overwrite: delete the maps already in `out_dir` and start again, instead of resuming.
         on_shard: called as `on_shard(number, path)` after each newly written shard.
         **options: keyword options for the method (e.g. `layer="block5_conv3"`).
@@ -132,6 +135,7 @@ def explain_dataset(model, dataset, method="gradcam", *, out_dir, target=None, b
         raise TypeError(expected("strategy", "None or a tf.distribute.Strategy", strategy))
     if on_shard is not None and not callable(on_shard):
         raise TypeError(expected("on_shard", "None or a function (number, path)", on_shard))
+    progress = check_progress(progress)
     explain = resolve_method(method, options, batch_size)
     settings = {
         "model": model.name, "weights_sha1": _weights_digest(model), "method": method_name(method),
@@ -139,7 +143,6 @@ def explain_dataset(model, dataset, method="gradcam", *, out_dir, target=None, b
         "dtype": dtype, "preprocess": None if preprocess is None else method_name(preprocess),
     }
     store = ShardStore(out_dir, settings, overwrite=overwrite)
-    bar = keras.utils.Progbar(source.count, unit_name="image") if progress else None
 
     def explain_batch(batch):
         images = batch["images"] if preprocess is None else preprocess(batch["images"])
@@ -151,7 +154,10 @@ def explain_dataset(model, dataset, method="gradcam", *, out_dir, target=None, b
             if len(piece) == 0:  # a replica with no share of a small batch; dropped when gathered
                 return (np.zeros(0, np.float32),) * 3
             classes = chosen[start:stop] if target == "label" else chosen
-            maps = to_maps(explain(model, piece, classes), piece.shape[:3], name="method's maps")
+            # Silenced here, not around the loop: a strategy runs replicas in threads of its own.
+            with silenced():
+                maps = explain(model, piece, classes)
+            maps = to_maps(maps, piece.shape[:3], name="method's maps")
             probabilities = engine.run(model, piece, input_grads=False, head="model",
                                        batch_size=batch_size).outputs[0]
             probabilities = probabilities.reshape(len(piece), -1)
@@ -177,24 +183,25 @@ def explain_dataset(model, dataset, method="gradcam", *, out_dir, target=None, b
     numbers_seen = []
     position = 0
     shard = None
-    for batch in aligned(source.batches(batch_size), batch_size, shard_size):
-        if shard is None:
-            number = position // shard_size
-            shard = {"number": number, "start": position, "done": store.finished(number, position),
-                     "digest": hashlib.sha1(), "parts": []}
-        count = len(batch["images"])
-        shard["digest"].update(np.ascontiguousarray(batch["images"]).tobytes())
-        if not shard["done"]:
-            computed = explain_batch(batch)
-            computed["indices"] = np.arange(position, position + count)
-            shard["parts"].append(computed)
-        position += count
-        if bar is not None:
-            bar.update(position)
-        if position % shard_size == 0:
-            _finish(store, shard, position, on_shard)
-            numbers_seen.append(shard["number"])
-            shard = None
+    with Bar(source.count, "explain_dataset", unit="images", enabled=progress) as bar:
+        for batch in aligned(source.batches(batch_size), batch_size, shard_size):
+            if shard is None:
+                number = position // shard_size
+                shard = {"number": number, "start": position,
+                         "done": store.finished(number, position), "digest": hashlib.sha1(),
+                         "parts": []}
+            count = len(batch["images"])
+            shard["digest"].update(np.ascontiguousarray(batch["images"]).tobytes())
+            if not shard["done"]:
+                computed = explain_batch(batch)
+                computed["indices"] = np.arange(position, position + count)
+                shard["parts"].append(computed)
+            position += count
+            bar.advance(count)
+            if position % shard_size == 0:
+                _finish(store, shard, position, on_shard)
+                numbers_seen.append(shard["number"])
+                shard = None
     if shard is not None:
         _finish(store, shard, position, on_shard)
         numbers_seen.append(shard["number"])

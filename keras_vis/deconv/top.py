@@ -18,6 +18,7 @@ from keras_vis.deconv.receptive_field import ReceptiveField, UnsupportedLayer, r
 from keras_vis.deconv.reconstruction import KeptActivation, project
 from keras_vis.engine import get_engine
 from keras_vis.pixels import scale_each_to_uint8, tile, to_uint8_by_range
+from keras_vis.progress import Bar, check_progress
 
 PANEL_CONTENTS = ("both", "projections", "crops", "images")
 
@@ -181,6 +182,13 @@ def _batches(dataset, model, batch_size):
         yield to_float_batch(dataset[start:start + batch_size], model, "dataset")
 
 
+def _image_count(dataset):
+    """The number of images of an array or tensor; `None` for a `tf.data.Dataset`."""
+    if isinstance(dataset, tf.data.Dataset) or not hasattr(dataset, "__len__"):
+        return None
+    return len(dataset)
+
+
 def _field_or_whole_image(model, layer, input_size):
     try:
         return receptive_field(model, layer, input_size=input_size), True
@@ -197,7 +205,7 @@ def _crop(images, boxes):
     return crops.reshape(images.shape[:2] + crops.shape[1:])
 
 
-def top_activations(model, dataset, layer, channels=None, k=9, *, batch_size=32):
+def top_activations(model, dataset, layer, channels=None, k=9, *, batch_size=32, progress=True):
     """Finds the k inputs that activate each channel of `layer` most, with crops and projections.
 
     Streams `dataset` once (only the running top-k is kept), ranks inputs by the maximum of each
@@ -213,6 +221,8 @@ def top_activations(model, dataset, layer, channels=None, k=9, *, batch_size=32)
         channels: an int or a list of distinct ints; `None` for every channel of the layer.
         k: inputs to keep per channel (fewer if the dataset is smaller).
         batch_size: images per compiled call (and per batch of an unbatched dataset).
+        progress: show a progress bar on stderr, over the images read, if reading the dataset
+            takes more than a couple of seconds (see `keras_vis.progress`).
 
     Returns:
         A `TopActivations` result.
@@ -234,14 +244,17 @@ def top_activations(model, dataset, layer, channels=None, k=9, *, batch_size=32)
             raise ValueError(expected("channels", "distinct channel indices", channels.tolist()))
     k = check_positive_int(k, "k")
     batch_size = check_positive_int(batch_size, "batch_size")
+    progress = check_progress(progress)
 
     engine = get_engine(
         model, [layer], KeptActivation(layer), input_grads=False, taps_only=True
     )
     top = _RunningTop(channels, k)
-    for images in _batches(dataset, model, batch_size):
-        activations = engine([images], batch_size=batch_size)["activations"][0]
-        top.add(images, activations)
+    with Bar(_image_count(dataset), "top activations", unit="images", enabled=progress) as bar:
+        for images in _batches(dataset, model, batch_size):
+            activations = engine([images], batch_size=batch_size)["activations"][0]
+            top.add(images, activations)
+            bar.advance(len(images))
     if top.count == 0:
         raise ValueError(expected("dataset", "a dataset with at least one image", dataset))
 

@@ -15,11 +15,11 @@ import os
 import pathlib
 
 import cv2
-import keras
 import numpy as np
 
 from keras_vis._checks import check_positive_int, expected
 from keras_vis.pixels import tile
+from keras_vis.progress import Bar
 
 
 class RenderState:
@@ -70,25 +70,24 @@ class Callback:
 
 
 class ProgressBar(Callback):
-    """A `keras.utils.Progbar` over all steps of all batches, showing the mean objective.
+    """A `keras_vis.progress.Bar` over all steps of all batches, showing the mean objective.
 
-    Args:
-        verbose: `1` for an updating bar, `2` for one line per batch.
+    Like every bar of the package it appears on stderr once the render has run two seconds, and
+    shows nothing inside `keras_vis.progress.silenced()` (or inside another running bar).
     """
 
-    def __init__(self, verbose=1):
-        self.verbose = verbose
+    def __init__(self):
         self._bar = None
 
     def on_batch_begin(self, state):
         if state.batch == 0:
-            self._bar = keras.utils.Progbar(
-                state.steps * state.batches, verbose=self.verbose, stateful_metrics=["objective"]
-            )
+            self._bar = Bar(state.steps * state.batches, "maximize").start()
 
     def on_step_end(self, state):
-        done = state.batch * state.steps + state.step
-        self._bar.update(done, [("objective", float(np.mean(state.values)))])
+        self._bar.advance(note=f"objective {float(np.mean(state.values)):.4g}")
+
+    def on_end(self, images):
+        self._bar.finish()
 
 
 class History(Callback):

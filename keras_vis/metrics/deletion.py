@@ -19,6 +19,7 @@ from keras_vis._checks import check_number, check_positive_int, expected
 from keras_vis.attribution._copies import copy_scores
 from keras_vis.attribution._inputs import prepare, resolve_classes
 from keras_vis.metrics._arrays import to_maps
+from keras_vis.progress import check_progress
 
 DEFAULT_STEPS = 50
 BASELINE_NAMES = ("blur", "mean")
@@ -35,7 +36,8 @@ class CurveResult:
         curves: float32 `(N, steps + 1)`, the model output for the target (the class probability for
             a softmax model) at each step.
         classes: int32 `(N,)`, the class scored for each image (the class predicted for the
-            unaltered image when `target=None`); -1 for targets that are not classes.
+            unaltered image when `target=None`; `keras_vis.targets.NEGATIVE` where a binary
+            classifier's negative label is scored); -1 for targets that are not classes.
         auc: float32 `(N,)`, the area under each curve over [0, 1] (trapezoid rule).
         mean_auc: the mean of `auc`.
     """
@@ -89,11 +91,13 @@ def _baseline(baseline, images, blur_sigma):
         ) from error
 
 
-def _curves(kind, model, images, maps, target, *, steps, baseline, blur_sigma, batch_size):
+def _curves(kind, model, images, maps, target, *, steps, baseline, blur_sigma, batch_size,
+            progress):
     images, target = prepare(model, images, target)
     maps = to_maps(maps, images.shape[:3])
     steps = check_positive_int(steps, "steps")
     batch_size = check_positive_int(batch_size, "batch_size")
+    progress = check_progress(progress)
     fill = _baseline(baseline, images, blur_sigma)
     count, height, width = maps.shape
     pixels = height * width
@@ -109,7 +113,7 @@ def _curves(kind, model, images, maps, target, *, steps, baseline, blur_sigma, b
 
     classes = resolve_classes(model, images, target, batch_size=batch_size)
     curves = copy_scores(model, target, classes, count, steps + 1, altered_copies,
-                         batch_size=batch_size, head="model")
+                         batch_size=batch_size, head="model", label=kind, progress=progress)
     return CurveResult(
         kind=kind,
         fractions=(changed / pixels).astype(np.float32),
@@ -119,7 +123,7 @@ def _curves(kind, model, images, maps, target, *, steps, baseline, blur_sigma, b
 
 
 def deletion(model, images, maps, target=None, *, steps=DEFAULT_STEPS, baseline=0.0,
-             blur_sigma=None, batch_size=32):
+             blur_sigma=None, batch_size=32, progress=True):
     """Deletion curve: the target probability as the most important pixels are removed.
 
     At step `i` of `steps`, the `i * H * W // steps` pixels with the highest map values (ties broken
@@ -141,6 +145,8 @@ def deletion(model, images, maps, target=None, *, steps=DEFAULT_STEPS, baseline=
         blur_sigma: standard deviation in pixels of the `"blur"` baseline; `None` for a sixteenth
             of the image side.
         batch_size: altered copies per forward pass (and at most in memory at once).
+        progress: show a progress bar on stderr if the job runs more than a couple of seconds
+            (see `keras_vis.progress`).
 
     Returns:
         A `CurveResult` with `curves` `(N, steps + 1)`, `auc` `(N,)` and `mean_auc`; lower AUC
@@ -151,18 +157,18 @@ def deletion(model, images, maps, target=None, *, steps=DEFAULT_STEPS, baseline=
             `steps`, `baseline` or `batch_size`, or images the model cannot take.
     """
     return _curves("deletion", model, images, maps, target, steps=steps, baseline=baseline,
-                   blur_sigma=blur_sigma, batch_size=batch_size)
+                   blur_sigma=blur_sigma, batch_size=batch_size, progress=progress)
 
 
 def insertion(model, images, maps, target=None, *, steps=DEFAULT_STEPS, baseline="blur",
-              blur_sigma=None, batch_size=32):
+              blur_sigma=None, batch_size=32, progress=True):
     """Insertion curve: the target probability as the most important pixels are revealed.
 
     Starts from the baseline (a blurred copy of the image, as in the RISE paper) and, at step `i`
     of `steps`, puts back the `i * H * W // steps` original pixels with the highest map values.
 
     Args:
-        model, images, maps, target, steps, blur_sigma, batch_size: as in `deletion`.
+        model, images, maps, target, steps, blur_sigma, batch_size, progress: as in `deletion`.
         baseline: the starting image, as in `deletion`; default `"blur"`.
 
     Returns:
@@ -172,7 +178,7 @@ def insertion(model, images, maps, target=None, *, steps=DEFAULT_STEPS, baseline
         ValueError, TypeError: as `deletion`.
     """
     return _curves("insertion", model, images, maps, target, steps=steps, baseline=baseline,
-                   blur_sigma=blur_sigma, batch_size=batch_size)
+                   blur_sigma=blur_sigma, batch_size=batch_size, progress=progress)
 
 
 __all__ = ["CurveResult", "deletion", "insertion"]

@@ -3,15 +3,19 @@
 import sys
 import time
 
+from keras_vis.progress import is_silenced
+
 
 class Progress:
     """Announces the steps of a job, one line each with a bar of the share done.
 
-    A step may print progress of its own below its line (the activation-maximization steps do).
+    A step may print progress of its own below its line (the activation-maximization steps do,
+    and any technique that runs long shows its `keras_vis.progress` bar): each line is whole, so
+    a step's own bar never mixes with this one.
 
     Args:
         total: number of steps.
-        enabled: `False` prints nothing.
+        enabled: `False` prints nothing; nor does it inside `keras_vis.progress.silenced()`.
         stream: where to write; default `sys.stderr`.
     """
 
@@ -25,7 +29,7 @@ class Progress:
         self._started = time.perf_counter()
 
     def _write(self, text):
-        if self.enabled:
+        if self.enabled and not is_silenced():
             stream = self.stream or sys.stderr
             stream.write(text + "\n")
             stream.flush()

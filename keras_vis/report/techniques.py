@@ -12,9 +12,11 @@ from keras_vis.deconv import deconvnet
 from keras_vis.inspect import feature_maps
 from keras_vis.layers import default_cam_layer
 from keras_vis.maximization import class_visualization, maximize, objectives
+from keras_vis.progress import silenced
 from keras_vis.report import layers as choose
 from keras_vis.report.methods import BY_NAME, METHODS, compute, group
 from keras_vis.report.pictures import Picture, enlarge, rgb
+from keras_vis.rules import NoRuleMatches
 
 
 def _display(subject, settings, index):
@@ -160,7 +162,12 @@ def attribution_pictures(subject, settings, target=None, names=None):
         if reason:
             skipped.append((method.title, reason))
             continue
-        maps = compute(method, subject, target, settings)
+        try:
+            with silenced(not settings.progress):
+                maps = compute(method, subject, target, settings)
+        except NoRuleMatches as error:  # guided backprop on a model without rectifiers
+            skipped.append((method.title, str(error)))
+            continue
         for index in range(len(subject.images)):
             # Signed maps come centred (zero at 0.5), to be drawn as they are.
             drawn = plot.overlay(_display(subject, settings, index), maps[index],
@@ -192,7 +199,8 @@ def occlusion_pictures(subject, settings, target=None):
     seen through the regions whose occlusion matters."""
     patch, stride = occlusion_patch(subject, settings)
     heatmaps = occlusion(subject.model, subject.inputs, target, patch=patch, stride=stride,
-                         fill=subject.grey_input, batch_size=max(settings.batch_size, 64))
+                         fill=subject.grey_input, batch_size=max(settings.batch_size, 64),
+                         progress=settings.progress)
     masks = occlusion_mask(heatmaps, settings.occlusion_threshold)
     pictures = []
     for index in range(len(subject.images)):

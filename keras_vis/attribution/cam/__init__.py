@@ -34,7 +34,7 @@ def _variant(method, options):
 
 
 def cam(model, images, target=None, *, layer=None, method=_defaults.CAM_METHOD, max_maps=None,
-        logits=None, normalize=True, batch_size=_defaults.BATCH_SIZE):
+        logits=None, normalize=True, batch_size=_defaults.BATCH_SIZE, progress=True):
     """Class activation map: where in the image the evidence for the target lies.
 
     Args:
@@ -49,22 +49,29 @@ def cam(model, images, target=None, *, layer=None, method=_defaults.CAM_METHOD, 
             `"layercam"` (positive gradient per position), `"hirescam"` (gradient per position),
             `"scorecam"` (score of the image masked by each channel), or `"cam"` (dense weights;
             only for models ending in global average pooling and one dense layer).
-        max_maps: Score-CAM only: keep the N channels of highest activation variance.
+        max_maps: Score-CAM only: how many channels to score, those of highest activation
+            variance (the others get weight 0): `None` for at most 64
+            (`scorecam.DEFAULT_MAX_MAPS`), an integer for at most that many, or `"all"` for every
+            channel, as in the paper (one forward pass per channel and image: minutes for a layer
+            of hundreds of channels).
         logits: score the pre-softmax logit (True) or the model's output (False); `None` uses
             logits for the gradient methods and probabilities for Score-CAM, as in its paper.
         normalize: scale each map to [0, 1]; False returns the raw ReLU-ed maps.
         batch_size: images (Score-CAM: masked copies) per compiled call.
+        progress: show a progress bar on stderr if Score-CAM runs more than a couple of seconds
+            (see `keras_vis.progress`); the other methods run one pass and show none.
 
     Returns:
         float32 array `(N, H, W)`: the map at the layer's resolution, bilinearly upsampled.
 
     Raises:
         ValueError: for a layer without spatial output (a Dense layer), `"cam"` on a model that
-            does not end in pooling and one dense layer, or `max_maps` with another method.
+            does not end in pooling and one dense layer, `max_maps` with another method, or a
+            `max_maps` below 1 or other than `"all"`.
     """
     variant = _variant(method, {"max_maps": max_maps})
     return variant(model, images, target, layer=layer, logits=logits, normalize=normalize,
-                   batch_size=batch_size)
+                   batch_size=batch_size, progress=progress)
 
 
 def gradcam(model, images, target=None, *, layer=None, logits=True, normalize=True,

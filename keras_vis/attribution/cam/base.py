@@ -16,7 +16,8 @@ from keras_vis._checks import check_layer_graph, check_positive_int
 from keras_vis.attribution import _defaults
 from keras_vis.attribution._inputs import check_flag, prepare, resolve_classes
 from keras_vis.attribution._maps import finish
-from keras_vis.layers import default_cam_layer, layer_of, output_shape
+from keras_vis.layers import default_cam_layer, output_shape, tapped_layer
+from keras_vis.progress import check_progress
 from keras_vis.targets import Class, Target
 
 
@@ -33,6 +34,7 @@ class CamContext:
             that is not a class.
         head: the engine head policy, `"linear"` (logits) or `"model"` (the model's outputs).
         batch_size: images per compiled call.
+        progress: whether a long hook (Score-CAM's masked copies) may show a progress bar.
     """
 
     model: keras.Model
@@ -42,6 +44,7 @@ class CamContext:
     classes: np.ndarray
     head: str
     batch_size: int
+    progress: bool = True
 
 
 class BaseCAM:
@@ -76,10 +79,10 @@ class BaseCAM:
         """The layer to explain: `layer`, or by default `keras_vis.last_conv_layer(model)`.
 
         Raises:
-            ValueError: if the layer has no spatial output `(N, h, w, C)`.
+            ValueError: if the layer is an input layer or has no spatial output `(N, h, w, C)`.
         """
         check_layer_graph(model)
-        layer = default_cam_layer(model) if layer is None else layer_of(model, layer)
+        layer = default_cam_layer(model) if layer is None else tapped_layer(model, layer)
         shape = output_shape(layer)
         if shape is None or len(shape) != 4:
             raise ValueError(
@@ -91,7 +94,7 @@ class BaseCAM:
         return layer
 
     def __call__(self, model, images, target=None, *, layer=None, logits=None, normalize=True,
-                 batch_size=_defaults.BATCH_SIZE):
+                 batch_size=_defaults.BATCH_SIZE, progress=True):
         """Computes the class activation maps.
 
         Args:
@@ -105,6 +108,8 @@ class BaseCAM:
             normalize: scale each map to [0, 1]; False returns the raw maps (still ReLU-ed and
                 resized).
             batch_size: images per compiled call.
+            progress: show a progress bar on stderr if the variant's work runs long (Score-CAM's
+                masked copies; the gradient variants run one pass and show none).
 
         Returns:
             float32 array `(N, H, W)`.
@@ -113,11 +118,12 @@ class BaseCAM:
         logits = (not self.scores_probabilities) if logits is None else check_flag(logits, "logits")
         normalize = check_flag(normalize, "normalize")
         batch_size = check_positive_int(batch_size, "batch_size")
+        progress = check_progress(progress)
         layer = self.resolve_layer(model, layer)
         return self.compute(model, images, target, layer, "linear" if logits else "model",
-                            normalize, batch_size)
+                            normalize, batch_size, progress=progress)
 
-    def compute(self, model, images, target, layer, head, normalize, batch_size):
+    def compute(self, model, images, target, layer, head, normalize, batch_size, progress=True):
         """The maps for arguments `__call__` has checked (`images` a float32 batch, `target` a
         `Target`, `layer` resolved, `head` the engine's head policy)."""
         classes = target.class_indices(model, len(images)) if isinstance(target, Class) else None
@@ -127,8 +133,8 @@ class BaseCAM:
         activations = result.activations[0]
         gradients = result.tap_grads[0] if self.needs_gradients else None
         classes = resolve_classes(model, images, target, batch_size=batch_size,
-                                  outputs=result.outputs, classes=classes)
-        context = CamContext(model, layer, images, target, classes, head, batch_size)
+                                  outputs=result.outputs, classes=classes, head=head)
+        context = CamContext(model, layer, images, target, classes, head, batch_size, progress)
         weights = self.channel_weights(activations, gradients, context)
         maps = np.maximum(np.sum(weights * activations, axis=-1), 0.0)
         return finish(maps, images.shape[1:3], normalize)
