@@ -18,7 +18,7 @@ Names are imported on first use, so `import keras_vis` (and the `keras-vis` comm
 does not pay for importing TensorFlow until a technique is called.
 """
 
-import importlib
+import importlib as _importlib
 
 __version__ = "0.1.0"
 
@@ -61,9 +61,9 @@ __all__ = sorted([*_HOME, *_MODULES])
 
 def __getattr__(name):
     if name in _MODULES:
-        value = importlib.import_module(_MODULES[name])
+        value = _importlib.import_module(_MODULES[name])
     elif name in _HOME:
-        value = getattr(importlib.import_module(_HOME[name]), name)
+        value = getattr(_importlib.import_module(_HOME[name]), name)
     else:
         raise AttributeError(f"module 'keras_vis' has no attribute {name!r}")
     globals()[name] = value
@@ -71,4 +71,5 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted(set(globals()) | set(__all__))
+    # The public names only: not the private helpers, nor the submodules bound here once imported.
+    return sorted({name for name in globals() if name.startswith("__")} | set(__all__))

@@ -130,6 +130,17 @@ def check_choice(value, name, choices):
     return value
 
 
+def check_real(array, name="images"):
+    """Raises `TypeError` if the numpy `array` holds complex numbers, whose imaginary part a
+    conversion to float would drop with no more than a warning."""
+    if np.iscomplexobj(array):
+        raise TypeError(
+            expected(name, "real-valued (pixels and maps have no imaginary part)", array,
+                     f"Pass `np.real({name})` or `np.abs({name})`, whichever you mean.")
+        )
+    return array
+
+
 def to_float_batch(images, model, name="images"):
     """Converts `images` to a float32 numpy batch that fits `model`'s first input.
 
@@ -137,7 +148,7 @@ def to_float_batch(images, model, name="images"):
     `(H, W, C)` is not accepted silently, since it is ambiguous with a batch of grey images.
 
     Raises:
-        TypeError: if `images` is not array-like.
+        TypeError: if `images` is not array-like, or complex.
         ValueError: on a wrong rank, an empty batch, a size or channel count the model cannot take, or
             non-finite values.
     """
@@ -151,6 +162,7 @@ def to_float_batch(images, model, name="images"):
         np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.bool_)
     ):
         raise TypeError(expected(name, "a numeric array of shape (N, H, W, C)", array))
+    check_real(array, name)
     model_inputs = getattr(model, "inputs", None)
     # A subclassed model has no symbolic input: only the batch structure can be checked.
     expected_shape = tuple(model_inputs[0].shape) if model_inputs else (None,) * max(array.ndim, 2)
@@ -176,6 +188,9 @@ def to_float_batch(images, model, name="images"):
                     + ". Resize the images (e.g. `keras_vis.io.load_image(path, target_size=...)`).",
                 )
             )
+    from keras_vis.layers import check_input_size  # layers.py imports this module
+
+    check_input_size(model, array, name)
     array = array.astype(np.float32, copy=False)
     if not np.all(np.isfinite(array)):
         raise ValueError(expected(name, "finite values (no NaN or inf)", array))

@@ -21,7 +21,7 @@ import cv2
 import keras
 import numpy as np
 
-from keras_vis._checks import expected
+from keras_vis._checks import check_real, expected
 from keras_vis.pixels import to_uint8  # also offered here, beside `save_image`
 
 # Files are created with the permissions an ordinary `open(path, "w")` would give them.
@@ -35,7 +35,7 @@ def atomic_write(path, mode="wb", **open_kwargs):
 
     The target is either left untouched (when the block raises; the temporary file is removed) or
     replaced in one step by `os.replace`, so readers never see a half-written file. Missing parent
-    folders are created.
+    folders are created. An `OSError` of the write names `path`, not the temporary file.
 
     Example:
         >>> with atomic_write("report/index.html", "w", encoding="utf-8") as f:
@@ -48,25 +48,77 @@ def atomic_write(path, mode="wb", **open_kwargs):
 
     Yields:
         The open temporary file object.
+
+    Raises:
+        IsADirectoryError: if `path` is a folder.
+        NotADirectoryError: if a folder above `path` is a file.
+        OSError: if the folder cannot be written (permissions, a full disk, ...).
     """
     if mode not in ("w", "wb"):
         raise ValueError(expected("mode", "'w' or 'wb'", mode))
     path = pathlib.Path(os.fspath(path))
     if path.is_dir():
         raise IsADirectoryError(f"Expected `path` to be a file path. Received: path='{path}', a folder.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    make_parent_folders(path)
+    handle, temporary = _temporary_file(path)
+    in_block = False
     try:
         with os.fdopen(handle, mode, **open_kwargs) as file:
+            in_block = True
             yield file
+            in_block = False
             file.flush()
             os.fsync(file.fileno())
         os.chmod(temporary, 0o666 & ~_UMASK)
         os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+    except BaseException as error:
+        with contextlib.suppress(OSError):
             os.remove(temporary)
+        if isinstance(error, OSError):
+            name_the_target(error, path, temporary, unnamed=not in_block)
         raise
+
+
+def make_parent_folders(path):
+    """Creates the missing folders above `path`.
+
+    Raises:
+        NotADirectoryError: if one of them exists as a file (`Path.mkdir` would only say "File
+            exists", about that file).
+    """
+    path = pathlib.Path(os.fspath(path))
+    existing = next((parent for parent in path.parents if parent.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise NotADirectoryError(
+            f"Expected `path` to be under folders only. Received: path='{path}', where "
+            f"'{existing}' is a file, not a folder. Choose another path, or move that file away."
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def _temporary_file(path):
+    """`(descriptor, name)` of a new temporary file in the folder of `path`."""
+    try:
+        return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as error:
+        # It names the temporary file it could not create.
+        name_the_target(error, path, error.filename)
+        raise
+
+
+def name_the_target(error, path, temporary=None, unnamed=True):
+    """Makes the `OSError` `error` name `path` instead of the temporary file written for it, and,
+    with `unnamed`, also where it names no file at all (a full disk at `write` or `fsync`).
+
+    Returns:
+        `error`, changed in place, to be raised again.
+    """
+    about_temporary = temporary is not None and os.fspath(temporary) in (error.filename,
+                                                                         error.filename2)
+    # Only errors with an errno print their file name; others keep their own message.
+    if about_temporary or (unnamed and error.errno is not None and error.filename is None):
+        error.filename, error.filename2 = str(path), None
+    return error
 
 
 def image_layout(array, name="image"):
@@ -197,8 +249,11 @@ def save_image(path, image):
         The `pathlib.Path` written.
 
     Raises:
-        ValueError: for an unsupported extension, a malformed image or out-of-range values; the
-            target file is then left as it was.
+        ValueError: for an unsupported extension, a malformed image or out-of-range values.
+        TypeError: for a non-numeric or complex image.
+        OSError: if the file cannot be written (see `atomic_write`); it names `path`.
+
+    Whatever fails, the target file is left as it was and no temporary file remains.
     """
     path = pathlib.Path(os.fspath(path))
     extension = path.suffix.lower()
@@ -207,14 +262,24 @@ def save_image(path, image):
             expected("path", "a file name with an image extension (.png, .jpg, .bmp, .tif, .webp)",
                      str(path))
         )
-    pixels = image_layout(to_uint8(image))
+    array = np.asarray(keras.ops.convert_to_numpy(image) if keras.ops.is_tensor(image) else image)
+    pixels = image_layout(to_uint8(check_real(array, "image")))
     if pixels.ndim == 3:
         pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR if pixels.shape[-1] == 3 else cv2.COLOR_RGBA2BGRA)
-    ok, encoded = cv2.imencode(extension, pixels)
+    try:
+        ok, encoded = cv2.imencode(extension, pixels)
+    except cv2.error as error:
+        ok, reason = False, f" ({' '.join(str(error).split())})"
+    else:
+        reason = ""
     if not ok:
-        raise ValueError(f"Could not encode the image as '{extension}' for path='{path}'.")
-    with atomic_write(path, "wb") as file:
-        file.write(encoded.tobytes())
+        raise ValueError(f"Could not encode the image as '{extension}' for path='{path}'{reason}.")
+    try:
+        with atomic_write(path, "wb") as file:
+            file.write(encoded.tobytes())
+    except OSError as error:
+        name_the_target(error, path)
+        raise
     return path
 
 

@@ -15,7 +15,7 @@ import math
 import keras
 import numpy as np
 
-from keras_vis._checks import expected
+from keras_vis._checks import check_real, expected
 
 # Float images may stray this far outside [0, 1] (rounding in preprocessing) and are clipped.
 _FLOAT_TOLERANCE = 1e-3
@@ -44,6 +44,7 @@ def to_uint8(image, name="image"):
         raise TypeError(
             expected(name, "a numeric image array (uint8 0–255 or float 0–1)", image)
         )
+    check_real(array, name)
     if np.issubdtype(array.dtype, np.integer):
         if array.size and (array.min() < 0 or array.max() > 255):
             raise ValueError(

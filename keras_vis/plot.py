@@ -14,7 +14,7 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
-from keras_vis._checks import check_model, check_number, check_positive_int, expected
+from keras_vis._checks import check_model, check_number, check_positive_int, check_real, expected
 from keras_vis.inspect import features, weights
 from keras_vis.io import atomic_write, image_layout
 from keras_vis.layers import convolutions, layer_of
@@ -41,6 +41,7 @@ def overlay(image, heatmap, *, cmap="jet", alpha=0.4, normalize=True):
     Raises:
         ValueError: for a malformed image or heatmap, non-finite heatmap values, an unknown
             colormap or `alpha` outside [0, 1].
+        TypeError: for a non-numeric or complex image or heatmap.
     """
     alpha = check_number(alpha, "alpha", low=0, high=1)
     colormap = _colormap(cmap)
@@ -73,6 +74,7 @@ def grid(images, *, cols=None, titles=None, cmap="viridis", normalize=False, til
 
     Raises:
         ValueError: for an empty list, titles of the wrong length or malformed tiles.
+        TypeError: for complex tiles.
     """
     tiles = _tiles(images)
     cols = _columns(cols, len(tiles))
@@ -239,7 +241,8 @@ def _colormap(cmap):
 
 
 def _rgb_image(image):
-    pixels = to_uint8(image)
+    pixels = to_uint8(check_real(np.asarray(image.numpy() if hasattr(image, "numpy") else image),
+                                 "image"))
     if pixels.ndim == 4 and pixels.shape[0] == 1:
         pixels = pixels[0]
     pixels = image_layout(pixels)
@@ -252,7 +255,7 @@ def _heatmap_2d(heatmap, normalize):
     values = np.asarray(heatmap.numpy() if hasattr(heatmap, "numpy") else heatmap)
     if values.dtype == bool or not np.issubdtype(values.dtype, np.number):
         raise TypeError(expected("heatmap", "a numeric array (h, w)", heatmap))
-    values = values.astype(np.float32)
+    values = check_real(values, "heatmap").astype(np.float32)
     while values.ndim > 2 and values.shape[0] == 1:
         values = values[0]
     if values.ndim == 3 and values.shape[-1] == 1:
@@ -296,7 +299,8 @@ def _tiles(images):
         tiles = [np.asarray(tile) for tile in images]
     if not tiles:
         raise ValueError(expected("images", "at least one image", images))
-    return [image_layout(tile, f"images[{index}]") for index, tile in enumerate(tiles)]
+    return [image_layout(check_real(tile, f"images[{index}]"), f"images[{index}]")
+            for index, tile in enumerate(tiles)]
 
 
 def _columns(cols, count):

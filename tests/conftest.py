@@ -1,5 +1,6 @@
 """Shared fixtures: quiet TensorFlow, a fresh Keras session per test, tiny models with known answers."""
 
+import logging
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -57,3 +58,24 @@ def tiny_cnn():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+class _Records(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+@pytest.fixture
+def tensorflow_warnings():
+    """The warnings TensorFlow's logger emits during the test (its retracing warning among them)."""
+    import tensorflow as tf
+
+    handler = _Records()
+    logger = tf.get_logger()
+    logger.addHandler(handler)
+    yield handler.messages
+    logger.removeHandler(handler)

@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -95,10 +96,13 @@ def test_summary_with_no_options_uses_the_bundled_model(capsys, tmp_path, monkey
 
 @pytest.mark.parametrize("command", ["filters", "features", "maximize", "saliency", "cam", "lrp",
                                      "occlusion", "deconv"])
-def test_every_command_writes_valid_pictures(capsys, tmp_path, samples, command):
+def test_every_command_writes_valid_pictures(capsys, tmp_path, samples, command,
+                                            tensorflow_warnings):
     out = tmp_path / "out"
     code, printed, err = run(capsys, command, *samples, "--out", out, *FAST.get(command, []))
     assert code == 0, err
+    assert "\x1b" not in err  # stderr is no terminal here: no ANSI codes
+    assert not [m for m in tensorflow_warnings if "retracing" in m]
     written = sorted(p.name for p in out.iterdir())
     assert sorted(pathlib.Path(line).name for line in printed.split()) == written
     assert written
@@ -272,11 +276,134 @@ def test_interrupt_while_writing_leaves_only_whole_files(capsys, tmp_path, monke
     read_png(calls[0])
 
 
-def test_report_prints_its_path_even_when_quiet(capsys, tmp_path, samples):
+def test_report_prints_its_path_even_when_quiet(capsys, tmp_path, samples, tensorflow_warnings):
     out = tmp_path / "report"
     code, printed, err = run(capsys, "report", samples[0], "--out", out, "--quiet", *FAST["report"])
     assert code == 0 and err == ""
+    assert not [m for m in tensorflow_warnings if "retracing" in m]
     assert printed.strip() == str(out / "report.html")
     text = (out / "report.html").read_text(encoding="utf-8")
     assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")
     assert f'id="image-{samples[0].stem}"' in text
+
+
+# --- `--out`, `--class-names` and the wording of library errors ---------------------------------
+
+
+def one_error_line(err):
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("keras-vis: error: "), err
+    return lines[0]
+
+
+def _unwritable(folder, monkeypatch):
+    """`folder` refuses writes (as a folder without write permission does, even for root)."""
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode, *a, **k: (
+        False if pathlib.Path(path) == folder and mode & os.W_OK else real(path, mode, *a, **k)))
+
+
+BAD_OUT = {
+    "a file": ("summary", "blocker", "a file"),
+    "under a file": ("cam", "blocker/out", "is a file"),
+    "in a folder that refuses writes": ("saliency", "locked/out", "not writable"),
+    "a folder that refuses writes": ("saliency", "locked", "not writable"),
+    "a picture file name": ("cam", "gradcam.png", "a folder"),
+    "a report file name": ("report", "report.html", "a folder"),
+    "a report whose file is a folder": ("report", "taken", "report.html"),
+    "a summary whose file is a folder": ("summary", "taken", "summary.txt"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_OUT))
+def test_bad_out_is_reported_before_the_model_is_loaded(capsys, tmp_path, monkeypatch, case):
+    """`docs/cli.md`: a bad option value stops the command before anything is computed, and leaves
+    the folders as they were."""
+    command, out, words = BAD_OUT[case]
+    (tmp_path / "blocker").write_text("a file")
+    (tmp_path / "locked").mkdir()
+    for name in ("report.html", "summary.txt"):
+        (tmp_path / "taken" / name).mkdir(parents=True)
+    _unwritable(tmp_path / "locked", monkeypatch)
+
+    def no_model(*args):
+        raise AssertionError("the model was loaded before --out was checked")
+
+    from keras_vis.cli import inputs
+    monkeypatch.setattr(inputs, "load_model", no_model)
+    before = listing(tmp_path)
+    code, printed, err = run(capsys, command, "--out", tmp_path / out, "--quiet")
+    line = one_error_line(err)
+    assert code == 2 and printed == ""
+    assert "--out" in line and words in line, line
+    assert listing(tmp_path) == before
+
+
+def test_out_file_taken_by_a_folder_writes_nothing(capsys, tmp_path):
+    """A picture whose file name is taken by a folder: reported before any file is written."""
+    out = tmp_path / "out"
+    (out / "filters_block2_conv1.png").mkdir(parents=True)  # the second file the command writes
+    before = listing(out)
+    code, printed, err = run(capsys, "filters", "--out", out, "--quiet")
+    line = one_error_line(err)
+    assert code == 2 and "a folder" in line and "filters_block2_conv1.png" in line, line
+    assert listing(out) == before
+
+
+@pytest.mark.parametrize("case", ["folder", "binary file"])
+def test_class_names_pointing_at_a_folder_says_so(capsys, tmp_path, case):
+    path = tmp_path / "names"
+    if case == "folder":
+        path.mkdir()
+    else:
+        path.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
+    code, _, err = run(capsys, "summary", "--class-names", path, "--out", tmp_path / "out")
+    line = one_error_line(err)
+    assert code == 2 and "--class-names" in line and str(path) in line
+    assert ("a folder" if case == "folder" else "UTF-8") in line, line
+    assert not (tmp_path / "out").exists()
+
+
+PYTHON_SPELLING = re.compile(
+    r"`(spec|weights|safe_mode|layer|layers|target|stride|patch|size|images)`"
+    r"|(?<![\w.-])(spec|weights|safe_mode|layer|layers|target|stride|patch|size|images)="
+    r"|keras_vis\.|objectives\.|None")
+
+LIBRARY_ERRORS = {
+    "unknown layer": (["cam", "--layer", "no_such_layer"], "--layer"),
+    "dense layer for cam": (["cam", "--layer", "predictions", "--method", "gradcam"], "--layer"),
+    "input layer for cam": (["cam", "--layer", "image", "--method", "gradcam"], "--layer"),
+    "dense layer for deconv": (["deconv", "--layer", "predictions"], "--layer"),
+    "dense layer for features": (["features", "--layer", "gap"], "--layer"),
+    "input layer for features": (["features", "--layer", "image"], "--layer"),
+    "pooling layer for filters": (["filters", "--layer", "gap"], "--layer"),
+    "dense layer for maximize": (["maximize", "--layer", "predictions", *FAST["maximize"]],
+                                 "--layer"),
+    "bad weights": (["summary", "--model", "vgg16", "--weights", "bad"], "--weights"),
+    "unknown application": (["summary", "--model", "nosuchnet"], "--model"),
+    "stride above the patch": (["occlusion", "--stride", "1000"], "--stride"),
+    "maximize size too small": (["maximize", "--size", "1", *FAST["maximize"]], "--size"),
+}
+
+
+@pytest.mark.parametrize("case", list(LIBRARY_ERRORS))
+def test_library_errors_name_the_flags_not_python_arguments(capsys, tmp_path, case):
+    argv, flag = LIBRARY_ERRORS[case]
+    code, _, err = run(capsys, *argv, "--out", tmp_path / "out", "--quiet")
+    line = one_error_line(err)
+    assert code == 2 and flag in line, line
+    assert not PYTHON_SPELLING.search(line), line
+
+
+def test_offline_imagenet_download_names_the_weights_flag(capsys, tmp_path, monkeypatch):
+    from keras.src.utils import file_utils
+
+    def offline(*args, **kwargs):
+        raise Exception(f"URL fetch failure on {kwargs.get('origin')}: None -- [Errno -2] Name or "
+                        "service not known")  # as Keras words it
+
+    monkeypatch.setattr(file_utils, "get_file", offline)
+    code, _, err = run(capsys, "summary", "--model", "mobilenetv3small", "--out", tmp_path / "o")
+    line = one_error_line(err)
+    assert code == 2 and "`--weights none`" in line and "`--weights path/to/" in line, line
+    assert "weights=" not in line

@@ -278,7 +278,7 @@ def test_stale_compiled_step_after_the_user_edits_the_activation(rng):
     result = engine.run(model, images, 0, head="model")
     np.testing.assert_allclose(result.outputs[0], model(images).numpy(), rtol=1e-6)
     kernel = model.get_layer("predictions").kernel.numpy()
-    hidden = keras.Model(model.inputs, model.get_layer("hidden").output)(images).numpy()
+    hidden = model.get_layer("hidden")(images).numpy()
     gate = (hidden > 0).astype(np.float32)
     expected = (gate * kernel[:, 0]) @ model.get_layer("hidden").kernel.numpy().T
     np.testing.assert_allclose(result.input_grads[0], expected, rtol=1e-5, atol=1e-6)

@@ -1,5 +1,6 @@
 """Image files in every colour layout, atomic writes, and safe model loading."""
 
+import errno
 import os
 import urllib.error
 
@@ -276,3 +277,106 @@ def test_offline_imagenet_download_becomes_a_clear_error(monkeypatch):
     with pytest.raises(ValueError, match="weights=None") as raised:
         io.load_model("vgg16", weights="imagenet", **SMALL_VGG16)
     assert ".weights.h5" in str(raised.value)
+
+
+# --- writing under bad folders, failing writes ----------------------------------------------------
+
+
+def test_save_image_under_a_file_parent_says_so(tmp_path):
+    """A folder on the way that is a file: the error names it and says a folder was expected."""
+    blocker = tmp_path / "f"
+    blocker.write_text("a file")
+    for path in (blocker / "x.png", blocker / "deeper" / "x.png"):
+        with pytest.raises(NotADirectoryError) as raised:
+            io.save_image(path, np.zeros((2, 2, 3), np.uint8))
+        message = str(raised.value)
+        assert f"'{blocker}' is a file" in message and "folder" in message and str(path) in message
+    with pytest.raises(NotADirectoryError, match="is a file"):
+        with io.atomic_write(blocker / "report.html", "w"):
+            pass
+    assert [p.name for p in tmp_path.iterdir()] == ["f"] and blocker.read_text() == "a file"
+
+
+class _DiskFull:
+    """A file whose every write fails as a full disk does."""
+
+    def __init__(self, file):
+        self.file = file
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.file.close()
+
+    def write(self, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def __getattr__(self, name):
+        return getattr(self.file, name)
+
+
+def _unwritable_folder(monkeypatch, folder):
+    """`mkstemp` in `folder` fails as in a folder without write permission (even for root)."""
+    real_open = os.open
+
+    def refusing_open(path, *args, **kwargs):
+        if os.path.dirname(os.fspath(path)) == str(folder):
+            raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refusing_open)
+
+
+def _disk_full_while_writing(monkeypatch, folder):
+    real_fdopen = os.fdopen
+    monkeypatch.setattr(io.os, "fdopen", lambda fd, *args, **kwargs: _DiskFull(
+        real_fdopen(fd, *args, **kwargs)))
+
+
+def _disk_full_at_fsync(monkeypatch, folder):
+    def full(descriptor):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(io.os, "fsync", full)
+
+
+def _rename_refused(monkeypatch, folder):
+    def refused(source, target):
+        raise OSError(errno.EBUSY, "Device or resource busy", source, None, target)
+
+    monkeypatch.setattr(io.os, "replace", refused)
+
+
+def _encoder_fails(monkeypatch, folder):
+    def failing(*args):
+        raise cv2.error("simulated encoder failure")
+
+    monkeypatch.setattr(io.cv2, "imencode", failing)
+
+
+WRITE_FAILURES = {
+    "unwritable folder": (_unwritable_folder, PermissionError),
+    "disk full while writing": (_disk_full_while_writing, OSError),
+    "disk full at fsync": (_disk_full_at_fsync, OSError),
+    "rename refused": (_rename_refused, OSError),
+    "encoder fails": (_encoder_fails, ValueError),
+    "unsupported extension": (None, ValueError),
+}
+
+
+@pytest.mark.parametrize("case", list(WRITE_FAILURES))
+def test_failed_write_leaves_no_temporary_file_nor_shows_its_name(tmp_path, monkeypatch, case):
+    """Whatever fails, the folder holds what it held, and the error names the target, never the
+    temporary file the write went through."""
+    arrange, error = WRITE_FAILURES[case]
+    target = tmp_path / ("picture.nope" if arrange is None else "picture.png")
+    (tmp_path / "earlier.png").write_bytes(b"kept")
+    if arrange is not None:
+        arrange(monkeypatch, tmp_path)
+    with pytest.raises(error) as raised:
+        io.save_image(target, np.zeros((4, 4, 3), np.uint8))
+    monkeypatch.undo()
+    message = str(raised.value)
+    assert str(target) in message and ".tmp" not in message and ".picture.png." not in message
+    assert [p.name for p in tmp_path.iterdir()] == ["earlier.png"]

@@ -1,33 +1,10 @@
 """Many techniques in one session trace each compiled step once per input signature, and never
 set off TensorFlow's retracing warning (which the user would read as a performance bug)."""
 
-import logging
-
 import numpy as np
-import pytest
-import tensorflow as tf
 
 import keras_vis
 from keras_vis import registry, steps
-
-
-class _Records(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.WARNING)
-        self.messages = []
-
-    def emit(self, record):
-        self.messages.append(record.getMessage())
-
-
-@pytest.fixture
-def tensorflow_warnings():
-    """The messages TensorFlow's logger emits during the test."""
-    handler = _Records()
-    logger = tf.get_logger()
-    logger.addHandler(handler)
-    yield handler.messages
-    logger.removeHandler(handler)
 
 
 def _techniques(model, images):

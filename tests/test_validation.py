@@ -4,8 +4,10 @@ import sys
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
-from keras_vis import _checks, attribution, engine, targets
+import keras_vis
+from keras_vis import _checks, attribution, engine, pixels, targets
 
 CHECKS = {"check_model": _checks.check_model, "to_float_batch": _checks.to_float_batch,
           "as_target": targets.as_target}
@@ -53,3 +55,51 @@ def test_engine_result_has_no_attribute_for_a_missing_key(tiny_cnn):
     assert hasattr(result, "scores") and not hasattr(result, "input_grads")
     with pytest.raises(AttributeError, match="no 'input_grads'.*'outputs'"):
         result.input_grads
+
+
+COMPLEX_IMAGES = np.full((1, 16, 16, 3), 0.5 + 0.5j)
+
+COMPLEX_CALLS = {
+    "saliency": lambda m: keras_vis.saliency(m, COMPLEX_IMAGES, 0),
+    "gradcam": lambda m: keras_vis.gradcam(m, COMPLEX_IMAGES, 0),
+    "occlusion": lambda m: keras_vis.occlusion(m, COMPLEX_IMAGES, 0, patch=8),
+    "lrp": lambda m: keras_vis.lrp(m, COMPLEX_IMAGES, 0),
+    "deletion": lambda m: keras_vis.deletion(m, COMPLEX_IMAGES, np.ones((1, 16, 16)), 0),
+    "feature_maps": lambda m: keras_vis.feature_maps(m, COMPLEX_IMAGES, "conv2"),
+    "deconvnet": lambda m: keras_vis.deconvnet(m, COMPLEX_IMAGES, "conv2"),
+    "top_activations": lambda m: keras_vis.top_activations(m, COMPLEX_IMAGES, "conv2"),
+    "tensor": lambda m: keras_vis.saliency(m, tf.constant(COMPLEX_IMAGES), 0),
+    "plot.feature_maps": lambda m: keras_vis.plot.feature_maps(m, COMPLEX_IMAGES[0], ["conv2"]),
+    "plot.overlay image": lambda m: keras_vis.plot.overlay(COMPLEX_IMAGES[0], np.ones((16, 16))),
+    "plot.overlay heatmap": lambda m: keras_vis.plot.overlay(np.zeros((16, 16, 3)),
+                                                             COMPLEX_IMAGES[0, ..., 0]),
+    "plot.grid": lambda m: keras_vis.plot.grid(COMPLEX_IMAGES),
+    "save_image": lambda m, folder: keras_vis.save_image(folder / "x.png", COMPLEX_IMAGES[0]),
+    "deletion maps": lambda m: keras_vis.deletion(m, np.zeros((1, 16, 16, 3)),
+                                                  COMPLEX_IMAGES[..., 0], 0),
+    "pointing_game maps": lambda m: keras_vis.pointing_game(COMPLEX_IMAGES[..., 0],
+                                                            np.ones((1, 16, 16), bool)),
+    "pixels.to_uint8": lambda m: pixels.to_uint8(COMPLEX_IMAGES[0]),
+}
+
+
+@pytest.mark.parametrize("name", list(COMPLEX_CALLS))
+def test_complex_images_are_refused_with_a_clear_error(tiny_cnn, tmp_path, name, recwarn):
+    """NumPy would drop the imaginary part with a mere warning; the call is refused instead."""
+    call = COMPLEX_CALLS[name]
+    with pytest.raises(TypeError, match="complex") as raised:
+        call(tiny_cnn, tmp_path) if name == "save_image" else call(tiny_cnn)
+    assert "real" in str(raised.value)
+    assert not [w for w in recwarn if "imaginary" in str(w.message)]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_package_namespace_is_its_public_names_only():
+    """`import keras_vis` exposes `__all__` (and dunder names), no module it uses itself."""
+    import types
+
+    public = {name for name in dir(keras_vis) if not name.startswith("__")}
+    assert public == set(keras_vis.__all__)
+    assert not hasattr(keras_vis, "importlib")
+    modules = {name for name in public if isinstance(getattr(keras_vis, name), types.ModuleType)}
+    assert all(getattr(keras_vis, name).__name__.startswith("keras_vis.") for name in modules)

@@ -11,6 +11,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from keras_vis.cli.parser import UsageError, build_parser  # noqa: E402
+from keras_vis.cli.wording import for_cli  # noqa: E402
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -47,7 +48,15 @@ def main(argv=None):
         print("keras-vis: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except (ValueError, TypeError, OSError) as error:
-        return fail(error_line(error))
+        return fail(library_error_line(error, args.command))
+
+
+def library_error_line(error, command):
+    """`error_line` of an error raised by the library, in the options' words (`--layer`, not
+    `layer`); a file error, one path and its reason, is left as it is."""
+    if isinstance(error, OSError) and error.filename is not None:
+        return error_line(error)
+    return for_cli(error_line(error), command)
 
 
 __all__ = ["main"]

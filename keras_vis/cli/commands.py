@@ -11,10 +11,10 @@ import contextlib
 import json
 import sys
 
-from keras_vis import registry
+from keras_vis import progress, registry
 from keras_vis.cli import inputs
 from keras_vis.inspect import summary as layer_table
-from keras_vis.io import atomic_write
+from keras_vis.io import atomic_write, name_the_target
 from keras_vis.report import build_report, techniques
 from keras_vis.report.methods import BY_NAME, group
 from keras_vis.report.pictures import FIGURE_DPI, figure_png
@@ -55,10 +55,15 @@ def _methods(args, family, subject, settings):
     return names
 
 
+# The commands whose file names are known before anything is computed.
+FIXED_FILES = {"summary": ("summary.txt", "summary.json"), "report": ("report.html",)}
+
+
 def summary(args, subject, target, settings):
     table = layer_table(subject.model)
-    files = [("summary.txt", (str(table) + "\n").encode("utf-8")),
-             ("summary.json", (json.dumps(table.to_dict(), indent=2) + "\n").encode("utf-8"))]
+    text, data = FIXED_FILES["summary"]
+    files = [(text, (str(table) + "\n").encode("utf-8")),
+             (data, (json.dumps(table.to_dict(), indent=2) + "\n").encode("utf-8"))]
     return files, str(table)
 
 
@@ -100,7 +105,7 @@ def deconv(args, subject, target, settings):
 
 def report(args, subject, target, settings):
     document = build_report(subject, settings=settings, target=target)
-    return [("report.html", document.encode("utf-8"))]
+    return [(FIXED_FILES["report"][0], document.encode("utf-8"))]
 
 
 COMMANDS = {
@@ -118,21 +123,31 @@ COMMANDS = {
 
 def run(args):
     """Runs the parsed command; returns the exit code."""
-    folder = inputs.out_dir(args.out)
+    folder = inputs.out_dir(args.out, FIXED_FILES.get(args.command, ()))
     # Progress of the techniques goes to stderr: stdout carries only results (paths, the table).
-    with contextlib.redirect_stdout(sys.stderr):
+    with contextlib.redirect_stdout(sys.stderr), progress.silenced(args.quiet):
         subject, target, settings = inputs.load(args)
         files = COMMANDS[args.command](args, subject, target, settings)
-    if isinstance(files, tuple):
-        files, text = files
+    files, text = files if isinstance(files, tuple) else (files, None)
+    inputs.check_file_names(folder, [name for name, _ in files])
+    if text is not None:
         print(text)
     for name, data in files:
         path = folder / name
-        with atomic_write(path, "wb") as file:
-            file.write(data)
+        write(path, data)
         if args.command == "report" or not args.quiet:
             print(path)
     if not args.quiet and args.command != "report":
         print(f"keras-vis: wrote {len(files)} file{'s' if len(files) != 1 else ''} to {folder}",
               file=sys.stderr)
     return 0
+
+
+def write(path, data):
+    """Writes `data` to `path` atomically; an error of the write (a full disk) names `path`."""
+    try:
+        with atomic_write(path, "wb") as file:
+            file.write(data)
+    except OSError as error:
+        name_the_target(error, path)
+        raise

@@ -7,11 +7,12 @@ import os
 import pathlib
 import sys
 
+import keras
 import numpy as np
 
 from keras_vis import demo, io
 from keras_vis._checks import check_channels_last, expected
-from keras_vis.layers import find_layer
+from keras_vis.layers import find_layer, output_shape, spatial_layers
 from keras_vis.report.settings import Settings
 from keras_vis.report.subject import make_subject
 
@@ -31,6 +32,11 @@ LAYER_OPTION = {
     "deconv": ("deconv_layers", True),
     "report": (("cam_layer", "maximize_layer", "deconv_layers"), False),
 }
+# The layers `filters` draws the kernels of; every other command reads a layer's feature maps.
+KERNEL_LAYERS = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D,
+                 keras.layers.Conv2DTranspose)
+# `--out` names a folder: one ending like a file keras-vis writes was most likely meant as a file.
+FILE_SUFFIXES = (".png", ".jpg", ".jpeg", ".html", ".htm", ".txt", ".json")
 
 
 def warn(message):
@@ -39,21 +45,30 @@ def warn(message):
 
 def load_model(args):
     """`(model, preprocess, name, class_names)` for `--model`, `--weights`, `--unsafe`,
-    `--preprocess` and `--class-names`."""
+    `--preprocess` and `--class-names`; the options that need no model are checked first."""
+    preprocess = None if args.preprocess is None else preprocessing(args.preprocess)
+    class_names = None if args.class_names is None else read_class_names(args.class_names)
     if args.model in (None, DEMO):
-        model, preprocess, name = demo.load_model(), io.no_preprocessing, "demo"
-        class_names = tuple(demo.CLASS_NAMES)
+        model, default, name = demo.load_model(), io.no_preprocessing, "demo"
+        class_names = class_names or tuple(demo.CLASS_NAMES)
     else:
+        check_weights(args.weights)
         if args.unsafe:
             warn(f"loading '{args.model}' with safe mode off: any Python code it holds will run. "
                  "Only do this for files you trust.")
         loaded = io.load_model(args.model, weights=args.weights, safe_mode=not args.unsafe)
-        model, preprocess, name, class_names = loaded.model, loaded.preprocess, loaded.name, None
-    if args.preprocess is not None:
-        preprocess = preprocessing(args.preprocess)
-    if args.class_names is not None:
-        class_names = read_class_names(args.class_names)
-    return model, preprocess, name, class_names
+        model, default, name = loaded.model, loaded.preprocess, loaded.name
+    return model, preprocess or default, name, class_names
+
+
+def check_weights(text):
+    """Raises `ValueError` unless `--weights` is `imagenet`, `none` or a `.weights.h5` path (whether
+    that file exists is for the model loader to say)."""
+    if text.lower() in ("imagenet", "none") or text.endswith(".weights.h5"):
+        return text
+    raise ValueError(expected("--weights", "imagenet, none or a path ending in .weights.h5", text,
+                              "Weights files are saved with `model.save_weights("
+                              "'name.weights.h5')`."))
 
 
 def preprocessing(name):
@@ -73,10 +88,18 @@ def preprocessing(name):
 
 def read_class_names(path):
     """Class names from a text file, one per line (blank lines ignored)."""
-    path = pathlib.Path(path)
+    path = pathlib.Path(os.path.expanduser(path))
+    if path.is_dir():
+        raise ValueError(expected("--class-names", "a text file with one class name per line",
+                                  str(path), "It is a folder."))
     if not path.is_file():
         raise FileNotFoundError(2, "No such class-names file", str(path))
-    names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(expected("--class-names", "a UTF-8 text file with one class name per line",
+                                  str(path), f"Byte {error.start} is not UTF-8 text.")) from None
+    names = [line.strip() for line in text.splitlines() if line.strip()]
     if not names:
         raise ValueError(expected("--class-names", "a file with one class name per line",
                                   str(path)))
@@ -147,11 +170,11 @@ def settings(args, model):
     chosen = {k: v for k, v in vars(args).items() if k in fields and v is not None}
     chosen["progress"] = not args.quiet
     if args.layer:
-        for name in args.layer:
-            find_layer(model, name)
         if args.command not in LAYER_OPTION:
             raise ValueError(expected("--layer", f"not given to `{args.command}`", args.layer,
                                       f"`{args.command}` does not use a layer."))
+        for name in args.layer:
+            check_layer(model, name, args.command)
         targets, several = LAYER_OPTION[args.command]
         if not several and len(args.layer) > 1:
             raise ValueError(expected("--layer", f"one layer for `{args.command}`", args.layer))
@@ -159,6 +182,43 @@ def settings(args, model):
             several_field = field.endswith("_layers")
             chosen[field] = tuple(args.layer) if several_field else args.layer[0]
     return Settings(**chosen)
+
+
+def check_layer(model, name, command):
+    """Raises `ValueError` unless `--layer NAME` is a layer `command` can show: a 2D convolution
+    for `filters`, a layer with feature maps `(N, H, W, C)` for the others."""
+    layer = find_layer(model, name)
+    if command == "filters":
+        if isinstance(layer, KERNEL_LAYERS):
+            return layer
+        fitting = [found for found in spatial_layers(model) if isinstance(found, KERNEL_LAYERS)]
+        what = "a 2D convolution (Conv2D, DepthwiseConv2D, SeparableConv2D, Conv2DTranspose)"
+    else:
+        fitting = spatial_layers(model)
+        if any(found is layer for found in fitting):
+            return layer
+        what = "a layer with feature maps (N, H, W, C) after the input"
+    kind = type(layer).__name__
+    shape = output_shape(layer)
+    raise ValueError(expected(
+        "--layer", f"{what} for `{command}`", name,
+        f"'{name}' is a{'n' if kind[0] in 'AEIOU' else ''} {kind}"
+        + ("" if shape is None else f" with output shape {_shape_text(shape)}")
+        + f". {_layer_choice(fitting)}`keras-vis summary` lists every layer."))
+
+
+def _shape_text(shape):
+    return "(" + ", ".join("N" if i == 0 else str(d) for i, d in enumerate(shape)) + ")"
+
+
+def _layer_choice(layers, shown=8):
+    """The names of `layers`, the deepest `shown` of them: the usual choices."""
+    names = [f"'{layer.name}'" for layer in layers]
+    if not names:
+        return ""
+    if len(names) > shown:
+        names = ["..."] + names[-shown:]
+    return f"Layers that fit: {', '.join(names)}. "
 
 
 def load(args):
@@ -174,9 +234,35 @@ def load(args):
     return subject, resolve_target(args.target, subject), run_settings
 
 
-def out_dir(path):
-    """The output folder; it must not be a file. It is created when the first file is written."""
+def out_dir(path, file_names=()):
+    """The output folder `--out` names, checked before anything is computed: it is not a file, no
+    file of `file_names` is taken by a folder in it, and it can be created and written to. It is
+    created when the first file is written.
+
+    Raises:
+        ValueError: with what is wrong, in one line.
+    """
     folder = pathlib.Path(os.path.expanduser(path))
     if folder.exists() and not folder.is_dir():
-        raise ValueError(expected("--out", "a folder", str(folder), "A file of that name exists."))
+        raise ValueError(expected("--out", "a folder", str(folder), "It is a file."))
+    if not folder.exists() and folder.suffix.lower() in FILE_SUFFIXES:
+        raise ValueError(expected(
+            "--out", "a folder (the files get their own names in it)", str(folder),
+            f"It ends like a file name; pass a folder, e.g. --out {folder.with_suffix('')}."))
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), pathlib.Path.cwd())
+    if not existing.is_dir():
+        raise ValueError(expected("--out", "a folder that can be created", str(folder),
+                                  f"'{existing}' is a file."))
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(expected("--out", "a folder keras-vis can write to", str(folder),
+                                  f"'{existing}' is not writable."))
+    check_file_names(folder, file_names)
     return folder
+
+
+def check_file_names(folder, file_names):
+    """Raises `ValueError` if a folder in `folder` has the name of a file to be written there."""
+    for name in file_names:
+        if (folder / name).is_dir():
+            raise ValueError(expected("--out", f"a folder where `{name}` can be written",
+                                      str(folder), f"It holds a folder named '{name}'."))

@@ -1,6 +1,7 @@
 """The `keras-vis` command line: subcommands and options (argparse only, so `--help` is fast)."""
 
 import argparse
+import functools
 import importlib.metadata
 
 from keras_vis import registry  # standard library only, so `--help` needs no TensorFlow
@@ -166,8 +167,14 @@ def version():
         return "unknown"
 
 
+@functools.lru_cache(maxsize=None)
+def command_flags(command):
+    """Every option string the subcommand `command` accepts (`--patch`, `-q`, ...)."""
+    return frozenset(build_parser().subcommands[command]._option_string_actions)
+
+
 def build_parser():
-    """The `keras-vis` argument parser."""
+    """The `keras-vis` argument parser; `.subcommands` maps each command to its own parser."""
     parser = Parser(prog="keras-vis", description=DESCRIPTION, epilog=EPILOG,
                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"keras-vis {version()}")
@@ -199,4 +206,5 @@ def build_parser():
     _add_lrp_options(report)
     _add_cam_options(report)
     _add_occlusion_options(report)
+    parser.subcommands = sub
     return parser

@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 
-from keras_vis._checks import expected
+from keras_vis._checks import check_real, expected
 
 
 def _to_numpy(value, name, what):
@@ -19,6 +19,7 @@ def _to_numpy(value, name, what):
         np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.bool_)
     ):
         raise TypeError(expected(name, what, array))
+    check_real(array, name)
     if array.ndim == 4 and array.shape[-1] == 1:
         array = array[..., 0]
     return array
