@@ -224,7 +224,7 @@ METHODS = (
         drawing=ON_ITS_OWN),
     MethodSpec(
         "deconvnet", "saliency", "keras_vis.attribution:saliency", "Deconvnet backprop",
-        "Gradients with every ReLU's backward pass rectified (Zeiler & Fergus).",
+        "Gradients with every rectifier's backward pass rectified (Zeiler & Fergus).",
         label="deconvnet", defaults={"method": "deconvnet"}, drawing=ON_ITS_OWN),
     MethodSpec(
         "smoothgrad", "saliency", "keras_vis.attribution:saliency", "SmoothGrad",

@@ -5,7 +5,8 @@ every other activation of the layer, and maps the result down to pixels block af
 through the max-pool switches, ReLU, transposed convolution with the layer's own filters.
 
 That projection is the input-gradient of `sum(kept * activation)`, with `kept` held constant, when
-every ReLU's backward pass is `relu(upstream)` (the `keras_vis.rules.DECONVNET` composite): max-pool's
+every rectifier's backward pass is `relu(upstream)` (the `keras_vis.rules.DECONVNET` composite, which
+takes swish or GELU for the ReLU of networks that use them): max-pool's
 gradient routes each value to its window's switch (summing where overlapping windows share one), a
 convolution's input-gradient is the transposed convolution with its kernel, and biases drop out. If
 the chosen layer has a fused ReLU, the kept map passes that ReLU backward (rectified) before the
