@@ -6,6 +6,7 @@ they made, not a stack trace from deep inside TensorFlow.
 """
 
 import numbers
+import re
 
 import keras
 import numpy as np
@@ -128,6 +129,14 @@ def check_choice(value, name, choices):
         options = ", ".join(repr(c) for c in choices)
         raise ValueError(expected(name, f"one of {options}", value))
     return value
+
+
+def error_gist(error):
+    """The gist of a layer's error: its first message line, without colours or graph details."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))
+    lines = [line.strip() for line in text.splitlines()
+             if line.strip() and not line.startswith("Exception encountered")]
+    return (lines[0] if lines else type(error).__name__).split(" for '{{node")[0]
 
 
 def check_real(array, name="images"):

@@ -21,7 +21,7 @@ import cv2
 import keras
 import numpy as np
 
-from keras_vis._checks import check_real, expected
+from keras_vis._checks import expected
 from keras_vis.pixels import to_uint8  # also offered here, beside `save_image`
 
 # Files are created with the permissions an ordinary `open(path, "w")` would give them.
@@ -262,8 +262,7 @@ def save_image(path, image):
             expected("path", "a file name with an image extension (.png, .jpg, .bmp, .tif, .webp)",
                      str(path))
         )
-    array = np.asarray(keras.ops.convert_to_numpy(image) if keras.ops.is_tensor(image) else image)
-    pixels = image_layout(to_uint8(check_real(array, "image")))
+    pixels = image_layout(to_uint8(image))  # refuses complex images too
     if pixels.ndim == 3:
         pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR if pixels.shape[-1] == 3 else cv2.COLOR_RGBA2BGRA)
     try:

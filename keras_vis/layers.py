@@ -2,14 +2,13 @@
 
 import difflib
 import numbers
-import re
 import threading
 import weakref
 
 import keras
 
 from keras_vis import _keras
-from keras_vis._checks import check_model, describe, expected
+from keras_vis._checks import check_model, describe, error_gist, expected
 
 _CONV_TYPES = (
     keras.layers.Conv1D,
@@ -169,6 +168,12 @@ def convolutions(model):
     return [layer for layer in iter_layers(model) if isinstance(layer, _CONV_TYPES)]
 
 
+def convolutions_2d(model):
+    """The 2D convolutions of a checked `model` (Conv2D, DepthwiseConv2D, SeparableConv2D,
+    Conv2DTranspose), whose kernels can be drawn as images, nested ones included."""
+    return [layer for layer in convolutions(model) if len(layer.kernel_size) == 2]
+
+
 def spatial_layers(model):
     """Layers whose output is a 4D feature map `(N, H, W, C)`, nested ones included, in graph order."""
     found = []
@@ -246,14 +251,6 @@ def smallest_square(fits, failing, largest=_LARGEST_SQUARE):
         else:
             failing = middle
     return working
-
-
-def error_gist(error):
-    """The gist of a layer's error: its first message line, without colours or graph details."""
-    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))
-    lines = [line.strip() for line in text.splitlines()
-             if line.strip() and not line.startswith("Exception encountered")]
-    return (lines[0] if lines else type(error).__name__).split(" for '{{node")[0]
 
 
 def input_size_error(model, height, width):

@@ -241,8 +241,7 @@ def _colormap(cmap):
 
 
 def _rgb_image(image):
-    pixels = to_uint8(check_real(np.asarray(image.numpy() if hasattr(image, "numpy") else image),
-                                 "image"))
+    pixels = to_uint8(image)  # refuses complex images too
     if pixels.ndim == 4 and pixels.shape[0] == 1:
         pixels = pixels[0]
     pixels = image_layout(pixels)

@@ -7,12 +7,11 @@ import os
 import pathlib
 import sys
 
-import keras
 import numpy as np
 
 from keras_vis import demo, io
 from keras_vis._checks import check_channels_last, expected
-from keras_vis.layers import find_layer, output_shape, spatial_layers
+from keras_vis.layers import convolutions_2d, find_layer, output_shape, spatial_layers
 from keras_vis.report.settings import Settings
 from keras_vis.report.subject import make_subject
 
@@ -32,9 +31,6 @@ LAYER_OPTION = {
     "deconv": ("deconv_layers", True),
     "report": (("cam_layer", "maximize_layer", "deconv_layers"), False),
 }
-# The layers `filters` draws the kernels of; every other command reads a layer's feature maps.
-KERNEL_LAYERS = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D,
-                 keras.layers.Conv2DTranspose)
 # `--out` names a folder: one ending like a file keras-vis writes was most likely meant as a file.
 FILE_SUFFIXES = (".png", ".jpg", ".jpeg", ".html", ".htm", ".txt", ".json")
 
@@ -188,16 +184,14 @@ def check_layer(model, name, command):
     """Raises `ValueError` unless `--layer NAME` is a layer `command` can show: a 2D convolution
     for `filters`, a layer with feature maps `(N, H, W, C)` for the others."""
     layer = find_layer(model, name)
-    if command == "filters":
-        if isinstance(layer, KERNEL_LAYERS):
-            return layer
-        fitting = [found for found in spatial_layers(model) if isinstance(found, KERNEL_LAYERS)]
+    if command == "filters":  # the layers whose kernels `filters` draws
+        fitting = convolutions_2d(model)
         what = "a 2D convolution (Conv2D, DepthwiseConv2D, SeparableConv2D, Conv2DTranspose)"
     else:
         fitting = spatial_layers(model)
-        if any(found is layer for found in fitting):
-            return layer
         what = "a layer with feature maps (N, H, W, C) after the input"
+    if any(found is layer for found in fitting):
+        return layer
     kind = type(layer).__name__
     shape = output_shape(layer)
     raise ValueError(expected(

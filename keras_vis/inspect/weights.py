@@ -7,7 +7,7 @@ import numpy as np
 
 from keras_vis._checks import expected
 from keras_vis.inspect._walk import walk
-from keras_vis.layers import convolutions, is_model, layer_of
+from keras_vis.layers import convolutions_2d, is_model, layer_of
 
 
 def layer_configs(model):
@@ -82,7 +82,7 @@ def filter_weights(model, layer):
     elif isinstance(found, keras.layers.Conv2D):
         kernel = found.kernel
     else:
-        names = [c.name for c in convolutions(model) if len(c.kernel_size) == 2]
+        names = [c.name for c in convolutions_2d(model)]
         listed = ", ".join(repr(n) for n in names[:8]) + (", ..." if len(names) > 8 else "")
         raise ValueError(
             expected("layer", "a 2D convolution layer (Conv2D, DepthwiseConv2D, SeparableConv2D, "
