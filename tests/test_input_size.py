@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import keras_vis
+from keras_vis.layers import check_input_size
 
 
 def fully_convolutional():
@@ -36,3 +37,22 @@ def test_an_image_too_small_for_a_fully_convolutional_model_names_the_smallest_s
         assert f"Received: images=<ndarray shape={shape}" in message
         assert "\x1b" not in message and "Exception encountered" not in message
     assert len(CALLS[call](model, rng.random((1, 8, 8, 3), dtype=np.float32))) == 1
+
+
+def test_the_size_probe_writes_nothing_to_the_model(rng, monkeypatch):
+    model = fully_convolutional()
+    model(np.zeros((1, 16, 16, 3), np.float32))  # built and called, as a user's model is
+    writes = []
+    original = keras.layers.Layer.__setattr__
+
+    def recording(layer, name, value):
+        writes.append((layer.name, name))
+        original(layer, name, value)
+
+    monkeypatch.setattr(keras.layers.Layer, "__setattr__", recording)
+    for side in (2, 7, 40):  # each a new size: the probe runs, and refuses the first two
+        try:
+            check_input_size(model, np.zeros((1, side, side, 3), np.float32))
+        except ValueError:
+            assert side < 8
+    assert writes == []
