@@ -25,7 +25,7 @@ __version__ = "0.1.0"
 _FUNCTIONS = {
     "keras_vis.attribution": (
         "apply_mask", "cam", "deeplift", "gradcam", "gradient_input", "gradient_shap",
-        "guided_gradcam", "integrated_gradients", "lrp", "occlusion", "occlusion_mask",
+        "guided_gradcam", "integrated_gradients", "lrp", "occlusion", "occlusion_mask", "rise",
         "saliency",
     ),
     "keras_vis.dataset": ("dataset_summary", "explain_dataset", "load_maps"),
@@ -40,9 +40,10 @@ _FUNCTIONS = {
         "multiscale_visualization",
     ),
     "keras_vis.metrics": (
-        "deletion", "energy_pointing", "insertion", "pointing_game", "randomization_check",
+        "average_drop", "deletion", "energy_pointing", "insertion", "mufidelity", "pointing_game",
+        "randomization_check", "road",
     ),
-    "keras_vis.targets": ("Channel", "Class", "Neuron"),
+    "keras_vis.targets": ("Channel", "Class", "Neuron", "Region"),
 }
 _MODULES = {
     "callbacks": "keras_vis.maximization.callbacks",

@@ -271,7 +271,27 @@ METHODS = (
         "scorecam", "keras_vis.attribution.cam.scorecam:ScoreCAM", "Score-CAM",
         "Feature maps weighted by the class probability of the image masked by each (Wang et al.).",
         report_options={**_CAM_LAYER, "max_maps": "settings.score_cam_maps"},
-        variant_options=("max_maps",)),
+        variant_options=("max_maps", "fill")),
+    cam_variant(
+        "xgradcam", "keras_vis.attribution.cam.xgradcam:XGradCAM", "XGrad-CAM",
+        "Feature maps weighted by their activation-normalised gradients (Fu et al.)."),
+    cam_variant(
+        "eigencam", "keras_vis.attribution.cam.eigencam:EigenCAM", "Eigen-CAM",
+        "The first principal component of the feature maps; no gradient needed (Muhammad & "
+        "Yeasin)."),
+    cam_variant(
+        "eigengradcam", "keras_vis.attribution.cam.eigencam:EigenGradCAM", "Eigen-Grad-CAM",
+        "The first principal component of the feature maps times their gradients."),
+    cam_variant(
+        "ablationcam", "keras_vis.attribution.cam.ablationcam:AblationCAM", "Ablation-CAM",
+        "Feature maps weighted by the drop of the score when each is zeroed (Desai & "
+        "Ramaswamy).",
+        variant_options=("max_channels",)),
+    cam_variant(
+        "fullgrad", "keras_vis.attribution.cam.fullgrad:FullGrad", "FullGrad",
+        "Input gradient times input plus every convolution's bias gradients, summed over the "
+        "layers (Srinivas & Fleuret).",
+        report_options={}),
     MethodSpec(
         "guided_gradcam", "cam", "keras_vis.attribution:guided_gradcam", "Guided Grad-CAM",
         "Guided backprop sharpened where Grad-CAM points.", label="guided Grad-CAM",
@@ -290,6 +310,12 @@ METHODS = (
     # map; the report draws occlusion its own way, with the mask of the regions that matter.
     MethodSpec(
         "occlusion", "occlusion", "keras_vis.metrics._methods:occlusion_importance", "Occlusion"),
+    MethodSpec(
+        "rise", "occlusion", "keras_vis.attribution:rise", "RISE",
+        "The class probability of the image seen through random masks, averaged with the masks "
+        "as weights (Petsiuk et al.).",
+        report_options={"masks": "settings.rise_masks", "seed": "settings.seed"},
+        drawing=OVER_IMAGE),
 )
 
 _BY_NAME = {name: spec for spec in METHODS for name in (spec.name, *spec.aliases)}

@@ -11,6 +11,7 @@ from keras_vis.attribution.guided import guided_gradcam
 from keras_vis.attribution.integrated import integrated_gradients
 from keras_vis.attribution.lrp import lrp
 from keras_vis.attribution.occlusion import apply_mask, occlusion, occlusion_mask
+from keras_vis.attribution.rise import rise
 from keras_vis.attribution.saliency import gradient_input, saliency
 from keras_vis.attribution.shap import gradient_shap
 
@@ -26,5 +27,6 @@ __all__ = [
     "lrp",
     "occlusion",
     "occlusion_mask",
+    "rise",
     "saliency",
 ]

@@ -145,6 +145,8 @@ def _add_occlusion_options(parser):
     parser.add_argument("--threshold", type=_fraction, metavar="T", dest="occlusion_threshold",
                         help="mask the regions whose occlusion leaves less than T of the best "
                              "probability (default 0.85)")
+    parser.add_argument("--rise-masks", type=_positive, metavar="N", dest="rise_masks",
+                        help="RISE random masks per image (default 1000)")
 
 
 COMMANDS = {

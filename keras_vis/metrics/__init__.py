@@ -9,17 +9,23 @@
 """
 
 from keras_vis.metrics.deletion import CurveResult, deletion, insertion
+from keras_vis.metrics.drop import average_drop
+from keras_vis.metrics.mufidelity import mufidelity
 from keras_vis.metrics.pointing import EnergyResult, PointingResult, energy_pointing, pointing_game
 from keras_vis.metrics.randomization import RandomizationResult, randomization_check
+from keras_vis.metrics.road import road
 
 __all__ = [
     "CurveResult",
     "EnergyResult",
     "PointingResult",
     "RandomizationResult",
+    "average_drop",
     "deletion",
     "energy_pointing",
     "insertion",
+    "mufidelity",
     "pointing_game",
     "randomization_check",
+    "road",
 ]

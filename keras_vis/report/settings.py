@@ -31,6 +31,7 @@ class Settings:
         smooth_samples: SmoothGrad noisy copies per image.
         ig_steps: integrated-gradients path points.
         score_cam_maps: Score-CAM keeps this many channels of highest variance.
+        rise_masks: RISE random masks per image.
         shap_samples: GradientSHAP samples per image.
         lrp_composite: the layer-wise relevance propagation composite (see `keras_vis.lrp`).
         occlusion_patch: side of the occluding square; default an eighth of the image (at least 4).
@@ -57,6 +58,7 @@ class Settings:
     smooth_samples: int = 16
     ig_steps: int = 32
     score_cam_maps: int = 64
+    rise_masks: int = 1000
     shap_samples: int = 16
     lrp_composite: str = "epsilon_plus_flat"
     occlusion_patch: typing.Optional[int] = None
@@ -70,7 +72,7 @@ class Settings:
     def __post_init__(self):
         for name in ("display_size", "max_filters", "feature_channels", "maximize_filters",
                      "maximize_steps", "max_classes", "smooth_samples", "ig_steps",
-                     "score_cam_maps", "shap_samples", "batch_size"):
+                     "score_cam_maps", "rise_masks", "shap_samples", "batch_size"):
             check_positive_int(getattr(self, name), name)
         check_positive_int(self.class_steps, "class_steps", minimum=0)
         check_positive_int(self.seed, "seed", minimum=0)

@@ -1,0 +1,5 @@
+"""Work in progress."""
+
+
+def rise(model, images, target=None, **options):
+    raise NotImplementedError

@@ -1,0 +1,5 @@
+"""Work in progress."""
+
+
+def average_drop(model, images, maps, target=None, **options):
+    raise NotImplementedError

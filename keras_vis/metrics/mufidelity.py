@@ -1,0 +1,5 @@
+"""Work in progress."""
+
+
+def mufidelity(model, images, maps, target=None, **options):
+    raise NotImplementedError

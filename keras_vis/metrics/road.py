@@ -1,0 +1,5 @@
+"""Work in progress."""
+
+
+def road(model, images, maps, target=None, **options):
+    raise NotImplementedError
