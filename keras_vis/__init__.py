@@ -8,8 +8,8 @@
     >>> picture = keras_vis.plot.overlay(images[0], maps[0])
 
 Functions take `(model, images, target=None, *, options)`; `target` is `None` (the predicted class),
-a class index, one index per image, a callable on the model output, or a `Class`, `Channel` or
-`Neuron` object. The user's model is never modified.
+a class index, one index per image, a callable on the model output, or a `Class`, `Region`,
+`Channel` or `Neuron` object. The user's model is never modified.
 
 `keras_vis.maximize` is the activation-maximization function; its objectives are in
 `keras_vis.objectives` and the rest of its machinery in `keras_vis.maximization`.

@@ -5,18 +5,21 @@ For a model, a set of tapped layers, a target, a head policy and a composite of 
 with respect to the input and/or the tapped layers, batched by `batch_size`.
 
 The step is compiled once per (model, taps, target kind, head, composite, outputs wanted, input
-shape) and reused: per-image class indices are fed as data, so changing them never retraces.
+shape) and reused: what the target explains per image (class codes, region masks: see
+`keras_vis.targets`) is fed as data, so changing it never retraces.
 Engines live in the compiled-step cache of `keras_vis.steps`, keyed weakly by model.
 
 The engine trusts its arguments: the public functions validate the user's once, before calling it.
 """
+
+import weakref
 
 import numpy as np
 import tensorflow as tf
 
 from keras_vis import steps
 from keras_vis.graph import GraphRunner
-from keras_vis.targets import Class, Target, as_target
+from keras_vis.targets import Target, as_target
 
 
 class Result(dict):
@@ -81,6 +84,8 @@ class Engine:
         self._input_grads = input_grads
         self._tap_grads = tap_grads
         self._jit_compile = jit_compile
+        self._model = weakref.ref(model)  # engines are cached by model, which they must not keep
+        self._data_spec = self.target.data_spec()
         self._steps = {}
 
     @property
@@ -94,7 +99,7 @@ class Engine:
         if step is None:
             specs = [tf.TensorSpec((None,) + shape, dtype) for shape, dtype in signature]
             step = steps.CompiledStep(
-                self._step, (specs, specs if self.paired else [], tf.TensorSpec((None,), tf.int32)),
+                self._step, (specs, specs if self.paired else [], self._data_spec),
                 jit_compile=self._jit_compile)
             self._steps[signature] = step
         return step
@@ -142,7 +147,9 @@ class Engine:
 
         Args:
             inputs: a float32 numpy array, or a list of them for a multi-input model.
-            class_index: `(N,)` int32 per-image classes for a `Class` target (`-1` = predicted).
+            class_index: the target's per-image data (`Target.data`): `(N,)` int32 classes for a
+                `Class` target (`-1` = predicted), `(N, h, w)` float32 masks for a `Region`; by
+                default the target's own.
             references: for a paired engine, the reference inputs (same shapes as `inputs`).
             batch_size: images per compiled call.
 
@@ -157,7 +164,8 @@ class Engine:
                              f"Received: {len(references)} for {len(arrays)} input(s).")
         count = len(arrays[0])
         if class_index is None:
-            class_index = np.full((count,), -1, np.int32)
+            class_index = self.target.data(self._model(), arrays)
+        class_index = np.asarray(class_index, self._data_spec.dtype.as_numpy_dtype)
         step = self._step_for(arrays)
         chunks = []
         for start in range(0, count, batch_size):
@@ -181,7 +189,7 @@ def get_engine(model, taps=(), target=None, **options):
         model: a built `keras.Model` (checked by the caller).
         taps: layers whose activations to return.
         target: a `Target` (or anything `keras_vis.targets.as_target` accepts); only its kind and
-            fixed parameters (not per-image class indices) select the engine.
+            fixed parameters (not its per-image data) select the engine.
         **options: `head`, `composite`, `input_grads`, `tap_grads`, `jit_compile`, `taps_only`
             (see `Engine`).
     """
@@ -202,8 +210,9 @@ def run(model, inputs, target=None, *, taps=(), classes=None, references=None, b
             models (validate user images with `keras_vis._checks.to_float_batch` first).
         target: a `Target`, or any accepted target form (see `keras_vis.targets`).
         taps: layers whose activations (and, with `tap_grads=True`, gradients) to return.
-        classes: `(N,)` int32 class per image for a `Class` target, if already resolved;
-            by default read (and checked) from the target.
+        classes: the target's per-image data, if already resolved (`(N,)` int32 classes for a
+            `Class`, `(N, h, w)` float32 masks for a `Region`: see `keras_vis.targets`); by
+            default read (and checked) from the target.
         references: reference inputs, for a composite that needs them (DeepLIFT).
         batch_size: images per compiled call.
         **options: `head`, `composite`, `input_grads`, `tap_grads`, `jit_compile`, `taps_only`.
@@ -214,6 +223,6 @@ def run(model, inputs, target=None, *, taps=(), classes=None, references=None, b
     target = target if isinstance(target, Target) else as_target(target)
     engine = get_engine(model, taps, target, **options)
     arrays = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
-    if classes is None and isinstance(target, Class):
-        classes = target.class_indices(model, len(arrays[0]))
+    if classes is None:
+        classes = target.data(model, arrays)
     return engine(arrays, classes, references=references, batch_size=batch_size)

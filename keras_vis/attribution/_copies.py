@@ -5,8 +5,10 @@ Score-CAM's masked copies are all `copies` variants of each of `count` images. R
 image-major (`image * copies + copy`); each chunk of at most `batch_size` rows is built with numpy
 broadcasting by the caller's `make_batch(image_index, copy_index)` and goes through one call of the
 cached compiled engine step, so no more than `batch_size` copies exist at once and nothing
-retraces. The copies are the units of the job's `keras_vis.progress.Bar`, shown when the job is
-long.
+retraces. Each copy is scored on its image's row of `classes`, the target's per-image data from
+`resolve_classes` (class codes, region masks: what the unaltered image predicts), or on the
+target's own data for `None`. The copies are the units of the job's `keras_vis.progress.Bar`,
+shown when the job is long.
 """
 
 import numpy as np

@@ -1,10 +1,13 @@
 """Checks and target resolution shared by the attribution methods."""
 
+import warnings
+
 import numpy as np
 
 from keras_vis import engine
 from keras_vis._checks import check_channels_last, check_model, expected, to_float_batch
-from keras_vis.targets import PREDICTED, Class, as_target, binary_output, split_classes
+from keras_vis.targets import (PREDICTED, Class, Region, as_target, binary_output,
+                               sigmoid_output, split_classes)
 
 
 def check_flag(value, name):
@@ -71,57 +74,87 @@ def broadcast_baseline(baseline, images, name="baseline"):
 
 
 def resolve_classes(model, images, target, *, batch_size, outputs=None, classes=None, head=None):
-    """Per-image class codes with the predicted class filled in, or `None` for non-class targets.
+    """What `target` explains in each image, with the predicted classes or pixels filled in.
 
     Methods that run the model on altered copies of an image (noise, path points, occluded or
-    masked copies) must score the class predicted for the original image, not for each copy.
+    masked copies) must score what was predicted for the original image, not for each copy: the
+    predicted class of a `Class` target, the pixels predicted as the class of a `Region` with
+    `mask=None`. This finds them on the unaltered `images`.
 
     Args:
         model: the model.
         images: the float32 batch.
         target: a `Target`.
-        batch_size: images per compiled call, for the forward pass that finds predicted classes.
+        batch_size: images per compiled call, for the forward pass that finds the predictions.
         outputs: the model outputs for `images`, if already computed (saves the forward pass).
-        classes: the target's class indices, if already read (`Class.class_indices`).
+        classes: the target's per-image data, if already read (`Target.data`).
         head: the engine head policy `outputs` were computed with. A binary classifier's
-            predicted label needs it (a logit and a probability have different thresholds);
-            without it, its outputs are computed again.
+            predicted label and a sigmoid segmentation output's predicted pixels need it (a logit
+            and a probability have different thresholds); without it, the outputs are computed
+            again.
 
     Returns:
-        int32 array `(N,)` of class codes (see `keras_vis.targets`): the class index, or for a
-        binary classifier `0` where it predicts the positive label and `keras_vis.targets.NEGATIVE`
-        where it predicts the negative one; `None` if `target` is not a `Class`.
+        For a `Class`, int32 `(N,)` class codes (see `keras_vis.targets`): the class index, or for
+        a binary classifier `0` where it predicts the positive label and
+        `keras_vis.targets.NEGATIVE` where it predicts the negative one. For a `Region`, float32
+        `(N, h, w)` masks at the output's resolution: the target's own, or 0/1 on the pixels
+        predicted as its class. `None` for other targets.
     """
-    if not isinstance(target, Class):
+    if not isinstance(target, (Class, Region)):
         return None
     if classes is None:
-        classes = target.class_indices(model, len(images))
-    if np.any(classes == PREDICTED):
-        if outputs is None or (head is None and binary_output(model, target.output)):
-            # The model's own outputs have the logits' argmax, and a subclassed model's are all
-            # the engine can give.
-            head = "model"
-            outputs = engine.run(model, images, target, head=head, classes=classes,
-                                 input_grads=False, batch_size=batch_size).outputs
-        predicted = target.predicted_classes(model, outputs[target.output], head)
-        classes = np.where(classes == PREDICTED, predicted, classes)
-    return classes.astype(np.int32)
+        classes = target.data(model, images)
+    region = isinstance(target, Region)
+    unresolved = np.isnan(classes) if region else classes == PREDICTED
+    if not np.any(unresolved):
+        return classes.astype(np.float32 if region else np.int32)
+    thresholded = (sigmoid_output if region else binary_output)(model, target.output)
+    if outputs is None or (head is None and thresholded):
+        # The model's own outputs have the logits' argmax, and a subclassed model's are all the
+        # engine can give.
+        head = "model"
+        # A class asked for logits cannot be scored on the model's outputs, which is all this
+        # pass needs: another target does.
+        forward = _FORWARD if isinstance(target, Class) and target.logits else target
+        outputs = engine.run(model, images, forward, head=head, input_grads=False,
+                             classes=None if forward is _FORWARD else classes,
+                             batch_size=batch_size).outputs
+    values = outputs[target.output]
+    if not region:
+        predicted = target.predicted_classes(model, values, head)
+        return np.where(unresolved, predicted, classes).astype(np.int32)
+    predicted = target.predicted_masks(model, values, head)
+    empty = np.flatnonzero(~predicted.any(axis=(1, 2)))
+    if len(empty):
+        warnings.warn(
+            f"No pixel is predicted as class {target.class_index} in image(s) "
+            f"{empty.tolist()}: their region is empty, so their maps are zero. Pass a `mask` to "
+            "`keras_vis.Region` to explain a region of your choice.",
+            stacklevel=3,
+        )
+    return np.where(unresolved, predicted, classes).astype(np.float32)
+
+
+_FORWARD = Class()
 
 
 def resolved_target(target, classes):
-    """A target explaining exactly the codes `resolve_classes` returned, for another method.
+    """A target explaining exactly what `resolve_classes` returned, for another method.
 
     Args:
-        target: the `Target` the codes were resolved from.
-        classes: its `resolve_classes` codes, or `None`.
+        target: the `Target` the data were resolved from.
+        classes: its `resolve_classes` data, or `None`.
 
     Returns:
-        `target` itself for `None`, the int class indices when none is a negative label (any
-        method takes them), else a `Class` with per-image `negative` flags.
+        `target` itself for `None`; for a `Region`, one with the resolved masks; for a `Class`,
+        the int class indices when they say it all (no negative label, output 0, no `logits`
+        flag: any method takes them), else a `Class` with per-image indices and `negative` flags.
     """
     if classes is None:
         return target
+    if isinstance(target, Region):
+        return Region(target.class_index, mask=classes, output=target.output)
     units, negative = split_classes(classes)
-    if not np.any(negative):
+    if not np.any(negative) and target.output == 0 and target.logits is None:
         return classes
-    return Class(units, output=target.output, negative=negative)
+    return Class(units, output=target.output, negative=negative, logits=target.logits)
