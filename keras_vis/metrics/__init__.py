@@ -4,22 +4,31 @@
   revealed, and the area under that curve (Petsiuk et al., RISE).
 - `pointing_game` / `energy_pointing`: does the map's maximum, or its mass, fall on the object's
   ground-truth mask (Zhang et al.; Wang et al., Score-CAM).
+- `road`: deletion with the removed pixels imputed from their neighbours, so the mask's shape
+  leaks nothing (Rong et al., Remove And Debias).
+- `average_drop`: the confidence lost, and how often it rises, when the image is seen through
+  its map (Chattopadhyay et al., Grad-CAM++).
+- `mufidelity`: the correlation of the map's mass on random subsets of the image with the score
+  drop when they are removed (Bhatt et al.).
 - `randomization_check`: do the maps change when the model's weights are randomized, from the top
   layer down (Adebayo et al., sanity checks)?
 """
 
 from keras_vis.metrics.deletion import CurveResult, deletion, insertion
-from keras_vis.metrics.drop import average_drop
-from keras_vis.metrics.mufidelity import mufidelity
+from keras_vis.metrics.drop import DropResult, average_drop
+from keras_vis.metrics.mufidelity import MuFidelityResult, mufidelity
 from keras_vis.metrics.pointing import EnergyResult, PointingResult, energy_pointing, pointing_game
 from keras_vis.metrics.randomization import RandomizationResult, randomization_check
-from keras_vis.metrics.road import road
+from keras_vis.metrics.road import RoadResult, road
 
 __all__ = [
     "CurveResult",
+    "DropResult",
     "EnergyResult",
+    "MuFidelityResult",
     "PointingResult",
     "RandomizationResult",
+    "RoadResult",
     "average_drop",
     "deletion",
     "energy_pointing",

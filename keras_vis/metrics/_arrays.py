@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 
-from keras_vis._checks import check_real, expected
+from keras_vis._checks import check_positive_int, check_real, expected
 
 
 def _to_numpy(value, name, what):
@@ -87,3 +87,19 @@ def to_masks(masks, shape, name="masks"):
             )
         array = array != 0
     return array
+
+
+def class_codes(classes, count):
+    """The per-image class codes a metric reports: int32 `(count,)`, -1 where the target is not a
+    class (or scores regions rather than one class per image)."""
+    if classes is None or np.ndim(classes) != 1:
+        return np.full(count, -1, np.int32)
+    return np.asarray(classes, np.int32)
+
+
+def seed_entropy(seed):
+    """`seed` checked (`None` or an int >= 0), as the int that seeds a metric's random streams;
+    `None` draws a fresh one."""
+    if seed is None:
+        return int(np.random.SeedSequence().entropy)
+    return check_positive_int(seed, "seed", minimum=0)

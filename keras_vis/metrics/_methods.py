@@ -10,9 +10,13 @@ import numpy as np
 
 from keras_vis import registry
 from keras_vis._checks import expected
+from keras_vis.attribution import _defaults
 
 
-def occlusion_importance(model, images, target=None, **options):
+def occlusion_importance(model, images, target=None, *, patch=_defaults.OCCLUSION_PATCH,
+                         stride=_defaults.OCCLUSION_STRIDE, fill=_defaults.OCCLUSION_FILL,
+                         logits=False, normalize=True, batch_size=_defaults.OCCLUSION_BATCH_SIZE,
+                         progress=True):
     """Occlusion read as importance, high where hiding a patch costs the target score the most.
 
     `keras_vis.occlusion` returns the classic heatmap (the score with each region hidden: LOW
@@ -21,17 +25,17 @@ def occlusion_importance(model, images, target=None, **options):
     (zero everywhere if no position changes the score).
 
     Args:
-        model, images, target: as in `keras_vis.occlusion`.
-        **options: options of `keras_vis.occlusion` (`patch`, `stride`, `fill`, `logits`,
-            `batch_size`); `normalize` is ignored.
+        model, images, target, patch, stride, fill, logits, batch_size, progress: as in
+            `keras_vis.occlusion`.
+        normalize: ignored: the drop is always scaled to [0, 1].
 
     Returns:
         float32 array `(N, H, W)` in [0, 1].
     """
     from keras_vis.attribution import occlusion
 
-    options.pop("normalize", None)
-    scores = occlusion(model, images, target, normalize=False, **options)
+    scores = occlusion(model, images, target, patch=patch, stride=stride, fill=fill,
+                       logits=logits, normalize=False, batch_size=batch_size, progress=progress)
     drop = scores.max(axis=(1, 2), keepdims=True) - scores
     peak = drop.max(axis=(1, 2), keepdims=True)
     return (drop / np.where(peak > 0, peak, 1.0)).astype(np.float32)

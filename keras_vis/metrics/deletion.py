@@ -18,7 +18,7 @@ import scipy.ndimage
 from keras_vis._checks import check_number, check_positive_int, expected
 from keras_vis.attribution._copies import copy_scores
 from keras_vis.attribution._inputs import prepare, resolve_classes
-from keras_vis.metrics._arrays import to_maps
+from keras_vis.metrics._arrays import class_codes, to_maps
 from keras_vis.progress import check_progress
 
 DEFAULT_STEPS = 50
@@ -118,7 +118,7 @@ def _curves(kind, model, images, maps, target, *, steps, baseline, blur_sigma, b
         kind=kind,
         fractions=(changed / pixels).astype(np.float32),
         curves=curves,
-        classes=np.full(count, -1, np.int32) if classes is None else classes,
+        classes=class_codes(classes, count),
     )
 
 
