@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 HERE = pathlib.Path(__file__).resolve().parent
-BENCHMARKS = ("attribution", "maximize", "faithfulness", "memory")
+BENCHMARKS = ("attribution", "ablation_cam", "rise", "maximize", "faithfulness", "memory")
 
 
 def main(argv=None):

@@ -2,9 +2,11 @@
 
 `GraphRunner` executes a functional or sequential model layer by layer, descending into nested
 models, so it can (1) record the output of any inner layer, also inside a pretrained base nested in
-a transfer-learning model, (2) skip the output softmax/sigmoid so class scores are logits, and
-(3) give each layer the backward pass a `keras_vis.rules` composite assigns it (guided backprop,
-deconvnet, layer-wise relevance propagation, DeepLIFT).
+a transfer-learning model, or its linear part before a fused activation, (2) skip the output
+softmax/sigmoid so class scores are logits, and (3) give each layer the backward pass a
+`keras_vis.rules` composite assigns it (guided backprop, deconvnet, layer-wise relevance
+propagation, DeepLIFT). `Downstream` runs only the part of a model computed from one layer's
+output, on values fed for that layer (Ablation-CAM's altered copies of its activations).
 
 The user's layers are never written to, not even for a moment: each layer runs as a per-trace
 stand-in (`keras_vis._keras.stand_in`) that shares its variables, and a layer's linear part
@@ -19,7 +21,8 @@ import keras
 import tensorflow as tf
 
 from keras_vis import _keras
-from keras_vis._checks import check_choice, check_layer_graph, graph_error, has_layer_graph
+from keras_vis._checks import (check_choice, check_layer_graph, expected, graph_error,
+                               has_layer_graph)
 from keras_vis.layers import is_model
 
 HEAD_POLICIES = ("linear", "model")
@@ -146,11 +149,16 @@ class GraphRunner:
         taps_only: stop computing once every tap is recorded; the model outputs are then `None`.
             This runs the layers up to the taps on inputs of any size the convolutions accept
             (a VGG16 with its 224² classifier top, fed 128² images to look at `block3_conv1`).
+        linear_taps: layers whose linear part to record, after the taps: the output before the
+            layer's fused activation (`Conv2D(activation="relu")` records the convolution plus
+            bias), or the output itself for a layer without one. A gradient with respect to it is
+            the gradient with respect to the layer's pre-activation.
     """
 
-    def __init__(self, model, taps=(), *, head="linear", plan=None, taps_only=False):
+    def __init__(self, model, taps=(), *, head="linear", plan=None, taps_only=False,
+                 linear_taps=()):
         check_choice(head, "head", HEAD_POLICIES)
-        if taps or plan is not None:
+        if taps or linear_taps or plan is not None:
             check_layer_graph(model)  # here, not while tracing, so the error reads plainly
         if head == "linear" and not has_layer_graph(model):
             warnings.warn(
@@ -163,6 +171,7 @@ class GraphRunner:
             )
         self._model = weakref.ref(model)
         self._tap_ids = [id(layer) for layer in taps]
+        self._linear_ids = [id(layer) for layer in linear_taps]
         self._head_ids = {id(layer) for layer in head_layers(model)} if head == "linear" else set()
         self._plan = plan
         self._taps_only = taps_only
@@ -171,7 +180,8 @@ class GraphRunner:
         """Runs the model on `inputs` (a list of tensors).
 
         Returns:
-            `(outputs, activations)`: the list of model outputs and the list of tapped outputs.
+            `(outputs, activations)`: the list of model outputs and the list of tapped outputs
+            (then the linear parts of `linear_taps`).
         """
         trace = _Trace(self, list(inputs))
         model = self._model()
@@ -179,13 +189,7 @@ class GraphRunner:
             outputs = trace.run_opaque(model)
         else:
             outputs = walk(model, trace.inputs, trace.call_layer)
-        missing = [i for i in self._tap_ids if i not in trace.recorded]
-        if missing:
-            raise graph_error(ValueError(
-                "Expected every tapped layer to be on the path from the model's inputs to its "
-                f"outputs. Received: {len(missing)} layer(s) that the forward pass never reached."
-            ))
-        return outputs, [trace.recorded[i] for i in self._tap_ids]
+        return outputs, trace.taps()
 
 
 class _Trace:
@@ -195,11 +199,30 @@ class _Trace:
         self.runner = runner
         self.inputs = inputs
         self.recorded = {}
+        self.linear_recorded = {}
         self.layer_inputs = {}  # id(layer) -> the tensors it was called on, for rules to read
+
+    def taps(self):
+        """The recorded taps, then the recorded linear parts, in the runner's order."""
+        runner = self.runner
+        missing = ([i for i in runner._tap_ids if i not in self.recorded]
+                   + [i for i in runner._linear_ids if i not in self.linear_recorded])
+        if missing:
+            raise graph_error(ValueError(
+                "Expected every tapped layer to be on the path from the model's inputs to its "
+                f"outputs. Received: {len(missing)} layer(s) that the forward pass never reached."
+            ))
+        return ([self.recorded[i] for i in runner._tap_ids]
+                + [self.linear_recorded[i] for i in runner._linear_ids])
+
+    def _all_recorded(self):
+        runner = self.runner
+        return (len(self.recorded) == len(set(runner._tap_ids))
+                and len(self.linear_recorded) == len(set(runner._linear_ids)))
 
     def run_opaque(self, model):
         runner = self.runner
-        if runner._tap_ids or runner._plan is not None:
+        if runner._tap_ids or runner._linear_ids or runner._plan is not None:
             raise graph_error(ValueError(
                 f"Expected a functional or sequential model. Received: model '{model.name}' of "
                 f"subclassed type {type(model).__name__}, whose layer graph cannot be read, so "
@@ -214,7 +237,7 @@ class _Trace:
 
     def call_layer(self, layer, args, kwargs):
         runner = self.runner
-        if runner._taps_only and len(self.recorded) == len(set(runner._tap_ids)):
+        if runner._taps_only and self._all_recorded():
             return None
         if _keras.takes_training_argument(layer):
             kwargs = {**kwargs, "training": False}
@@ -236,12 +259,18 @@ class _Trace:
         site = assigned.site(self.inputs, self.layer_inputs) if assigned else None
         activation = fused_activation(layer)
         drop = is_head and getattr(activation, "__name__", None) in SQUASH_ACTIVATIONS
-        if activation is not None and (drop or layer_rule or activation_rule):
+        linear_tap = id(layer) in runner._linear_ids
+        if activation is not None and (drop or layer_rule or activation_rule or linear_tap):
             linear = _keras.stand_in(layer, activation=keras.activations.linear)
             before = _apply(layer_rule, _forward(linear, args, kwargs), tensors, site)
+            if linear_tap:
+                self.linear_recorded[id(layer)] = before
             return before if drop else _apply(activation_rule, activation, [before], site)
         rule = activation_rule if is_activation_layer(layer) else layer_rule
-        return _apply(rule, _forward(_keras.stand_in(layer), args, kwargs), tensors, site)
+        result = _apply(rule, _forward(_keras.stand_in(layer), args, kwargs), tensors, site)
+        if linear_tap:
+            self.linear_recorded[id(layer)] = result
+        return result
 
 
 def _forward(layer, args, kwargs):
@@ -254,3 +283,133 @@ def _forward(layer, args, kwargs):
 
 def _apply(rule, forward, tensors, site):
     return forward(*tensors) if rule is None else rule(forward, tensors, site)
+
+
+class _Placeholder:
+    """A value in a data-flow walk: output `index` of call number `call` (`None`: model input
+    `index`)."""
+
+    __slots__ = ("call", "index")
+
+    def __init__(self, call, index):
+        self.call = call
+        self.index = index
+
+
+def _output_count(layer):
+    nodes = _keras.inbound_nodes(layer)
+    return len(_keras.node_outputs(nodes[0])) if nodes else 1
+
+
+class Downstream:
+    """The part of a model computed from one layer's output, run on values fed for that output.
+
+    The layer's activations are replaced by a fed batch, and only the layer calls that depend on
+    them run: the others give `None`, as in a taps-only run. What those calls read from outside
+    the part (a residual skip from below the layer, a model input) is its `frontier`, fed too.
+    Nested models are descended into; the head policy and the stand-ins are `GraphRunner`'s.
+
+    Args:
+        model: a built functional or sequential `keras.Model`.
+        layer: the layer whose output is fed; called once in the model's graph.
+        taps: layers downstream of `layer` (or `layer` itself) whose outputs to record.
+        head: `"linear"` to drop the output softmax/sigmoid, `"model"` to keep it.
+
+    Attributes:
+        frontier: what the downstream part reads from outside it, in the order `__call__` takes
+            the values: `(None, i)` for model input `i`, `(source, k)` for output `k` of the
+            layer `source`.
+        reaches: one bool per model output: whether it depends on `layer`. The others are `None`
+            in `__call__`'s outputs.
+
+    Raises:
+        ValueError: for a subclassed model, a layer the forward pass never reaches or reaches
+            more than once, or a tap the layer's output does not reach.
+    """
+
+    def __init__(self, model, layer, taps=(), *, head="linear"):
+        check_layer_graph(model)
+        self._runner = GraphRunner(model, taps, head=head)
+        self._model = weakref.ref(model)
+        calls = []
+
+        def record(called, args, kwargs):
+            reads = [v for v in keras.tree.flatten((args, kwargs)) if isinstance(v, _Placeholder)]
+            calls.append((called, reads))
+            made = [_Placeholder(len(calls) - 1, k) for k in range(_output_count(called))]
+            return made[0] if len(made) == 1 else made
+
+        outputs = walk(model, [_Placeholder(None, i) for i in range(len(model.inputs))], record)
+        starts = [index for index, (called, _) in enumerate(calls) if called is layer]
+        if len(starts) != 1:
+            raise ValueError(
+                expected("layer", "a layer the model's forward pass calls once", layer.name,
+                         f"It is called {len(starts)} times."))
+        self._start = starts[0]
+        self._call_counts = {}
+        for called, _ in calls:
+            self._call_counts[id(called)] = self._call_counts.get(id(called), 0) + 1
+        live = {self._start}
+        frontier = {}
+        for index in range(self._start + 1, len(calls)):
+            reads = calls[index][1]
+            if any(value.call in live for value in reads):
+                live.add(index)
+                for value in reads:
+                    if value.call not in live:
+                        frontier.setdefault((value.call, value.index), value)
+        self._live = live
+        self._frontier = list(frontier)
+        self.frontier = [(None if call is None else calls[call][0], index)
+                         for call, index in self._frontier]
+        self.reaches = [getattr(value, "call", None) in live for value in outputs]
+        tapped = {id(calls[index][0]) for index in live}
+        unreached = [t.name for t in taps if id(t) not in tapped]
+        if unreached:
+            raise ValueError(
+                expected("taps", f"layers computed from layer '{layer.name}'", unreached))
+
+    def calls(self, layer):
+        """How many times the model's forward pass calls `layer`."""
+        return self._call_counts.get(id(layer), 0)
+
+    def __call__(self, activations, frontier):
+        """Runs the downstream part.
+
+        Args:
+            activations: the tensor fed as the layer's output.
+            frontier: one tensor per `frontier` entry, of the same batch size.
+
+        Returns:
+            `(outputs, activations)`: the model outputs (`None` for those that do not depend on
+            the layer) and the list of tapped outputs.
+        """
+        fed = dict(zip(self._frontier, frontier))
+        trace = _DownstreamTrace(self, activations, fed)
+        model = self._model()
+        inputs = [fed.get((None, i)) for i in range(len(model.inputs))]
+        outputs = walk(model, inputs, trace.call_layer)
+        return outputs, trace.taps()
+
+
+class _DownstreamTrace(_Trace):
+    """One run of a `Downstream`: calls are numbered in the order of its data-flow walk."""
+
+    def __init__(self, downstream, activations, fed):
+        super().__init__(downstream._runner, [])
+        self.downstream = downstream
+        self.activations = activations
+        self.fed = fed
+        self.count = 0
+
+    def call_layer(self, layer, args, kwargs):
+        index, self.count = self.count, self.count + 1
+        downstream = self.downstream
+        if index == downstream._start:
+            if id(layer) in self.runner._tap_ids:
+                self.recorded[id(layer)] = self.activations
+            return self.activations
+        if index in downstream._live:
+            return super().call_layer(layer, args, kwargs)
+        outputs = [self.fed.get((index, k)) for k in range(_output_count(layer))]
+        return outputs[0] if len(outputs) == 1 else outputs

@@ -49,6 +49,8 @@ class CamContext:
         head: the engine head policy, `"linear"` (logits) or `"model"` (the model's outputs).
         batch_size: images per compiled call.
         progress: whether a long hook (Score-CAM's masked copies) may show a progress bar.
+        extra_activations: the activations of the variant's `extra_taps`, in their order, from
+            the same forward pass.
     """
 
     model: keras.Model
@@ -59,6 +61,7 @@ class CamContext:
     head: str
     batch_size: int
     progress: bool = True
+    extra_activations: tuple = ()
 
 
 def principal_map(values):
@@ -188,6 +191,11 @@ class BaseCAM:
         """
         raise NotImplementedError
 
+    def extra_taps(self, model, layer, target, head):
+        """More layers whose activations the hook needs from the forward pass that taps `layer`
+        (`CamContext.extra_activations`); none by default."""
+        return []
+
     def resolve_layer(self, model, layer):
         """The layer to explain: `layer`, or by default `keras_vis.last_conv_layer(model)`.
 
@@ -290,14 +298,16 @@ class BaseCAM:
             float32 array `(N, H, W)`, non-negative, at the input resolution.
         """
         data = target.data(model, images)
-        result = engine.run(model, images, target, taps=[layer], head=head, classes=data,
+        extra = self.extra_taps(model, layer, target, head)
+        result = engine.run(model, images, target, taps=[layer, *extra], head=head, classes=data,
                             input_grads=False, tap_grads=self.needs_gradients,
                             batch_size=batch_size)
         activations = result.activations[0]
         gradients = result.tap_grads[0] if self.needs_gradients else None
         classes = resolve_classes(model, images, target, batch_size=batch_size,
                                   outputs=result.outputs, classes=data, head=head)
-        context = CamContext(model, layer, images, target, classes, head, batch_size, progress)
+        context = CamContext(model, layer, images, target, classes, head, batch_size, progress,
+                             tuple(result.activations[1:]))
         weighted = self.channel_weights(activations, gradients, context) * activations
         if eigen_smooth or self.principal_component:
             maps = principal_map(weighted)
