@@ -682,8 +682,9 @@ def vgg_rows(settings, say):
             f"batched by {BATCH_SIZE}",
             {"floor": lambda: scorecam_floor(floor, images, classes, CAM_LAYER, copies, chosen,
                                              variance),
+             # Black hidden pixels (`image * mask`), as the floor and the peers make them.
              "keras_vis": lambda: kv.cam(softmax, images, classes, layer=CAM_LAYER,
-                                         method="scorecam", max_maps=max_maps),
+                                         method="scorecam", max_maps=max_maps, fill=0.0),
              **peers.cam("scorecam", CAM_LAYER, max_maps)},
             BATCHED_TARGET,
             lambda out: check_same("scorecam", out["keras_vis"], out["floor"]),

@@ -167,7 +167,7 @@ def test_scorecam_puts_the_mass_on_the_channel_that_carries_the_class():
     bright = np.zeros((8, 8), bool)
     bright[:3, :3] = True
     for target, region in [(0, bright), (1, np.rot90(bright, 2))]:
-        raw = cam(model, image, target, method="scorecam", normalize=False)
+        raw = cam(model, image, target, method="scorecam", fill=0.0, normalize=False)
         np.testing.assert_allclose(raw, naive_scorecam(model, image, [target], "detect"), rtol=1e-5)
         # Masking by the class's own channel keeps logit 40 * 9/64 for it: probability 0.9964.
         share = raw[0][region].sum() / raw[0].sum()
@@ -179,12 +179,12 @@ def test_scorecam_matches_a_naive_loop_and_top_variance_channels(rng):
     images = rng.random((3, 8, 8, 3), dtype=np.float32)
     classes = [2, 0, 1]
     np.testing.assert_allclose(
-        cam(model, images, classes, method="scorecam", normalize=False, batch_size=4),
+        cam(model, images, classes, method="scorecam", fill=0.0, normalize=False, batch_size=4),
         naive_scorecam(model, images, classes, "conv2"), rtol=1e-5, atol=1e-6,
     )
     top = np.argsort(-features(model, "conv2", images).var(axis=(1, 2)), axis=1)[:, :2]
     np.testing.assert_allclose(
-        cam(model, images, classes, method="scorecam", max_maps=2, normalize=False),
+        cam(model, images, classes, method="scorecam", max_maps=2, fill=0.0, normalize=False),
         naive_scorecam(model, images, classes, "conv2", channels=top), rtol=1e-5, atol=1e-6,
     )
 

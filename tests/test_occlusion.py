@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+import scipy.ndimage
 from conftest import assert_model_unchanged, model_state
 
 from keras_vis.attribution import _copies, apply_mask, occlusion, occlusion_mask
@@ -17,10 +18,22 @@ def small_cnn(size=(10, 9)):
     return keras.Model(inputs, outputs)
 
 
+def naive_fill(fill, images):
+    """The `(N, H, W, C)` images the patch pixels are taken from, written out for each form."""
+    if isinstance(fill, str) and fill == "mean":
+        return np.ones_like(images) * images.mean(axis=(1, 2), keepdims=True)
+    if isinstance(fill, str) and fill == "blur":  # sigma: a sixteenth of the image side
+        return np.stack([np.stack([scipy.ndimage.gaussian_filter(image[..., c], 10 / 16,
+                                                                 mode="nearest")
+                                   for c in range(3)], axis=-1) for image in images])
+    return np.ones_like(images) * np.asarray(fill, np.float32)
+
+
 def naive_occlusion(model, images, classes, patch, stride, fill):
     """One model call per patch position; each pixel averages the scores of the patches covering it.
 
-    Positions run every `stride` pixels plus one flush with the far edge when the stride misses it.
+    Positions run every `stride` pixels plus one flush with the far edge when the stride misses it;
+    the patch takes the pixels of the fill image `fill` `(N, H, W, C)` it covers.
     """
     (ph, pw), (sh, sw) = patch, stride
     count, height, width, _ = images.shape
@@ -29,11 +42,11 @@ def naive_occlusion(model, images, classes, patch, stride, fill):
     sums = np.zeros((count, height, width))
     hits = np.zeros((count, height, width))
     for n in range(count):
-        value = images[n].mean(axis=(0, 1)) if isinstance(fill, str) else fill
         for top in rows:
             for left in cols:
                 occluded = images[n].copy()
-                occluded[top : top + ph, left : left + pw] = value
+                occluded[top : top + ph, left : left + pw] = \
+                    fill[n, top : top + ph, left : left + pw]
                 probability = model(occluded[None]).numpy()[0, classes[n]]
                 sums[n, top : top + ph, left : left + pw] += probability
                 hits[n, top : top + ph, left : left + pw] += 1
@@ -42,15 +55,18 @@ def naive_occlusion(model, images, classes, patch, stride, fill):
 
 @pytest.mark.parametrize(
     "patch, stride, fill",
-    [(3, 2, 0.5), ((4, 3), (3, 2), "mean"), (9, 1, [0.0, 1.0, 0.25]), (4, 4, -1.0)],
+    [(3, 2, 0.5), ((4, 3), (3, 2), "mean"), (9, 1, [0.0, 1.0, 0.25]), (4, 4, -1.0),
+     (3, 2, "blur"), ((2, 3), 2, "image"), (3, 3, "images")],
 )
 def test_occlusion_equals_a_naive_loop_over_patches(patch, stride, fill, rng):
     model = small_cnn()
     images = rng.random((3, 10, 9, 3), dtype=np.float32)
+    if fill in ("image", "images"):  # one fill image for all, or one per image
+        fill = rng.random(images.shape[1:] if fill == "image" else images.shape, dtype=np.float32)
     classes = [2, 0, 1]
     pair = lambda v: (v, v) if isinstance(v, int) else v  # noqa: E731
     expected = naive_occlusion(model, images, classes, pair(patch), pair(stride),
-                               np.asarray(fill, np.float32) if isinstance(fill, list) else fill)
+                               naive_fill(fill, images))
     got = occlusion(model, images, classes, patch=patch, stride=stride, fill=fill, normalize=False,
                     batch_size=7)
     assert got.shape == (3, 10, 9) and got.dtype == np.float32
@@ -130,9 +146,11 @@ def test_bad_arguments_raise_clear_errors(rng):
         (dict(stride=-2), ValueError, "stride"),
         (dict(patch=3, stride=4), ValueError, "at most `patch`"),
         (dict(patch=(2, 2, 2)), ValueError, "pair"),
-        (dict(patch=3, stride=3, fill="grey"), ValueError, "'mean'"),
-        (dict(patch=3, stride=3, fill=[0.5, 0.5]), ValueError, "3 finite channel values"),
-        (dict(patch=3, stride=3, fill=np.nan), TypeError, "finite"),
+        (dict(patch=3, stride=3, fill="grey"), ValueError, "'mean' or 'blur'"),
+        (dict(patch=3, stride=3, fill=[0.5, 0.5]), ValueError, "3 channel values"),
+        (dict(patch=3, stride=3, fill=np.ones((9, 10, 3))), ValueError, "broadcastable"),
+        (dict(patch=3, stride=3, fill=np.nan), ValueError, "finite"),
+        (dict(patch=3, stride=3, fill=True), TypeError, "a number"),
         (dict(patch=3, stride=3, batch_size=0), ValueError, "batch_size"),
     ]
     for options, error, match in cases:

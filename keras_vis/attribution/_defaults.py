@@ -38,5 +38,7 @@ OCCLUSION_THRESHOLD = 0.85
 
 RISE_MASKS = 2000
 RISE_CELL = 8
+"""RISE's grid cells per side (the paper's 7×7 for 224² images; 8 here)."""
 RISE_KEEP = 0.5
+"""The probability that a RISE grid cell is on (the paper's `p`)."""
 RISE_BATCH_SIZE = 64

@@ -1,18 +1,18 @@
 """Occlusion maps (Zeiler & Fergus): slide a patch over the image, score each occluded copy."""
 
-import numbers
-
 import numpy as np
 
 from keras_vis._checks import check_number, check_positive_int, describe, expected
 from keras_vis.attribution import _defaults
 from keras_vis.attribution._copies import copy_scores
+from keras_vis.attribution._fill import fill_images
 from keras_vis.attribution._inputs import check_flag, head, prepare, resolve_classes
 from keras_vis.attribution._maps import normalize as normalize_maps
 from keras_vis.progress import check_progress
 
 
-def _pair(value, name):
+def size_pair(value, name):
+    """`(height, width)` from an integer or a pair of integers, each >= 1."""
     if isinstance(value, (tuple, list)) and len(value) == 2:
         return tuple(check_positive_int(v, name) for v in value)
     if isinstance(value, (tuple, list)):
@@ -28,23 +28,6 @@ def patch_positions(size, patch, stride):
     if starts[-1] != size - patch:
         starts.append(size - patch)
     return np.asarray(starts)
-
-
-def _fill_values(fill, images):
-    """The `(N, C)` value each image's occluded pixels take."""
-    count, channels = images.shape[0], images.shape[-1]
-    if isinstance(fill, str):
-        if fill != "mean":
-            raise ValueError(expected("fill", "a number, one number per channel, or 'mean'", fill))
-        return images.mean(axis=(1, 2))
-    if isinstance(fill, numbers.Real) and not isinstance(fill, bool):
-        return np.full((count, channels), check_number(fill, "fill"), np.float32)
-    values = np.asarray(fill, np.float32) if isinstance(fill, (list, tuple, np.ndarray)) else None
-    if values is None or values.shape != (channels,) or not np.all(np.isfinite(values)):
-        raise ValueError(
-            expected("fill", f"a number, {channels} finite channel values, or 'mean'", fill)
-        )
-    return np.broadcast_to(values, (count, channels))
 
 
 def _coverage(size, starts, patch):
@@ -76,7 +59,10 @@ def occlusion(model, images, target=None, *, patch=_defaults.OCCLUSION_PATCH,
         fill: the occluded pixels' value, in the model's input units: a number used as is (0.5 is
             mid-grey for a model taking [0, 1] pixels; a model taking 0–255 pixels needs 127.5,
             and a `keras.applications` model takes preprocessed values, where 0 is about the
-            dataset mean), one number per channel, or `"mean"` for each image's own channel means.
+            dataset mean), one number per channel, an array broadcastable to the images
+            (`(H, W, C)` or `(N, H, W, C)`: the patch takes its pixels there), `"mean"` for each
+            image's own channel means, or `"blur"` for a Gaussian-blurred copy of each image
+            (sigma a sixteenth of the image side); `None` for 0.5.
         logits: score the pre-softmax logit (True) instead of the model's output probability.
         normalize: scale each map to [0, 1] (maps of non-negative scores such as probabilities
             are divided by their maximum); False returns the raw scores.
@@ -93,8 +79,8 @@ def occlusion(model, images, target=None, *, patch=_defaults.OCCLUSION_PATCH,
     """
     images, target = prepare(model, images, target)
     count, height, width = images.shape[:3]
-    patch_h, patch_w = _pair(patch, "patch")
-    stride_h, stride_w = _pair(stride, "stride")
+    patch_h, patch_w = size_pair(patch, "patch")
+    stride_h, stride_w = size_pair(stride, "stride")
     if patch_h > height or patch_w > width:
         raise ValueError(
             expected("patch", f"at most the image size {height}×{width}", patch,
@@ -105,7 +91,7 @@ def occlusion(model, images, target=None, *, patch=_defaults.OCCLUSION_PATCH,
             expected("stride", f"at most `patch` ({patch_h}, {patch_w}), so that every pixel is "
                      "occluded at some position", stride, "Pass a smaller `stride`.")
         )
-    fill_values = _fill_values(fill, images)
+    fill_values = fill_images(fill, images, default=_defaults.OCCLUSION_FILL)
     normalize = check_flag(normalize, "normalize")
     batch_size = check_positive_int(batch_size, "batch_size")
     progress = check_progress(progress)
@@ -119,8 +105,8 @@ def occlusion(model, images, target=None, *, patch=_defaults.OCCLUSION_PATCH,
         copies = images[image_index]
         top = rows[position // len(cols), None, None] + patch_rows
         left = cols[position % len(cols), None, None] + patch_cols
-        fill = fill_values[image_index, None, None, :]
-        copies[np.arange(len(copies))[:, None, None], top, left] = fill
+        copies[np.arange(len(copies))[:, None, None], top, left] = \
+            fill_values[image_index[:, None, None], top, left]
         return copies
 
     classes = resolve_classes(model, images, target, batch_size=batch_size)
