@@ -1,9 +1,10 @@
 """Faithfulness of every attribution method on the bundled shapes CNN and a generated test set.
 
-For each method: the pointing game and energy pointing against the ground-truth object masks,
-deletion and insertion AUC (RISE), and the cascading model-parameter randomization check (Adebayo et
-al.), written to benchmarks/results/faithfulness.md, with the checks that explain where the numbers
-differ from the published ones.
+For each method of `keras_vis.registry`: the pointing game and energy pointing against the
+ground-truth object masks, deletion and insertion AUC (RISE), ROAD, average drop and increase,
+MuFidelity, and the cascading model-parameter randomization check (Adebayo et al.), written to
+benchmarks/results/faithfulness.md, with the checks that explain where the numbers differ from the
+published ones.
 
 Usage: `python benchmarks/faithfulness.py [--quick] [--model PATH] [--out PATH]`.
 """
@@ -20,32 +21,34 @@ sys.path.insert(0, str(HERE))
 
 from _machine import markdown_table, write_result  # noqa: E402
 
-# (method name, options): names as accepted by `keras_vis.metrics.randomization_check`.
-METHODS = (
-    ("saliency", {}),
-    ("guided", {}),
-    ("deconvnet", {}),
-    ("smoothgrad", {}),
-    ("gradient_input", {}),
-    ("integrated_gradients", {}),
-    ("gradient_shap", {}),
-    ("lrp", {}),
-    ("lrp", {"composite": "epsilon_gamma_box"}),
-    ("deeplift", {}),
-    ("gradcam", {}),
-    ("gradcam++", {}),
-    ("layercam", {}),
-    ("hirescam", {}),
-    ("scorecam", {}),
-    ("cam", {}),
-    ("guided_gradcam", {}),
-    ("occlusion", {"fill": 127.5}),  # mid-grey for a model taking 0–255 pixels
-)
-TEST_SEED = 7  # the demo's test seed: never used for training
-FULL = {"images": 200, "steps": 32, "randomization_images": 16}
-QUICK = {"images": 24, "steps": 8, "randomization_images": 4}
-POINTING_EXPECTED = 0.95
 GREY = 127.5
+# Options the benchmark gives a registered method beyond its defaults.
+OPTIONS = {
+    "occlusion": {"fill": GREY},  # mid-grey for a model taking 0–255 pixels
+    "rise": {"masks": 500},  # a quarter of the default: 500 forward passes per image
+}
+# More rows: (row name, method, options), each after its method's row.
+EXTRA = (
+    ("lrp (epsilon_gamma_box)", "lrp", {"composite": "epsilon_gamma_box"}),
+    ("scorecam (black fill)", "scorecam", {"fill": 0.0}),
+)
+
+
+def _methods():
+    """`(row name, method name, options)`: every method of the registry, then its extra rows."""
+    from keras_vis import registry
+
+    rows = []
+    for spec in registry.METHODS:
+        rows.append((spec.name, spec.name, OPTIONS.get(spec.name, {})))
+        rows.extend(extra for extra in EXTRA if extra[1] == spec.name)
+    return rows
+
+
+TEST_SEED = 7  # the demo's test seed: never used for training
+FULL = {"images": 200, "steps": 32, "randomization_images": 16, "metric_images": 50}
+QUICK = {"images": 24, "steps": 8, "randomization_images": 4, "metric_images": 8}
+POINTING_EXPECTED = 0.95
 
 
 def _load_model(path):
@@ -65,14 +68,23 @@ def _reference_maps(masks, rng):
             "object mask (reference)": masks.astype("float32") + 1e-3 * noise}
 
 
-def _score(model, images, labels, masks, maps, steps):
-    from keras_vis.metrics import deletion, energy_pointing, insertion, pointing_game
+def _score(model, images, labels, masks, maps, sizes):
+    """Every metric of one method's maps; ROAD and MuFidelity on the first `metric_images`."""
+    from keras_vis.metrics import (average_drop, deletion, energy_pointing, insertion,
+                                   mufidelity, pointing_game, road)
 
+    few = slice(0, sizes["metric_images"])
+    drop = average_drop(model, images, maps, labels)
     return {
         "pointing": pointing_game(maps, masks).mean,
         "energy": energy_pointing(maps, masks).mean,
-        "deletion": deletion(model, images, maps, labels, steps=steps, baseline=0.0).mean_auc,
-        "insertion": insertion(model, images, maps, labels, steps=steps).mean_auc,
+        "deletion": deletion(model, images, maps, labels, steps=sizes["steps"],
+                             baseline=0.0).mean_auc,
+        "insertion": insertion(model, images, maps, labels, steps=sizes["steps"]).mean_auc,
+        "road": road(model, images[few], maps[few], labels[few]).mean_auc,
+        "drop": drop.average_drop,
+        "increase": drop.increase_rate,
+        "mufidelity": mufidelity(model, images[few], maps[few], labels[few]).mean,
     }
 
 
@@ -86,41 +98,21 @@ def _stays_through(result):
     return count
 
 
-def _grey_fill_scorecam(model, images, labels, masks):
-    """Score-CAM whose hidden pixels are mid-grey instead of black (0).
-
-    Score-CAM shows the model `image * mask`; through a model that adds 127.5 to its input, fed
-    `image - 127.5`, the masked copies become `127.5 + mask * (image - 127.5)`. The tapped layer's
-    activations are unchanged.
-    """
-    import keras
-
-    from keras_vis.attribution import cam
-    from keras_vis.layers import last_conv_layer
-    from keras_vis.metrics import energy_pointing, pointing_game
-
-    shifted = keras.Sequential([keras.Input(images.shape[1:]),
-                                keras.layers.Rescaling(1.0, offset=GREY), model])
-    maps = cam(shifted, images - GREY, labels, method="scorecam",
-               layer=last_conv_layer(model).name)
-    return pointing_game(maps, masks).mean, energy_pointing(maps, masks).mean
-
-
 def _diagnostics(model, images, labels, masks, scores, checks, few):
     """Measurements that explain the results that differ from the published ones."""
     from keras_vis.layers import conv_layers
     from keras_vis.metrics import pointing_game, randomization_check
 
     lines = []
-    grey_pointing, grey_energy = _grey_fill_scorecam(model, images, labels, masks)
+    black, mean = scores["scorecam (black fill)"], scores["scorecam"]
     lines.append(
-        f"- **Score-CAM's black fill.** Score-CAM scores the image seen through each channel's "
-        f"map, `image * mask`: hidden pixels become 0, black for this model, which takes 0–255 "
-        f"pixels and never saw a black background (a model fed mean-subtracted inputs sees the "
-        f"mean colour there instead, as in the paper's ImageNet setting). The same Score-CAM "
-        f"with hidden pixels mid-grey ({GREY}) points at the object in {grey_pointing:.1%} of "
-        f"the images (energy {grey_energy:.1%}), against {scores['scorecam']['pointing']:.1%} "
-        f"with black. `keras_vis.cam(method=\"scorecam\")` has no fill option yet."
+        f"- **Score-CAM's fill.** Score-CAM scores the image seen through each channel's map, "
+        f"`fill + mask * (image - fill)`. With the paper's `image * mask` (`fill=0`), hidden "
+        f"pixels are black for this model, which takes 0–255 pixels and never saw a black "
+        f"background (a model fed mean-subtracted inputs sees the mean colour there, as in the "
+        f"paper's ImageNet setting): it points at the object in {black['pointing']:.1%} of the "
+        f"images (energy {black['energy']:.1%}). With the default fill, each image's mean "
+        f"colour, it does in {mean['pointing']:.1%} (energy {mean['energy']:.1%})."
     )
     silhouette = np.where(masks[..., None], 0.0, images)
     probabilities = model.predict(silhouette, batch_size=100, verbose=0)
@@ -205,10 +197,13 @@ def _expectations(scores, checks):
 
 def _tables(scores, seconds, checks, images):
     rows = [(name, f"{s['pointing']:.1%}", f"{s['energy']:.1%}", f"{s['deletion']:.3f}",
-             f"{s['insertion']:.3f}", f"{seconds[name]:.2f}" if name in seconds else "–")
+             f"{s['insertion']:.3f}", f"{s['road']:.3f}", f"{s['drop']:.1f}",
+             f"{s['increase']:.1f}", f"{s['mufidelity']:.3f}",
+             f"{seconds[name]:.2f}" if name in seconds else "–")
             for name, s in scores.items()]
     localisation = markdown_table(
         ["method", "pointing game ↑", "energy pointing ↑", "deletion AUC ↓", "insertion AUC ↑",
+         "ROAD MoRF AUC ↓", "average drop % ↓", "increase % ↑", "MuFidelity ↑",
          f"maps of {len(images)} images (s)"], rows)
     steps_names = ["(none)"] + list(next(iter(checks.values())).layers)
     randomization_rows = []
@@ -249,21 +244,18 @@ def main(argv=None):
 
     scores, seconds, checks = {}, {}, {}
     few = slice(0, sizes["randomization_images"])
-    for method, options in METHODS:
-        # A method given twice, with other options, is told apart by them.
-        name = method if [m for m, _ in METHODS].count(method) == 1 else (
-            f"{method} ({', '.join(map(str, options.values())) or 'default'})")
+    for name, method, options in _methods():
         explain = resolve_method(method, options, 32)
         explain(model, images[:2], labels[:2])  # trace once, outside the timing
         began = time.perf_counter()
         maps = explain(model, images, labels)
         seconds[name] = time.perf_counter() - began
-        scores[name] = _score(model, images, labels, masks, maps, sizes["steps"])
+        scores[name] = _score(model, images, labels, masks, maps, sizes)
         checks[name] = randomization_check(model, method, images[few], labels[few], **options)
         print(f"{name}: {scores[name]}, {seconds[name]:.1f} s; randomization "
               f"{'passed' if checks[name].passed else 'failed'}", flush=True)
     for name, maps in _reference_maps(masks, np.random.default_rng(0)).items():
-        scores[name] = _score(model, images, labels, masks, maps, sizes["steps"])
+        scores[name] = _score(model, images, labels, masks, maps, sizes)
 
     localisation, randomization = _tables(scores, seconds, checks, images)
     intro = f"""
@@ -276,8 +268,15 @@ accuracy {accuracy:.1%} on `keras_vis.demo.shapes({len(images)}, size={size}, se
   map's mass on the object.
 - Deletion: the label's probability as the top pixels are set to 0 (black); insertion: as they are
   revealed over a Gaussian blur (σ = side/16); {sizes['steps']} steps, AUC over [0, 1].
+- ROAD (Rong et al.): the label's probability as the most relevant 10 %, 20 %, ..., 90 % of the
+  pixels are replaced by noisy linear imputation from their neighbours, AUC over the
+  percentiles (first {sizes['metric_images']} images). Average drop and increase
+  (Chattopadhyay et al.): the label's probability on the image seen through the map
+  (`image * map`). MuFidelity (Bhatt et al.): correlation between the map's mass on random
+  subsets of a 9×9 grid of cells and the drop of the probability when they are set to 0 (first
+  {sizes['metric_images']} images, 128 subsets each).
 - Occlusion is read as importance (the drop of the probability when a 16-px grey patch hides the
-  pixel), like every other map: high = important.
+  pixel), like every other map: high = important. RISE runs 500 masks per image.
 - Randomization: Spearman rank correlation of the absolute maps with the original ones (mean of
   {sizes['randomization_images']} images) as the layers are re-initialised from the top down,
   cumulatively, with their own initializers; a map "changes" when the correlation drops below 0.5.

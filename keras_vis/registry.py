@@ -49,11 +49,15 @@ class Family:
         summary: what the subcommand draws, for `keras-vis --help` (the labels of its drawn
             methods follow it).
         heading: the title of its pictures in the report (lower-cased: its progress step).
+        apart: the name of a method of the family that the report and the subcommand draw their
+            own way, before the drawn methods (occlusion: its heatmap and the mask of the regions
+            that matter); `""` for none. It is a `--method` choice like the drawn methods.
     """
 
     name: str
     summary: str
     heading: str
+    apart: str = ""
 
 
 FAMILIES = (
@@ -61,8 +65,8 @@ FAMILIES = (
     Family("cam", "class activation maps", "Class activation maps"),
     Family("lrp", "rule-based relevance", "Relevance"),
     Family("occlusion",
-           "slide a grey patch over each image and map the drop of the class probability",
-           "Occlusion"),
+           "hide parts of each image and map the drop of the class probability",
+           "Occlusion", apart="occlusion"),
 )
 
 
@@ -314,6 +318,7 @@ METHODS = (
         "rise", "occlusion", "keras_vis.attribution:rise", "RISE",
         "The class probability of the image seen through random masks, averaged with the masks "
         "as weights (Petsiuk et al.).",
+        defaults={"seed": 0},
         report_options={"masks": "settings.rise_masks", "seed": "settings.seed"},
         drawing=OVER_IMAGE),
 )
@@ -347,7 +352,14 @@ def cam_variants():
     return tuple(spec for spec in METHODS if spec.variant is not None)
 
 
+def choices(family_spec):
+    """The names a family's `--method` takes, in the order they are drawn: the method drawn apart
+    (if any), then the drawn ones."""
+    apart = (family_spec.apart,) if family_spec.apart else ()
+    return apart + tuple(spec.name for spec in drawn(family_spec.name))
+
+
 def command_help(family_spec):
     """The `keras-vis --help` line of a family's subcommand: its summary, then its methods."""
-    labels = [spec.label for spec in drawn(family_spec.name)]
+    labels = [find(name).label for name in choices(family_spec)]
     return f"{family_spec.summary}: {', '.join(labels)}" if labels else family_spec.summary

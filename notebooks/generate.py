@@ -141,13 +141,25 @@ EXPLAIN = [
     "show(gradient_maps)",
     "## Class activation maps\n\n"
     "`cam(..., method=...)` runs every variant through one template; only the channel weights "
-    "differ. Guided Grad-CAM multiplies guided backprop by Grad-CAM: sharp *and* class-specific.",
+    "differ: dense weights (CAM), gradients (Grad-CAM, Grad-CAM++, LayerCAM, HiResCAM, "
+    "XGrad-CAM), the score of the image seen through each channel (Score-CAM), the score lost "
+    "without each channel (Ablation-CAM), or no weights at all, the first principal component of "
+    "the feature maps (Eigen-CAM). FullGrad adds every convolution's bias gradients to the input "
+    "gradient. Guided Grad-CAM multiplies guided backprop by Grad-CAM: sharp *and* "
+    "class-specific.",
+    "from keras_vis import registry\n"
     "from keras_vis.attribution import cam, guided_gradcam\n\n"
-    "cam_maps = {method: cam(model, inputs, method=method)\n"
-    "            for method in (\"cam\", \"gradcam\", \"gradcam++\", \"layercam\", \"hirescam\",\n"
-    "                           \"scorecam\")}\n"
+    "cam_maps = {spec.name: cam(model, inputs, method=spec.name)\n"
+    "            for spec in registry.cam_variants()}\n"
     "show(cam_maps, over_image=True)",
     "show({\"guided Grad-CAM\": guided_gradcam(model, inputs)})",
+    "Two options smooth any of them: `aug_smooth=True` averages the maps of mirrored and zoomed "
+    "copies of each image (each mapped back first), `eigen_smooth=True` keeps the first "
+    "principal component of the weighted feature maps instead of their sum.",
+    "show({\"Grad-CAM\": cam_maps[\"gradcam\"],\n"
+    "      \"aug_smooth\": cam(model, inputs, method=\"gradcam\", aug_smooth=True),\n"
+    "      \"eigen_smooth\": cam(model, inputs, method=\"gradcam\", eigen_smooth=True)},\n"
+    "     over_image=True)",
     "## Relevance: LRP and DeepLIFT\n\n"
     "Layer-wise relevance propagation hands the class logit back layer by layer, each layer "
     "sharing it among its inputs by a rule (a *composite* picks the rule of each layer); with "
@@ -185,6 +197,14 @@ EXPLAIN = [
     "plot.grid(list(heatmaps[:3]) + list(apply_mask(images[:3], needed[:3])), cols=3,\n"
     "          cmap=\"jet\",\n"
     "          titles=[\"probability with the patch\"] * 3 + [\"regions the model needs\"] * 3)",
+    "RISE shows the image through random masks instead, coarse grids of cells kept with "
+    "probability `p`, and averages the masks weighted by the class probability each leaves: "
+    "no patch size to choose, and many masks (seeded: the same seed, the same map). Occlusion, "
+    "Score-CAM and RISE take the same `fill=` for the hidden pixels: a number, one per channel, "
+    "an image, `\"mean\"` (each image's mean colour, the default of Score-CAM and RISE) or "
+    "`\"blur\"`.",
+    "from keras_vis.attribution import rise\n\n"
+    "show({\"RISE\": rise(model, inputs, masks=200 if FAST else 2000, seed=0)}, over_image=True)",
     "## Do the maps point at the object?\n\n"
     "The pointing game counts an image as a hit when the map's maximum falls on the object. "
     "A map that reflects the model should point inside the mask on a model that learned the "
@@ -382,6 +402,21 @@ FAITHFULNESS = [
     "left.set_title(\"deletion\")\nright.set_title(\"insertion\")\n"
     "left.set_xlabel(\"fraction of pixels\")\nright.set_xlabel(\"fraction of pixels\")\n"
     "left.set_ylabel(\"class probability\")\nright.legend()\nfigure",
+    "## ROAD, average drop and MuFidelity\n\n"
+    "Deletion paints the removed pixels black, which the model may read as a shape of its own. "
+    "ROAD (Remove And Debias) fills them by noisy linear imputation from their neighbours "
+    "instead, so only the information is removed: the probability as the most relevant 10 %, "
+    "..., 90 % go (lower area is better). Average drop: how much probability is lost when the "
+    "image is seen through the map (lower is better). MuFidelity: does the map's mass on random "
+    "subsets of the image follow the drop of the score when they are removed (correlation; higher "
+    "is better)?",
+    "from keras_vis.metrics import average_drop, mufidelity, road\n\n"
+    "for name in (\"Grad-CAM\", \"gradient\", \"random\"):\n"
+    "    chosen = maps[name][subset]\n"
+    "    print(f\"{name:>10}: ROAD {road(model, inputs[subset], chosen).mean_auc:.3f}, \"\n"
+    "          f\"average drop {average_drop(model, inputs[subset], chosen).average_drop:.1f} %, \"\n"
+    "          f\"MuFidelity \"\n"
+    "          f\"{mufidelity(model, inputs[subset], chosen, samples=32 if FAST else 128).mean:.2f}\")",
     "## The randomization sanity check\n\n"
     "Re-initialise the layers from the top down, on a copy of the model, and compare the maps with "
     "the original ones (rank correlation and SSIM). Maps that barely change show the image, not "

@@ -5,8 +5,9 @@ import keras
 import numpy as np
 import pytest
 from conftest import assert_model_unchanged, model_state
+from method_cases import CASES, call
 
-from keras_vis import last_conv_layer, rules
+from keras_vis import last_conv_layer, registry, rules
 from keras_vis.attribution import (cam, deeplift, gradcam, gradient_shap, guided_gradcam, lrp,
                                    occlusion, saliency)
 
@@ -104,6 +105,23 @@ def test_nested_base_scorecam_and_layer_paths(models, images):
     check_maps(cam(model, images, 3, method="scorecam", max_maps=4))
     np.testing.assert_array_equal(gradcam(model, images, 3, layer="vgg16/block5_conv3"),
                                   gradcam(model, images, 3))
+    assert_model_unchanged(model, before)
+
+
+# Every class activation map and perturbation method of the registry, but classic CAM (it needs a
+# GAP -> Dense head; see above), on every family and the nested transfer model.
+PERTURBING_AND_CAM = [spec.name for spec in registry.METHODS
+                      if spec.family in ("cam", "occlusion") and spec.name != "cam"]
+
+
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_every_cam_and_perturbation_method_gives_finite_maps(name, models, images):
+    model = models(name)
+    before = model_state(model)
+    for method in PERTURBING_AND_CAM:
+        maps = call(CASES[method], model, images, [0, 3])
+        assert maps.shape == (2, SIZE, SIZE) and maps.dtype == np.float32, method
+        assert np.all(np.isfinite(maps)) and maps.min() >= 0 and maps.max() <= 1, method
     assert_model_unchanged(model, before)
 
 

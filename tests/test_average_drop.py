@@ -133,7 +133,7 @@ def test_bad_maps_are_refused_clearly(linear_model, maps, error, words):
 @pytest.mark.parametrize(
     "kwargs, error, words",
     [
-        ({"baseline": "noise"}, ValueError, "'blur', 'mean'"),
+        ({"baseline": "noise"}, ValueError, "'mean' or 'blur'"),
         ({"batch_size": 0}, ValueError, "`batch_size`"),
         ({"target": lambda outputs: outputs[:, 0] - 2.0}, ValueError, "confidence"),
     ],

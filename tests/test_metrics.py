@@ -127,7 +127,7 @@ def test_curves_compile_once_and_batch_every_step(linear_model, rng):
     [
         ({"steps": 0}, ValueError, "`steps`"),
         ({"steps": 2.5}, TypeError, "`steps`"),
-        ({"baseline": "noise"}, ValueError, "'blur', 'mean'"),
+        ({"baseline": "noise"}, ValueError, "'mean' or 'blur'"),
         ({"baseline": np.zeros((3, 3))}, ValueError, "broadcastable"),
         ({"baseline": None}, TypeError, "`baseline`"),
         ({"baseline": "blur", "blur_sigma": 0}, ValueError, "`blur_sigma`"),

@@ -130,7 +130,7 @@ def test_mufidelity_compiles_once(rng):
         ({"subset": 1.0}, ValueError, "`subset`"),
         ({"samples": 1}, ValueError, "`samples`"),
         ({"seed": -1}, ValueError, "`seed`"),
-        ({"baseline": "noise"}, ValueError, "'blur', 'mean'"),
+        ({"baseline": "noise"}, ValueError, "'mean' or 'blur'"),
         ({"logits": "yes"}, TypeError, "`logits`"),
         ({"batch_size": 0}, ValueError, "`batch_size`"),
     ],

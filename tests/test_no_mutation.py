@@ -28,6 +28,7 @@ from keras_vis.attribution import (
     integrated_gradients,
     lrp,
     occlusion,
+    rise,
     saliency,
 )
 from keras_vis.dataset import explain_dataset
@@ -43,7 +44,15 @@ from keras_vis.maximization import (
     multiscale_visualization,
     objectives,
 )
-from keras_vis.metrics import deletion, insertion, randomization_check
+from keras_vis.metrics import (
+    average_drop,
+    deletion,
+    insertion,
+    mufidelity,
+    randomization_check,
+    road,
+)
+from method_cases import CASES as METHOD_CASES, call
 from models import cnn, images, nested_cnn
 
 # Public functions that are given no model, so have none to change.
@@ -105,6 +114,7 @@ CALLS = {
     "gradcam": lambda s: gradcam(s.model, s.x, 1),
     "guided_gradcam": lambda s: guided_gradcam(s.model, s.x),
     "occlusion": lambda s: occlusion(s.model, s.x, patch=8, stride=8),
+    "rise": lambda s: rise(s.model, s.x, masks=8, cell=4, seed=0),
     "maximize": lambda s: maximize(
         s.model, objectives.class_logit(1) + objectives.channel(s.last_conv, 0), steps=2,
         transforms=(), progress=False),
@@ -119,6 +129,9 @@ CALLS = {
     "receptive_field": lambda s: receptive_field(s.model, s.last_conv),
     "deletion": lambda s: deletion(s.model, s.x, s.maps, steps=2),
     "insertion": lambda s: insertion(s.model, s.x, s.maps, steps=2),
+    "road": lambda s: road(s.model, s.x, s.maps, percentiles=(0.3, 0.6)),
+    "average_drop": lambda s: average_drop(s.model, s.x, s.maps),
+    "mufidelity": lambda s: mufidelity(s.model, s.x, s.maps, grid=4, samples=4),
     "randomization_check": lambda s: randomization_check(s.model, "gradcam", s.x, layers=2),
     "explain_dataset": lambda s: explain_dataset(s.model, s.x, "guided", out_dir=s.folder,
                                                  progress=False),
@@ -131,6 +144,10 @@ CALLS = {
     "conv_layers": lambda s: conv_layers(s.model),
     "last_conv_layer": lambda s: last_conv_layer(s.model),
 }
+# Every method of the registry by name as well, with its own defaults: a newly registered method
+# (a CAM variant, above all) is checked without a case written for it.
+EVERY = {**CALLS, **{f"method {name}": (lambda s, spec=spec: call(spec, s.model, s.x))
+                     for name, spec in METHOD_CASES.items()}}
 
 
 def test_every_public_function_that_takes_a_model_has_a_case():
@@ -149,11 +166,11 @@ def subject(request, tmp_path):
     return Subject(nested_cnn(), "deep_conv1", "deep_conv2", tmp_path / "maps")
 
 
-@pytest.mark.parametrize("name", sorted(CALLS))
+@pytest.mark.parametrize("name", sorted(EVERY))
 def test_public_function_leaves_the_model_unchanged(subject, name):
     before = model_state(subject.model)
     outputs = subject.model(subject.x, training=False).numpy()
-    CALLS[name](subject)
+    EVERY[name](subject)
     assert_model_unchanged(subject.model, before)
     np.testing.assert_array_equal(subject.model(subject.x, training=False).numpy(), outputs)
 
@@ -199,7 +216,7 @@ class EagerCaller(threading.Thread):
                 self.wrong.append(output)
 
 
-@pytest.mark.parametrize("name", sorted(CALLS))
+@pytest.mark.parametrize("name", sorted(EVERY))
 def test_public_function_never_writes_to_a_layer_while_the_model_serves_another_thread(
         subject, name, monkeypatch):
     model = subject.model
@@ -210,7 +227,7 @@ def test_public_function_never_writes_to_a_layer_while_the_model_serves_another_
     caller.start()
     caller.ready.wait()
     try:
-        CALLS[name](subject)  # traces its compiled steps while the other thread runs the model
+        EVERY[name](subject)  # traces its compiled steps while the other thread runs the model
     finally:
         caller.stop.set()
         caller.join()

@@ -64,10 +64,10 @@ def saliency(model, images, target=None, *, method=_defaults.SALIENCY_METHOD,
         model: a built single-input, channels-last `keras.Model`.
         images: numpy array or tensor `(N, H, W, C)` in the model's input units.
         target: `None` (the predicted class), a class index, one index per image, a callable
-            `f(outputs) -> (N,)`, or a `keras_vis` target (`Class`, `Channel`, `Neuron`). For a
-            binary classifier (one sigmoid unit), `None` explains the label it predicts for each
-            image (the logit where p >= 0.5, its negation elsewhere), `0` the positive label and
-            `Class(0, negative=True)` the negative one.
+            `f(outputs) -> (N,)`, or a `keras_vis` target (`Class`, `Region`, `Channel`,
+            `Neuron`). For a binary classifier (one sigmoid unit), `None` explains the label it
+            predicts for each image (the logit where p >= 0.5, its negation elsewhere), `0` the
+            positive label and `Class(0, negative=True)` the negative one.
         method: `"vanilla"` (plain gradient, Simonyan et al.), `"guided"` (guided backprop,
             Springenberg et al.) or `"deconvnet"` (Zeiler & Fergus). Both change the backward pass
             of every rectifier `f` (`keras_vis.rules.RECTIFIERS`: ReLU, leaky ReLU, PReLU, ELU,

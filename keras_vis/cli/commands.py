@@ -16,7 +16,6 @@ from keras_vis.cli import inputs
 from keras_vis.inspect import summary as layer_table
 from keras_vis.io import atomic_write, name_the_target
 from keras_vis.report import build_report, techniques
-from keras_vis.report.methods import BY_NAME, group
 from keras_vis.report.pictures import FIGURE_DPI, figure_png
 from keras_vis.report.subject import file_name
 
@@ -46,10 +45,10 @@ def _methods(args, family, subject, settings):
     """The methods `--method` names (all by default); one named explicitly must be able to run."""
     names = args.method or ["all"]
     if "all" in names:
-        return [m.name for m in group(family)]
+        return list(registry.choices(family))
     names = list(dict.fromkeys(names))
     for name in names:
-        reason = BY_NAME[name].why_unavailable(subject, settings)
+        reason = registry.find(name).why_unavailable(subject, settings)
         if reason:
             raise ValueError(reason)
     return names
@@ -82,21 +81,18 @@ def maximize(args, subject, target, settings):
 
 
 def _attribution(family):
-    """The command of a registry family drawn from the method table: its `--method` maps."""
+    """The command of a registry family: the pictures of its `--method` maps and one overview per
+    image."""
     def run(args, subject, target, settings):
-        pictures, skipped = techniques.attribution_pictures(
-            subject, settings, target, _methods(args, family, subject, settings))
+        names = _methods(args, family, subject, settings)
+        pictures, skipped = techniques.family_pictures(subject, settings, target, family.name,
+                                                       names)
         for title, reason in skipped:
             inputs.warn(f"{title} skipped: {reason}")
-        return (pictures_files(family, subject, pictures)
-                + panels(family, subject, settings, pictures))
+        return (pictures_files(family.name, subject, pictures)
+                + panels(family.name, subject, settings, pictures))
 
     return run
-
-
-def occlusion(args, subject, target, settings):
-    pictures = techniques.occlusion_pictures(subject, settings, target)
-    return pictures_files("occlusion", subject, pictures)
 
 
 def deconv(args, subject, target, settings):
@@ -113,9 +109,8 @@ COMMANDS = {
     "filters": filters,
     "features": features,
     "maximize": maximize,
-    **{family.name: _attribution(family.name) for family in registry.FAMILIES
-       if group(family.name)},
-    "occlusion": occlusion,  # its heatmaps and masks, not the method table's pictures
+    **{family.name: _attribution(family) for family in registry.FAMILIES
+       if registry.choices(family)},
     "deconv": deconv,
     "report": report,
 }

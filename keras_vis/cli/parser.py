@@ -193,7 +193,7 @@ def build_parser():
                                  help="feature maps drawn per layer (default 8)")
     _add_maximize_options(sub["maximize"])
     for family in registry.FAMILIES:
-        choices = tuple(method.name for method in registry.drawn(family.name))
+        choices = registry.choices(family)
         if choices:
             sub[family.name].add_argument(
                 "--method", action="append", choices=choices + ("all",), metavar="METHOD",

@@ -10,19 +10,17 @@ chunks of `batch_size`; no more than `batch_size` copies exist at once.
 """
 
 import dataclasses
-import numbers
 
 import numpy as np
-import scipy.ndimage
 
-from keras_vis._checks import check_number, check_positive_int, expected
+from keras_vis._checks import check_positive_int, expected
 from keras_vis.attribution._copies import copy_scores
+from keras_vis.attribution._fill import FILL_FORMS, fill_images
 from keras_vis.attribution._inputs import prepare, resolve_classes
 from keras_vis.metrics._arrays import class_codes, to_maps
 from keras_vis.progress import check_progress
 
 DEFAULT_STEPS = 50
-BASELINE_NAMES = ("blur", "mean")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,31 +62,11 @@ class CurveResult:
 
 
 def _baseline(baseline, images, blur_sigma):
-    """The `(N, H, W, C)` float32 images the removed pixels are taken from."""
-    if isinstance(baseline, str):
-        if baseline not in BASELINE_NAMES:
-            raise ValueError(expected("baseline", "'blur', 'mean', a number or an array", baseline))
-        if baseline == "mean":
-            return np.broadcast_to(images.mean(axis=(1, 2), keepdims=True), images.shape)
-        if blur_sigma is None:
-            blur_sigma = max(images.shape[1:3]) / 16
-        blur_sigma = check_number(blur_sigma, "blur_sigma", low=0, low_inclusive=False)
-        return scipy.ndimage.gaussian_filter(images, sigma=(0, blur_sigma, blur_sigma, 0),
-                                             mode="nearest").astype(np.float32)
-    array_like = (numbers.Real, np.ndarray, list, tuple)
-    if isinstance(baseline, bool) or not isinstance(baseline, array_like):
-        raise TypeError(expected("baseline", "'blur', 'mean', a number or an array", baseline))
-    values = np.asarray(baseline, np.float32)
-    if not np.all(np.isfinite(values)):
-        raise ValueError(expected("baseline", "finite values", baseline))
-    try:
-        return np.broadcast_to(values, images.shape)
-    except ValueError as error:
-        raise ValueError(
-            expected("baseline", f"a number or an array broadcastable to the images {images.shape}",
-                     baseline, "Give one value, one per channel (C,), one image (H, W, C) or one "
-                     "per image (N, H, W, C).")
-        ) from error
+    """The `(N, H, W, C)` float32 images the removed pixels are taken from (the vocabulary of
+    `keras_vis.attribution._fill`; `None` is refused: each metric names its default)."""
+    if baseline is None:
+        raise TypeError(expected("baseline", FILL_FORMS, baseline))
+    return fill_images(baseline, images, name="baseline", blur_sigma=blur_sigma)
 
 
 def _curves(kind, model, images, maps, target, *, steps, baseline, blur_sigma, batch_size,

@@ -14,7 +14,7 @@ from keras_vis.layers import default_cam_layer
 from keras_vis.maximization import class_visualization, maximize, objectives
 from keras_vis.progress import silenced
 from keras_vis.report import layers as choose
-from keras_vis.report.methods import BY_NAME, METHODS, compute, group
+from keras_vis.report.methods import BY_NAME, METHODS, compute
 from keras_vis.report.pictures import Picture, enlarge, rgb
 from keras_vis.rules import NoRuleMatches
 
@@ -177,12 +177,30 @@ def attribution_pictures(subject, settings, target=None, names=None):
     return pictures, skipped
 
 
-def family_pictures(subject, settings, target, family):
+# The pictures of the methods families draw apart (`keras_vis.registry.Family.apart`), by name.
+_APART = {"occlusion": lambda subject, settings, target: occlusion_pictures(subject, settings,
+                                                                            target)}
+
+
+def family_pictures(subject, settings, target, family, names=None):
     """The pictures of one `keras_vis.registry` family, `(pictures, skipped)` as in
-    `attribution_pictures`: occlusion's heatmaps and masks, or the family's drawn methods."""
-    if family == "occlusion":
-        return occlusion_pictures(subject, settings, target), []
-    return attribution_pictures(subject, settings, target, [m.name for m in group(family)])
+    `attribution_pictures`: those of the method it draws apart (occlusion's heatmaps and masks),
+    then those of its drawn methods.
+
+    Args:
+        subject, settings, target: as in `attribution_pictures`.
+        family: the family's name.
+        names: the methods to draw (`keras_vis.registry.choices` of the family); default all.
+    """
+    spec = next(f for f in registry.FAMILIES if f.name == family)
+    names = list(registry.choices(spec) if names is None else names)
+    pictures = (_APART[spec.apart](subject, settings, target)
+                if spec.apart and spec.apart in names else [])
+    drawn = [name for name in names if name != spec.apart]
+    if not drawn:
+        return pictures, []
+    more, skipped = attribution_pictures(subject, settings, target, drawn)
+    return pictures + more, skipped
 
 
 def occlusion_patch(subject, settings):
