@@ -53,7 +53,7 @@ def figures(explained):
         raise ValueError(f"The demo model should support every CAM method: {skipped}")
     relevance, _ = techniques.attribution_pictures(explained, settings, None,
                                                    [m.name for m in group("lrp")])
-    occluded = techniques.occlusion_pictures(explained, settings)
+    occluded, _ = techniques.family_pictures(explained, settings, None, "occlusion")
     deconv = techniques.deconv_pictures(explained, settings)
     return {
         "filters.png": techniques.filter_pictures(explained, settings)[0].content,
