@@ -65,7 +65,8 @@ def _reference_maps(masks, rng):
     """Maps that are not explanations, to read the other rows against: noise and the true mask."""
     noise = rng.uniform(size=masks.shape).astype("float32")
     return {"random (reference)": noise,
-            "object mask (reference)": masks.astype("float32") + 1e-3 * noise}
+            # Ties within the mask broken by a little noise, in [0, 1] as a map must be.
+            "object mask (reference)": (masks.astype("float32") + 1e-3 * noise) / (1 + 1e-3)}
 
 
 def _score(model, images, labels, masks, maps, sizes):
@@ -140,7 +141,7 @@ def _diagnostics(model, images, labels, masks, scores, checks, few):
         f"{alone.mean_spearman[-1]:.2f}; with the whole cascade it ends at "
         f"{guided.mean_spearman[-1]:.2f}, while the top layers barely move it "
         f"({guided.mean_spearman[1]:.2f} with the classifier randomized, against "
-        f"{checks['saliency'].mean_spearman[1]:.2f} for vanilla gradients and "
+        f"{checks['vanilla'].mean_spearman[1]:.2f} for vanilla gradients and "
         f"{checks['gradcam'].mean_spearman[1]:.2f} for Grad-CAM). In this "
         f"{len(conv_layers(model))}-convolution network, guided backprop's maps follow the first "
         f"layer's filters more than the layers that decide the class."
@@ -173,7 +174,7 @@ def _expectations(scores, checks):
         lines.append(f"- {name} pointing game {hit:.1%}: {verdict} the expected "
                      f"≥ {POINTING_EXPECTED:.0%}.")
     layers = len(checks["guided"].layers)
-    for name in ("saliency", "gradcam", "guided"):
+    for name in ("vanilla", "gradcam", "guided"):
         result = checks[name]
         lines.append(
             f"- {name}: stays close through the top {_stays_through(result)} of {layers} "
@@ -181,7 +182,7 @@ def _expectations(scores, checks):
             f"randomized ({'changes' if result.passed else 'stays'})."
         )
     guided = _stays_through(checks["guided"])
-    others = max(_stays_through(checks["saliency"]), _stays_through(checks["gradcam"]))
+    others = max(_stays_through(checks["vanilla"]), _stays_through(checks["gradcam"]))
     if guided > others and checks["guided"].passed:
         lines.append("- As published, guided backprop stays close to the original far longer than "
                      "vanilla gradients and Grad-CAM; unlike the published figure, it does change "
@@ -282,7 +283,7 @@ accuracy {accuracy:.1%} on `keras_vis.demo.shapes({len(images)}, size={size}, se
   cumulatively, with their own initializers; a map "changes" when the correlation drops below 0.5.
 """
     sections = [
-        ("Localisation and deletion/insertion", localisation),
+        ("Localisation and faithfulness metrics", localisation),
         ("Cascading randomization (rank correlation with the original maps)", randomization),
         ("Against the expected results", _expectations(scores, checks)),
         ("Why the numbers differ where they do",

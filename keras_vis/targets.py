@@ -214,7 +214,8 @@ class Class(Target):
                 expected("logits", "None or False in a `Class` explained by a method that "
                          "scores the model's outputs", self.logits,
                          f"Output {self.output} ends in a {squash.__name__}, so the method sees "
-                         "no logits; pass `logits=True` to the method to score them.")
+                         "no logits; pass `logits=True` to the method to score them (methods "
+                         "without that option, such as deletion, score probabilities).")
             )
         sigmoid = sigmoid_output(model, self.output)
         apply = squash if (squash is not None and not logits and head == "linear") else None
