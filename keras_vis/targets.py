@@ -462,10 +462,12 @@ class Region(Target):
         mask = tf.cast(class_index, tf.float32)
         if self._opaque:  # `data` could not check the masks against an output it could not see
             size, given = tf.shape(values)[1:3], tf.shape(mask)[1:3]
-            tf.debugging.Assert(
+            checked = tf.debugging.Assert(
                 tf.reduce_all((given == size) | (given == 1)),
                 [expected("mask", f"at the resolution of output {self.output}", self.mask,
                           "Output (h, w) and mask (h, w):"), size, given])
+            with tf.control_dependencies([checked]):  # before the mask's first use fails
+                mask = tf.identity(mask)
         # NaN stands for the predicted pixels, which the argmax gives no gradient through.
         mask = tf.where(tf.math.is_nan(mask), tf.cast(predicted, tf.float32), mask)
         return tf.reduce_sum(values[..., self.class_index] * mask, axis=[1, 2])

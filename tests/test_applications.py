@@ -108,13 +108,18 @@ def test_nested_base_scorecam_and_layer_paths(models, images):
     assert_model_unchanged(model, before)
 
 
+# The heaviest families (hundreds of layers to trace) run with `-m slow`; the relevance rules of
+# every family are covered without tracing below.
+HEAVY = {"DenseNet121", "ResNet50", "ResNet50V2"}
+
 # Every class activation map and perturbation method of the registry, but classic CAM (it needs a
 # GAP -> Dense head; see above), on every family and the nested transfer model.
 PERTURBING_AND_CAM = [spec.name for spec in registry.METHODS
                       if spec.family in ("cam", "occlusion") and spec.name != "cam"]
 
 
-@pytest.mark.parametrize("name", sorted(BUILDERS))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in HEAVY else n
+                                  for n in sorted(BUILDERS)])
 def test_every_cam_and_perturbation_method_gives_finite_maps(name, models, images):
     model = models(name)
     before = model_state(model)
@@ -132,11 +137,6 @@ def test_relevance_rules_cover_every_layer(name, models):
     model = models(name)
     for composite in [rules.relevance_composite(c) for c in rules.COMPOSITES] + [rules.DEEPLIFT]:
         composite.plan(model, linear_head=True)
-
-
-# The heaviest families (hundreds of layers to trace) run with `-m slow`; their rules are covered
-# above without tracing.
-HEAVY = {"DenseNet121", "ResNet50", "ResNet50V2"}
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in HEAVY else n
