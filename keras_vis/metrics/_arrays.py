@@ -89,6 +89,16 @@ def to_masks(masks, shape, name="masks"):
     return array
 
 
+def pixel_ranks(maps, descending=True):
+    """Each pixel's place when each map's pixels are sorted by value: int `(N, H * W)`, 0 for the
+    highest value (the lowest with `descending=False`), ties broken by position."""
+    flat = maps.reshape(len(maps), -1)
+    order = np.argsort(-flat if descending else flat, axis=1, kind="stable")
+    ranks = np.empty_like(order)
+    np.put_along_axis(ranks, order, np.arange(flat.shape[1])[None, :], axis=1)
+    return ranks
+
+
 def class_codes(classes, count):
     """The per-image class codes a metric reports: int32 `(count,)`, -1 where the target is not a
     class (or scores regions rather than one class per image)."""

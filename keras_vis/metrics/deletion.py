@@ -17,7 +17,7 @@ from keras_vis._checks import check_positive_int, expected
 from keras_vis.attribution._copies import copy_scores
 from keras_vis.attribution._fill import FILL_FORMS, fill_images
 from keras_vis.attribution._inputs import prepare, resolve_classes
-from keras_vis.metrics._arrays import class_codes, to_maps
+from keras_vis.metrics._arrays import class_codes, pixel_ranks, to_maps
 from keras_vis.progress import check_progress
 
 DEFAULT_STEPS = 50
@@ -79,9 +79,7 @@ def _curves(kind, model, images, maps, target, *, steps, baseline, blur_sigma, b
     fill = _baseline(baseline, images, blur_sigma)
     count, height, width = maps.shape
     pixels = height * width
-    order = np.argsort(-maps.reshape(count, pixels), axis=1, kind="stable")
-    rank = np.empty_like(order)
-    np.put_along_axis(rank, order, np.arange(pixels)[None, :], axis=1)
+    rank = pixel_ranks(maps)
     changed = np.arange(steps + 1) * pixels // steps  # pixels removed/revealed at each step
     start, end = (images, fill) if kind == "deletion" else (fill, images)
 

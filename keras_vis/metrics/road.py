@@ -25,7 +25,7 @@ import scipy.sparse.linalg
 from keras_vis._checks import check_choice, check_number, check_positive_int, expected
 from keras_vis.attribution._copies import copy_scores
 from keras_vis.attribution._inputs import prepare, resolve_classes
-from keras_vis.metrics._arrays import class_codes, seed_entropy, to_maps
+from keras_vis.metrics._arrays import class_codes, pixel_ranks, seed_entropy, to_maps
 from keras_vis.progress import check_progress
 
 DEFAULT_PERCENTILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -250,10 +250,7 @@ def road(model, images, maps, target=None, *, percentiles=DEFAULT_PERCENTILES, o
     progress = check_progress(progress)
     count, height, width = maps.shape
     pixels = height * width
-    flat = maps.reshape(count, pixels)
-    ranking = np.argsort(-flat if order == "morf" else flat, axis=1, kind="stable")
-    rank = np.empty_like(ranking)
-    np.put_along_axis(rank, ranking, np.arange(pixels)[None, :], axis=1)
+    rank = pixel_ranks(maps, descending=order == "morf")
     removed_counts = np.minimum(np.floor(shares * pixels + 1e-9).astype(int), pixels - 1)
 
     def imputed_copies(image_index, copy_index):

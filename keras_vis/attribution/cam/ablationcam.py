@@ -1,22 +1,14 @@
 """Ablation-CAM (Desai & Ramaswamy, 2020): each channel weighted by the score lost without it."""
 
-import numbers
-
 import numpy as np
 import tensorflow as tf
 
 from keras_vis import steps
 from keras_vis._checks import expected
 from keras_vis.attribution._copies import _bar, _chunks
-from keras_vis.attribution.cam.base import BaseCAM
+from keras_vis.attribution.cam.base import ALL_CHANNELS, BaseCAM, check_channel_count
 from keras_vis.graph import Downstream
 from keras_vis.targets import Class, Region
-
-ALL_CHANNELS = "all"
-"""The `max_channels` that ablates every channel (also what `None` means)."""
-
-_MAX_CHANNELS = f"None (every channel), an integer >= 1 or {ALL_CHANNELS!r}"
-
 
 def check_max_channels(max_channels):
     """The number of channels to ablate, or `ALL_CHANNELS` (for `None` too).
@@ -25,14 +17,7 @@ def check_max_channels(max_channels):
         TypeError: for a value that is neither `None`, an integer nor a string.
         ValueError: for an integer below 1 or a string other than `"all"`.
     """
-    if max_channels is None or max_channels == ALL_CHANNELS:
-        return ALL_CHANNELS
-    if isinstance(max_channels, bool) or not isinstance(max_channels, numbers.Integral):
-        kind = ValueError if isinstance(max_channels, str) else TypeError
-        raise kind(expected("max_channels", _MAX_CHANNELS, max_channels))
-    if max_channels < 1:
-        raise ValueError(expected("max_channels", _MAX_CHANNELS, max_channels))
-    return int(max_channels)
+    return check_channel_count(max_channels, "max_channels", ALL_CHANNELS, "every channel")
 
 
 class AblationCAM(BaseCAM):

@@ -14,6 +14,7 @@ Two options apply to every variant:
 """
 
 import dataclasses
+import numbers
 
 import keras
 import numpy as np
@@ -32,6 +33,36 @@ AUGMENTATIONS = tuple((flip, zoom) for zoom in (1.0, 1.1, 0.9) for flip in (Fals
 is and mirrored left-right, at zoom 1.0, 1.1 and 0.9 about its centre. The image keeps its size: at
 zoom 1.1 its central 1/1.1 is enlarged to fill it (crop and resize), at zoom 0.9 it shrinks to 0.9
 of its size inside a border of the image's mean colour (pad and resize); both bilinear."""
+
+
+ALL_CHANNELS = "all"
+"""The channel count of a variant that works on every channel of the layer."""
+
+
+def check_channel_count(value, name, default, none_means):
+    """How many of the layer's channels a variant works on (Score-CAM's `max_maps`, Ablation-CAM's
+    `max_channels`): `default` for `None`, an integer >= 1, or `ALL_CHANNELS`.
+
+    Args:
+        value: the user's value.
+        name: the argument's name in error messages.
+        default: what `None` stands for.
+        none_means: `None`'s meaning, in error messages ("every channel").
+
+    Raises:
+        TypeError: for a value that is neither `None`, an integer nor a string.
+        ValueError: for an integer below 1 or a string other than `"all"`.
+    """
+    forms = f"None ({none_means}), an integer >= 1 or {ALL_CHANNELS!r}"
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, str)):
+        raise TypeError(expected(name, forms, value))
+    if value == ALL_CHANNELS:
+        return ALL_CHANNELS
+    if isinstance(value, str) or value < 1:
+        raise ValueError(expected(name, forms, value))
+    return int(value)
 
 
 @dataclasses.dataclass(frozen=True)

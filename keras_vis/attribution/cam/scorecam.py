@@ -1,24 +1,19 @@
 """Score-CAM (Wang et al., 2020) and its faster top-N variant (Faster-Score-CAM)."""
 
-import numbers
-
 import numpy as np
 
-from keras_vis._checks import expected
 from keras_vis.attribution._copies import copy_scores
 from keras_vis.attribution._fill import check_fill, fill_images, seen_through
 from keras_vis.attribution._maps import resize
-from keras_vis.attribution.cam.base import BaseCAM
+from keras_vis.attribution.cam.base import ALL_CHANNELS, BaseCAM, check_channel_count
 
 DEFAULT_MAX_MAPS = 64
 """Channels scored by default, those of highest activation variance (Faster-Score-CAM). One masked
 copy per channel and image is one forward pass: for two 96×96 images on two CPU cores, all 768
 channels of ConvNeXt-Tiny's last stage took 200 s, 64 took 31 s."""
 
-ALL_MAPS = "all"
+ALL_MAPS = ALL_CHANNELS
 """The `max_maps` that scores every channel, as in the paper."""
-
-_MAX_MAPS = f"None (at most {DEFAULT_MAX_MAPS} channels), an integer >= 1 or {ALL_MAPS!r}"
 
 
 def check_max_maps(max_maps):
@@ -28,15 +23,8 @@ def check_max_maps(max_maps):
         TypeError: for a value that is neither `None`, an integer nor a string.
         ValueError: for an integer below 1 or a string other than `"all"`.
     """
-    if max_maps is None:
-        return DEFAULT_MAX_MAPS
-    if isinstance(max_maps, bool) or not isinstance(max_maps, (numbers.Integral, str)):
-        raise TypeError(expected("max_maps", _MAX_MAPS, max_maps))
-    if max_maps == ALL_MAPS:
-        return ALL_MAPS
-    if isinstance(max_maps, str) or max_maps < 1:
-        raise ValueError(expected("max_maps", _MAX_MAPS, max_maps))
-    return int(max_maps)
+    return check_channel_count(max_maps, "max_maps", DEFAULT_MAX_MAPS,
+                               f"at most {DEFAULT_MAX_MAPS} channels")
 
 
 class ScoreCAM(BaseCAM):
