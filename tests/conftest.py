@@ -79,3 +79,34 @@ def tensorflow_warnings():
     logger.addHandler(handler)
     yield handler.messages
     logger.removeHandler(handler)
+
+
+@pytest.fixture
+def copy_batch_sizes(monkeypatch):
+    """The size of every batch of altered copies `keras_vis.attribution._copies` sends to the
+    engine during the test, in order."""
+    from keras_vis.attribution import _copies
+
+    sizes = []
+    real_get_engine = _copies.get_engine
+
+    def recording_get_engine(*args, **options):
+        step = real_get_engine(*args, **options)
+
+        def call(arrays, class_index, batch_size):
+            sizes.append(len(arrays[0]))
+            return step(arrays, class_index, batch_size=batch_size)
+
+        return call
+
+    monkeypatch.setattr(_copies, "get_engine", recording_get_engine)
+    return sizes
+
+
+def signed_gradient(model, images, target, **options):
+    """The raw input gradient of the target summed over the colour axis: `saliency` with nothing
+    taken away, to compare with a hand-derived gradient."""
+    import keras_vis
+
+    return keras_vis.saliency(model, images, target, method="vanilla", reduce="sum",
+                              normalize=False, **options)

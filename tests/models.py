@@ -214,3 +214,34 @@ def images(count=2, *, size=SIZE, channels=3, seed=0):
     """`count` float32 images with values in [0, 1]."""
     shape = (count, size, size, channels)
     return np.random.default_rng(seed).uniform(0, 1, shape).astype(np.float32)
+
+
+def linear_softmax(side, channels, rng):
+    """`side`×`side`×`channels` → flatten → dense(2, softmax) with random weights: a probability
+    that is an exact function of the pixels (`dense_probabilities`)."""
+    inputs = keras.Input((side, side, channels))
+    x = keras.layers.Flatten()(inputs)
+    outputs = keras.layers.Dense(2, activation="softmax", name="predictions")(x)
+    model = keras.Model(inputs, outputs)
+    kernel = rng.normal(size=(side * side * channels, 2)).astype("float32")
+    model.get_layer("predictions").set_weights([kernel, np.array([0.3, -0.2], "float32")])
+    return model
+
+
+def dense_probabilities(model, images):
+    """Naive softmax of a `linear_softmax` model's dense layer, written out in numpy (float64)."""
+    kernel, bias = model.get_layer("predictions").get_weights()
+    logits = np.asarray(images).reshape(len(images), -1).astype(np.float64) @ kernel + bias
+    logits -= logits.max(axis=1, keepdims=True)
+    return np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+
+
+def conv_gap_cnn(size):
+    """An image of `size` `(height, width)` → conv(relu, biases 1) → GAP → Dense(3, softmax): a
+    model whose every input size is its own (no flatten)."""
+    inputs = keras.Input(tuple(size) + (3,))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu",
+                            bias_initializer="ones")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(3, activation="softmax")(x)
+    return keras.Model(inputs, outputs)

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 from conftest import assert_model_unchanged, model_state
+from models import dense_probabilities, linear_softmax
 
 from keras_vis import engine
 from keras_vis.metrics import DropResult, average_drop
@@ -26,20 +27,7 @@ def sum_model():
 
 @pytest.fixture
 def linear_model(rng):
-    inputs = keras.Input((SIDE, SIDE, CHANNELS))
-    x = keras.layers.Flatten()(inputs)
-    outputs = keras.layers.Dense(2, activation="softmax", name="predictions")(x)
-    model = keras.Model(inputs, outputs)
-    kernel = rng.normal(size=(SIDE * SIDE * CHANNELS, 2)).astype("float32")
-    model.get_layer("predictions").set_weights([kernel, np.array([0.3, -0.2], "float32")])
-    return model
-
-
-def _probabilities(model, images):
-    kernel, bias = model.get_layer("predictions").get_weights()
-    logits = np.asarray(images).reshape(len(images), -1).astype(np.float64) @ kernel + bias
-    logits -= logits.max(axis=1, keepdims=True)
-    return np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    return linear_softmax(SIDE, CHANNELS, rng)
 
 
 def _sigmoid(z):
@@ -74,10 +62,10 @@ def test_matches_a_naive_reference_for_the_predicted_class(linear_model, rng):
     images = rng.uniform(0, 1, (5, SIDE, SIDE, CHANNELS)).astype("float32")
     maps = rng.uniform(0, 1, (5, SIDE, SIDE)).astype("float32")
     result = average_drop(linear_model, images, maps, batch_size=3)
-    predicted = _probabilities(linear_model, images).argmax(axis=1)
+    predicted = dense_probabilities(linear_model, images).argmax(axis=1)
     rows = np.arange(5)
-    y = _probabilities(linear_model, images)[rows, predicted]
-    o = _probabilities(linear_model, images * maps[..., None])[rows, predicted]
+    y = dense_probabilities(linear_model, images)[rows, predicted]
+    o = dense_probabilities(linear_model, images * maps[..., None])[rows, predicted]
     np.testing.assert_array_equal(result.classes, predicted)
     np.testing.assert_allclose(result.drops, np.maximum(y - o, 0) / y * 100, rtol=1e-4, atol=1e-4)
     np.testing.assert_array_equal(result.increased, o > y)
@@ -89,11 +77,11 @@ def test_a_baseline_fades_the_image_towards_it(linear_model, rng):
     result = average_drop(linear_model, images, maps, target=1, baseline="mean")
     fill = images.mean(axis=(1, 2), keepdims=True)
     seen = fill + maps[..., None] * (images - fill)
-    np.testing.assert_allclose(result.masked_scores, _probabilities(linear_model, seen)[:, 1],
+    np.testing.assert_allclose(result.masked_scores, dense_probabilities(linear_model, seen)[:, 1],
                                rtol=1e-5)
     result = average_drop(linear_model, images, maps, target=1, baseline=[0.5, -1.0])
     seen = np.array([0.5, -1.0]) + maps[..., None] * (images - np.array([0.5, -1.0]))
-    np.testing.assert_allclose(result.masked_scores, _probabilities(linear_model, seen)[:, 1],
+    np.testing.assert_allclose(result.masked_scores, dense_probabilities(linear_model, seen)[:, 1],
                                rtol=1e-5)
 
 

@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+from conftest import signed_gradient
 
 import keras_vis
 from keras_vis import engine, steps
@@ -35,11 +36,6 @@ def images(rng):
     return rng.random((2, 4, 4, 1), dtype=np.float32)
 
 
-def vanilla(model, images, target, **options):
-    return keras_vis.saliency(model, images, target, method="vanilla", reduce="sum",
-                              normalize=False, **options)
-
-
 def test_the_brief_example_explains_the_negative_label():
     inputs = keras.Input((4,))
     outputs = keras.layers.Dense(1, activation="sigmoid", kernel_initializer="ones",
@@ -58,22 +54,22 @@ def test_predicted_negative_scores_minus_the_logit(images):
 
 def test_saliency_of_a_negative_prediction_is_minus_the_weights(images):
     model = binary_model(bias=-20.0)
-    np.testing.assert_allclose(vanilla(model, images, None), -weight_map(2), rtol=1e-6)
+    np.testing.assert_allclose(signed_gradient(model, images, None), -weight_map(2), rtol=1e-6)
 
 
 def test_saliency_of_a_positive_prediction_is_the_weights(images):
     model = binary_model(bias=20.0)
-    np.testing.assert_allclose(vanilla(model, images, None), weight_map(2), rtol=1e-6)
+    np.testing.assert_allclose(signed_gradient(model, images, None), weight_map(2), rtol=1e-6)
 
 
 def test_a_mixed_batch_gets_each_sign_in_one_compiled_step(images):
     model = binary_model(bias=-float(logits_of(images, 0.0).mean()))
     signs = np.sign(logits_of(images, model.get_layer("dense").bias.numpy()[0]))
     assert sorted(signs) == [-1, 1]
-    maps = vanilla(model, images, None)
+    maps = signed_gradient(model, images, None)
     np.testing.assert_allclose(maps, signs[:, None, None] * weight_map(2), rtol=1e-6)
     traces = steps.trace_count(model)
-    swapped = vanilla(model, images[::-1], None)
+    swapped = signed_gradient(model, images[::-1], None)
     np.testing.assert_allclose(swapped, maps[::-1], rtol=1e-6)
     assert steps.trace_count(model) == traces
 
@@ -89,7 +85,7 @@ def test_negative_true_is_the_negative_label_whatever_the_prediction(images):
     model = binary_model(bias=20.0)
     result = engine.run(model, images, Class(0, negative=True))
     np.testing.assert_allclose(result.scores, -logits_of(images, 20.0), rtol=1e-5)
-    np.testing.assert_allclose(vanilla(model, images, Class(0, negative=True)), -weight_map(2),
+    np.testing.assert_allclose(signed_gradient(model, images, Class(0, negative=True)), -weight_map(2),
                                rtol=1e-6)
 
 
@@ -126,7 +122,7 @@ def test_probabilities_score_p_or_one_minus_p(images):
         result = engine.run(model, images, None, head="model")
         np.testing.assert_allclose(result.scores, np.where(p >= 0.5, p, 1.0 - p), rtol=1e-5)
         expected = sign * (p * (1 - p))[:, None, None] * weight_map(2)
-        np.testing.assert_allclose(vanilla(model, images, None, logits=False), expected,
+        np.testing.assert_allclose(signed_gradient(model, images, None, logits=False), expected,
                                    rtol=1e-4, atol=1e-7)
         negative = engine.run(model, images, Class(0, negative=True), head="model")
         np.testing.assert_allclose(negative.scores, 1.0 - p, rtol=1e-5)

@@ -4,6 +4,7 @@ scores."""
 import keras
 import numpy as np
 import pytest
+from conftest import signed_gradient
 import tensorflow as tf
 
 import keras_vis
@@ -35,11 +36,6 @@ def images(rng):
     return rng.random((2, 4, 4, 1), dtype=np.float32)
 
 
-def vanilla(model, images, target, **options):
-    return keras_vis.saliency(model, images, target, method="vanilla", reduce="sum",
-                              normalize=False, **options)
-
-
 def tape_gradient(images, score):
     """The gradient of `score(logits)` computed by hand from the linear logits, with a tape."""
     x = tf.constant(images.reshape(len(images), -1))
@@ -56,14 +52,14 @@ def sigmoid(z):
 @pytest.mark.parametrize("k", range(UNITS))
 def test_a_multi_label_sigmoid_label_is_explained_by_its_probability(images, k):
     model = dense_model("sigmoid")
-    maps = vanilla(model, images, Class(k, logits=False))
+    maps = signed_gradient(model, images, Class(k, logits=False))
     logits = images.reshape(2, -1) @ WEIGHTS + BIAS
     p = sigmoid(logits[:, k])
     by_hand = (p * (1 - p))[:, None, None] * WEIGHTS[:, k].reshape(4, 4)
     np.testing.assert_allclose(maps, by_hand, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(maps, tape_gradient(images, lambda z: tf.sigmoid(z[:, k])),
                                rtol=1e-5, atol=1e-7)
-    logit_maps = vanilla(model, images, Class(k))
+    logit_maps = signed_gradient(model, images, Class(k))
     np.testing.assert_allclose(logit_maps, np.broadcast_to(WEIGHTS[:, k].reshape(4, 4), maps.shape),
                                rtol=1e-6)
     assert not np.allclose(maps, logit_maps)
@@ -74,7 +70,7 @@ def test_a_multi_label_sigmoid_label_is_explained_by_its_probability(images, k):
 @pytest.mark.parametrize("separate", [False, True], ids=["fused", "softmax_layer"])
 def test_a_softmax_class_is_explained_by_its_probability(images, separate):
     model = dense_model("softmax", separate=separate)
-    maps = vanilla(model, images, Class(1, logits=False))
+    maps = signed_gradient(model, images, Class(1, logits=False))
     expected = tape_gradient(images, lambda z: tf.nn.softmax(z)[:, 1])
     np.testing.assert_allclose(maps, expected, rtol=1e-5, atol=1e-7)
     # By hand: dp_1/dx = p_1 (w_1 - sum_j p_j w_j).
@@ -83,14 +79,14 @@ def test_a_softmax_class_is_explained_by_its_probability(images, separate):
     by_hand = p[:, 1:2] * (WEIGHTS[:, 1][None] - p @ WEIGHTS.T)
     np.testing.assert_allclose(maps, by_hand.reshape(2, 4, 4), rtol=1e-5, atol=1e-7)
     # The model head scores the probabilities already: the same map.
-    np.testing.assert_allclose(vanilla(model, images, Class(1), logits=False), maps, rtol=1e-5,
+    np.testing.assert_allclose(signed_gradient(model, images, Class(1), logits=False), maps, rtol=1e-5,
                                atol=1e-7)
 
 
 def test_negative_binary_labels_are_explained_by_one_minus_p(images):
     model = dense_model("sigmoid", units=1)
     target = Class(0, negative=True, logits=False)
-    maps = vanilla(model, images, target)
+    maps = signed_gradient(model, images, target)
     np.testing.assert_allclose(maps, tape_gradient(images, lambda z: 1 - tf.sigmoid(z[:, 0])),
                                rtol=1e-5, atol=1e-7)
     p = sigmoid(images.reshape(2, -1) @ WEIGHTS[:, 0] + BIAS[0])
@@ -102,10 +98,10 @@ def test_negative_binary_labels_are_explained_by_one_minus_p(images):
 
 def test_the_index_stays_data_and_logits_select_the_step(images):
     model = dense_model("sigmoid")
-    vanilla(model, images, Class(0, logits=False))
+    signed_gradient(model, images, Class(0, logits=False))
     traced = steps.trace_count(model)
     for k in (1, 2, [2, 0]):
-        vanilla(model, images, Class(k, logits=False))
+        signed_gradient(model, images, Class(k, logits=False))
     assert steps.trace_count(model) == traced
     assert len({Class(0).key(), Class(0, logits=False).key(), Class(0, logits=True).key()}) == 3
     assert Class(0, logits=False).key() == Class(2, logits=False).key()
@@ -113,12 +109,12 @@ def test_the_index_stays_data_and_logits_select_the_step(images):
 
 def test_logits_true_follows_a_logit_method_and_refuses_a_probability_one(images):
     model = dense_model("softmax")
-    np.testing.assert_allclose(vanilla(model, images, Class(2, logits=True)),
-                               vanilla(model, images, Class(2)), rtol=1e-6)
+    np.testing.assert_allclose(signed_gradient(model, images, Class(2, logits=True)),
+                               signed_gradient(model, images, Class(2)), rtol=1e-6)
     with pytest.raises(ValueError, match=r"ends in a softmax.*pass `logits=True` to the method"):
         keras_vis.occlusion(model, images, Class(2, logits=True), patch=2, stride=2)
     with pytest.raises(ValueError, match="pass `logits=True` to the method"):
-        vanilla(model, images, Class(None, logits=True), logits=False)
+        signed_gradient(model, images, Class(None, logits=True), logits=False)
     occluded = keras_vis.occlusion(model, images, Class(2, logits=True), patch=2, stride=2,
                                    logits=True, normalize=False)
     np.testing.assert_allclose(
@@ -129,8 +125,8 @@ def test_logits_true_follows_a_logit_method_and_refuses_a_probability_one(images
 def test_an_output_without_squash_scores_the_same_either_way(images):
     model = dense_model(None)
     for logits in (True, False):
-        np.testing.assert_allclose(vanilla(model, images, Class(1, logits=logits), logits=logits),
-                                   vanilla(model, images, Class(1)), rtol=1e-6)
+        np.testing.assert_allclose(signed_gradient(model, images, Class(1, logits=logits), logits=logits),
+                                   signed_gradient(model, images, Class(1)), rtol=1e-6)
 
 
 def test_probability_targets_on_copies_and_resolved_targets(images):
@@ -144,7 +140,7 @@ def test_probability_targets_on_copies_and_resolved_targets(images):
     np.testing.assert_array_equal(resolved.index, classes)
     smooth = keras_vis.saliency(model, images, Class(1, logits=False), method="vanilla",
                                 smooth_samples=2, smooth_noise=0.0, reduce="sum", normalize=False)
-    np.testing.assert_allclose(smooth, vanilla(model, images, Class(1, logits=False)), rtol=1e-5,
+    np.testing.assert_allclose(smooth, signed_gradient(model, images, Class(1, logits=False)), rtol=1e-5,
                                atol=1e-7)
 
 

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import scipy.ndimage
 from conftest import assert_model_unchanged, model_state
+from models import dense_probabilities, linear_softmax
 
 from keras_vis import engine
 from keras_vis.metrics import deletion, energy_pointing, insertion, pointing_game
@@ -15,22 +16,7 @@ SIDE, CHANNELS = 4, 2
 
 @pytest.fixture
 def linear_model(rng):
-    """4×4×2 → flatten → dense(2, softmax): a probability that is an exact function of the pixels."""
-    inputs = keras.Input((SIDE, SIDE, CHANNELS))
-    x = keras.layers.Flatten()(inputs)
-    outputs = keras.layers.Dense(2, activation="softmax", name="predictions")(x)
-    model = keras.Model(inputs, outputs)
-    kernel = rng.normal(size=(SIDE * SIDE * CHANNELS, 2)).astype("float32")
-    model.get_layer("predictions").set_weights([kernel, np.array([0.3, -0.2], "float32")])
-    return model
-
-
-def _probabilities(model, images):
-    """Naive softmax of the dense layer, written out in numpy."""
-    kernel, bias = model.get_layer("predictions").get_weights()
-    logits = images.reshape(len(images), -1).astype(np.float64) @ kernel + bias
-    logits -= logits.max(axis=1, keepdims=True)
-    return np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    return linear_softmax(SIDE, CHANNELS, rng)
 
 
 def _reference_curves(model, images, maps, classes, steps, fill, kind):
@@ -43,7 +29,7 @@ def _reference_curves(model, images, maps, classes, steps, fill, kind):
             start, end = (image, fill[n]) if kind == "deletion" else (fill[n], image)
             altered = start.copy().reshape(SIDE * SIDE, CHANNELS)
             altered[chosen] = end.reshape(SIDE * SIDE, CHANNELS)[chosen]
-            curves[n, i] = _probabilities(model, altered.reshape(1, SIDE, SIDE, CHANNELS))[0, classes[n]]
+            curves[n, i] = dense_probabilities(model, altered.reshape(1, SIDE, SIDE, CHANNELS))[0, classes[n]]
     return curves
 
 
@@ -59,7 +45,7 @@ def test_deletion_curve_matches_the_definition(linear_model, rng):
     maps[0, :2] = 0.5  # ties are broken by position
     before = model_state(linear_model)
     result = deletion(linear_model, images, maps, steps=4, batch_size=3)
-    predicted = _probabilities(linear_model, images).argmax(axis=1)
+    predicted = dense_probabilities(linear_model, images).argmax(axis=1)
     expected = _reference_curves(linear_model, images, maps, predicted, 4, np.zeros_like(images), "deletion")
     np.testing.assert_array_equal(result.classes, predicted)
     np.testing.assert_allclose(result.curves, expected, rtol=1e-5, atol=1e-6)
@@ -91,8 +77,8 @@ def test_insertion_starts_from_a_gaussian_blur_and_ends_at_the_image(linear_mode
                   for c in range(CHANNELS)], axis=-1)
         for image in images
     ])
-    np.testing.assert_allclose(result.curves[:, 0], _probabilities(linear_model, blurred)[:, 0], rtol=1e-5)
-    np.testing.assert_allclose(result.curves[:, -1], _probabilities(linear_model, images)[:, 0], rtol=1e-5)
+    np.testing.assert_allclose(result.curves[:, 0], dense_probabilities(linear_model, blurred)[:, 0], rtol=1e-5)
+    np.testing.assert_allclose(result.curves[:, -1], dense_probabilities(linear_model, images)[:, 0], rtol=1e-5)
 
 
 def test_the_true_contributions_give_the_best_deletion_and_insertion_auc(linear_model, rng):
@@ -100,7 +86,7 @@ def test_the_true_contributions_give_the_best_deletion_and_insertion_auc(linear_
     # contribution first gives the lowest (highest) probability at every step: the optimal curve.
     images = rng.uniform(0, 1, (6, SIDE, SIDE, CHANNELS)).astype("float32")
     kernel = linear_model.get_layer("predictions").get_weights()[0].reshape(SIDE, SIDE, CHANNELS, 2)
-    classes = _probabilities(linear_model, images).argmax(axis=1)
+    classes = dense_probabilities(linear_model, images).argmax(axis=1)
     margin = kernel[..., classes] - kernel[..., 1 - classes]  # (H, W, C, N)
     perfect = np.einsum("nhwc,hwcn->nhw", images, margin)
     random_maps = rng.uniform(size=perfect.shape).astype("float32")

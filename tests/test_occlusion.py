@@ -5,17 +5,12 @@ import numpy as np
 import pytest
 import scipy.ndimage
 from conftest import assert_model_unchanged, model_state
+from models import conv_gap_cnn
 
-from keras_vis.attribution import _copies, apply_mask, occlusion, occlusion_mask
+from keras_vis.attribution import apply_mask, occlusion, occlusion_mask
 
 
-def small_cnn(size=(10, 9)):
-    inputs = keras.Input(size + (3,))
-    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu",
-                            bias_initializer="ones")(inputs)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    outputs = keras.layers.Dense(3, activation="softmax")(x)
-    return keras.Model(inputs, outputs)
+SIZE = (10, 9)  # the (height, width) of the images and of the model's input
 
 
 def naive_fill(fill, images):
@@ -59,7 +54,7 @@ def naive_occlusion(model, images, classes, patch, stride, fill):
      (3, 2, "blur"), ((2, 3), 2, "image"), (3, 3, "images")],
 )
 def test_occlusion_equals_a_naive_loop_over_patches(patch, stride, fill, rng):
-    model = small_cnn()
+    model = conv_gap_cnn(SIZE)
     images = rng.random((3, 10, 9, 3), dtype=np.float32)
     if fill in ("image", "images"):  # one fill image for all, or one per image
         fill = rng.random(images.shape[1:] if fill == "image" else images.shape, dtype=np.float32)
@@ -77,29 +72,17 @@ def test_occlusion_equals_a_naive_loop_over_patches(patch, stride, fill, rng):
 
 
 def test_predicted_class_is_that_of_the_unoccluded_image(rng):
-    model = small_cnn()
+    model = conv_gap_cnn(SIZE)
     images = rng.random((4, 10, 9, 3), dtype=np.float32)
     predicted = list(model.predict(images, verbose=0).argmax(-1))
     np.testing.assert_array_equal(occlusion(model, images, patch=3, stride=3),
                                   occlusion(model, images, predicted, patch=3, stride=3))
 
 
-def test_occluded_copies_are_batched_and_bounded(monkeypatch, rng):
-    model = small_cnn()
+def test_occluded_copies_are_batched_and_bounded(copy_batch_sizes, rng):
+    model = conv_gap_cnn(SIZE)
     images = rng.random((2, 10, 9, 3), dtype=np.float32)
-    sizes = []
-    real_get_engine = _copies.get_engine
-
-    def recording_get_engine(*args, **options):
-        step = real_get_engine(*args, **options)
-
-        def call(arrays, class_index, batch_size):
-            sizes.append(len(arrays[0]))
-            return step(arrays, class_index, batch_size=batch_size)
-
-        return call
-
-    monkeypatch.setattr(_copies, "get_engine", recording_get_engine)
+    sizes = copy_batch_sizes
     occlusion(model, images, 0, patch=2, stride=2, batch_size=8)
     positions = 5 * 5  # rows 0, 2, 4, 6, 8 and columns 0, 2, 4, 6, 7 (flush with the edge)
     assert sum(sizes) == 2 * positions
@@ -136,7 +119,7 @@ def test_mask_and_masked_image_follow_the_classic_recipe():
 
 
 def test_bad_arguments_raise_clear_errors(rng):
-    model = small_cnn()
+    model = conv_gap_cnn(SIZE)
     images = rng.random((2, 10, 9, 3), dtype=np.float32)
     before = model_state(model)
     cases = [

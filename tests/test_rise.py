@@ -5,20 +5,14 @@ import keras
 import numpy as np
 import pytest
 from conftest import assert_model_unchanged, model_state
+from models import conv_gap_cnn
 
 from keras_vis import rise, steps
-from keras_vis.attribution import _copies
 from keras_vis.attribution._inputs import prepare
 from keras_vis.attribution.rise import MASK_BLOCK, MaskSet, rise_maps, upsample
 
 
-def small_cnn(size=(12, 10)):
-    inputs = keras.Input(size + (3,))
-    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu",
-                            bias_initializer="ones")(inputs)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    outputs = keras.layers.Dense(3, activation="softmax")(x)
-    return keras.Model(inputs, outputs)
+SIZE = (12, 10)  # the (height, width) of the images and of the model's input
 
 
 def linear_model(weights, activation=None):
@@ -81,7 +75,7 @@ def naive_rise(model, images, classes, masks, p, fill):
 
 @pytest.mark.parametrize("fill", [None, 0.0, "images"])
 def test_rise_equals_a_naive_loop_over_its_masks(fill, rng):
-    model = small_cnn()
+    model = conv_gap_cnn(SIZE)
     images = rng.random((2, 12, 10, 3), dtype=np.float32)
     if fill == "images":
         fill = rng.random(images.shape, dtype=np.float32)
@@ -128,7 +122,7 @@ def test_linear_model_map_recovers_its_weight_pattern():
 
 
 def test_a_seed_gives_the_same_maps_whatever_the_batch_size(rng):
-    model = small_cnn()
+    model = conv_gap_cnn(SIZE)
     images = rng.random((2, 12, 10, 3), dtype=np.float32)
     options = dict(masks=MASK_BLOCK + 30, cell=3, progress=False)
     first = rise(model, images, seed=3, batch_size=64, **options)
@@ -140,7 +134,7 @@ def test_a_seed_gives_the_same_maps_whatever_the_batch_size(rng):
 
 
 def test_predicted_class_is_that_of_the_unmasked_image(rng):
-    model = small_cnn()
+    model = conv_gap_cnn(SIZE)
     images = rng.random((4, 12, 10, 3), dtype=np.float32)
     predicted = list(model.predict(images, verbose=0).argmax(-1))
     np.testing.assert_array_equal(rise(model, images, masks=20, seed=0, progress=False),
@@ -148,26 +142,17 @@ def test_predicted_class_is_that_of_the_unmasked_image(rng):
                                        progress=False))
 
 
-def test_copies_and_full_size_masks_are_bounded_by_the_batch_size(monkeypatch, rng):
-    model = small_cnn()
+def test_copies_and_full_size_masks_are_bounded_by_the_batch_size(copy_batch_sizes,
+                                                                 monkeypatch, rng):
+    model = conv_gap_cnn(SIZE)
     images = rng.random((3, 12, 10, 3), dtype=np.float32)
-    sizes, mask_counts = [], []
-    real_get_engine, real_call = _copies.get_engine, MaskSet.__call__
-
-    def recording_get_engine(*args, **options):
-        step = real_get_engine(*args, **options)
-
-        def call(arrays, class_index, batch_size):
-            sizes.append(len(arrays[0]))
-            return step(arrays, class_index, batch_size=batch_size)
-
-        return call
+    sizes, mask_counts = copy_batch_sizes, []
+    real_call = MaskSet.__call__
 
     def recording_call(self, indices):
         mask_counts.append(len(indices))
         return real_call(self, indices)
 
-    monkeypatch.setattr(_copies, "get_engine", recording_get_engine)
     monkeypatch.setattr(MaskSet, "__call__", recording_call)
     rise(model, images, 0, masks=50, cell=4, batch_size=16, progress=False)
     assert sum(sizes) == 3 * 50 and max(sizes) == 16 and len(sizes) == -(-150 // 16)
@@ -175,7 +160,7 @@ def test_copies_and_full_size_masks_are_bounded_by_the_batch_size(monkeypatch, r
 
 
 def test_bad_arguments_raise_clear_errors(rng):
-    model = small_cnn()
+    model = conv_gap_cnn(SIZE)
     images = rng.random((2, 12, 10, 3), dtype=np.float32)
     before = model_state(model)
     cases = [

@@ -2,10 +2,10 @@
 
 import time
 
-import keras
 import numpy as np
 import pytest
 from conftest import assert_model_unchanged, model_state
+from models import dense_probabilities, linear_softmax
 
 from keras_vis import engine
 from keras_vis.metrics import RoadResult, road
@@ -18,21 +18,7 @@ DIRECT, DIAGONAL = 1 / 6, 1 / 12
 
 @pytest.fixture
 def linear_model(rng):
-    """6×6×2 → flatten → dense(2, softmax): a probability exactly computable from the pixels."""
-    inputs = keras.Input((SIDE, SIDE, CHANNELS))
-    x = keras.layers.Flatten()(inputs)
-    outputs = keras.layers.Dense(2, activation="softmax", name="predictions")(x)
-    model = keras.Model(inputs, outputs)
-    kernel = rng.normal(size=(SIDE * SIDE * CHANNELS, 2)).astype("float32")
-    model.get_layer("predictions").set_weights([kernel, np.array([0.3, -0.2], "float32")])
-    return model
-
-
-def _probabilities(model, images):
-    kernel, bias = model.get_layer("predictions").get_weights()
-    logits = np.asarray(images).reshape(len(images), -1).astype(np.float64) @ kernel + bias
-    logits -= logits.max(axis=1, keepdims=True)
-    return np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    return linear_softmax(SIDE, CHANNELS, rng)
 
 
 def _naive_impute(image, removed):
@@ -133,7 +119,7 @@ def _reference_curves(model, images, maps, classes, percentiles, order):
             removed = np.zeros(SIDE * SIDE, bool)
             removed[ranking[: int(p * SIDE * SIDE + 1e-9)]] = True
             altered = _naive_impute(image, removed.reshape(SIDE, SIDE))
-            curves[n, i] = _probabilities(model, altered[None])[0, classes[n]]
+            curves[n, i] = dense_probabilities(model, altered[None])[0, classes[n]]
     return curves
 
 
@@ -146,7 +132,7 @@ def test_road_curve_matches_the_definition(linear_model, rng, order):
     before = model_state(linear_model)
     result = road(linear_model, images, maps, percentiles=percentiles, order=order, noise=0.0,
                   batch_size=5)
-    predicted = _probabilities(linear_model, images).argmax(axis=1)
+    predicted = dense_probabilities(linear_model, images).argmax(axis=1)
     expected = _reference_curves(linear_model, images, maps, predicted, percentiles, order)
     assert isinstance(result, RoadResult) and result.order == order
     np.testing.assert_array_equal(result.classes, predicted)
