@@ -12,7 +12,9 @@ a class index, one index per image, a callable on the model output, or a `Class`
 `Channel` or `Neuron` object. The user's model is never modified.
 
 `keras_vis.maximize` is the activation-maximization function; its objectives are in
-`keras_vis.objectives` and the rest of its machinery in `keras_vis.maximization`.
+`keras_vis.objectives` and the rest of its machinery (its step callbacks included) in
+`keras_vis.maximization`. `keras_vis.callbacks` holds the Keras training callbacks that log
+explanations to TensorBoard while a model trains.
 
 Names are imported on first use, so `import keras_vis` (and the `keras-vis` command's `--help`)
 does not pay for importing TensorFlow until a technique is called.
@@ -46,7 +48,7 @@ _FUNCTIONS = {
     "keras_vis.targets": ("Channel", "Class", "Neuron", "Region"),
 }
 _MODULES = {
-    "callbacks": "keras_vis.maximization.callbacks",
+    "callbacks": "keras_vis.callbacks",
     "datasets": "keras_vis.datasets",
     "demo": "keras_vis.demo",
     "io": "keras_vis.io",

@@ -115,6 +115,27 @@ def filters(model, layer, *, max_filters=64, max_channels=9, rgb=None, cols=None
     Returns:
         A `matplotlib.figure.Figure`.
     """
+    tiles, title = filter_tiles(model, layer, max_filters=max_filters, max_channels=max_channels,
+                                rgb=rgb)
+    return grid(tiles, cols=cols, titles=[str(i) for i in range(len(tiles))], cmap="gray",
+                tile_size=tile_size, suptitle=title)
+
+
+def filter_tiles(model, layer, *, max_filters=64, max_channels=9, rgb=None):
+    """The tiles `filters` draws for a 2D convolution layer, and their title.
+
+    Args:
+        model, layer, max_filters, max_channels, rgb: as in `filters`.
+
+    Returns:
+        `(tiles, title)`: one float32 tile per filter drawn, values in [0, 1] — `(kh, kw, 3)`
+        colour kernels, or grey `(rows, cols)` grids of channels with NaN in the 1-pixel gaps
+        between them — and a title naming the layer and what the tiles show.
+
+    Raises:
+        ValueError: for a layer that is not a 2D convolution, or `rgb=True` on a layer without 3
+            input channels.
+    """
     check_model(model)
     found = layer_of(model, layer)
     kernel = weights.filter_weights(model, found)
@@ -139,8 +160,7 @@ def filters(model, layer, *, max_filters=64, max_channels=9, rgb=None, cols=None
         inputs = f"first {channels} of {in_channels}" if channels < in_channels else f"all {in_channels}"
         what = f"{kh}×{kw} kernels, {inputs} input channels per tile"
     shown = f"first {count} of {out_channels}" if count < out_channels else f"{out_channels}"
-    return grid(tiles, cols=cols, titles=[str(i) for i in range(count)], cmap="gray",
-                tile_size=tile_size, suptitle=f"{found.name}: {shown} filters, {what}")
+    return tiles, f"{found.name}: {shown} filters, {what}"
 
 
 def feature_maps(model, image, layers, *, max_channels=16, cols=None, cmap="viridis",

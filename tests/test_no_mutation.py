@@ -18,6 +18,7 @@ import tensorflow as tf
 
 import keras_vis
 from conftest import assert_model_unchanged, model_state
+from keras_vis import callbacks as training_callbacks
 from keras_vis.attribution import (
     cam,
     deeplift,
@@ -144,10 +145,41 @@ CALLS = {
     "conv_layers": lambda s: conv_layers(s.model),
     "last_conv_layer": lambda s: last_conv_layer(s.model),
 }
+
+
+def logged_epoch(callback, s):
+    """What `fit` asks of a training callback around one epoch, without training."""
+    callback.set_model(s.model)
+    callback.set_params({"epochs": 1, "steps": 1, "verbose": 0})
+    callback.on_train_begin()
+    callback.on_epoch_end(0)
+    callback.on_train_end()
+
+
+# Every training callback of `keras_vis.callbacks` logging one epoch.
+CALLBACKS = {
+    "ExplainCallback": lambda s: training_callbacks.ExplainCallback(
+        (s.x, [0, 1]), methods=("guided", "gradcam", "lrp"), log_dir=s.folder),
+    "FeatureMapsCallback": lambda s: training_callbacks.FeatureMapsCallback(
+        s.x, [s.first_conv, s.last_conv], log_dir=s.folder),
+    "FiltersCallback": lambda s: training_callbacks.FiltersCallback(
+        [s.first_conv, s.last_conv], log_dir=s.folder),
+    "MaximizeCallback": lambda s: training_callbacks.MaximizeCallback(
+        objectives.class_logit(1), log_dir=s.folder, steps=2, transforms=()),
+    "FaithfulnessCallback": lambda s: training_callbacks.FaithfulnessCallback(
+        s.x, s.maps > 0.5, methods=("guided",), log_dir=s.folder),
+}
 # Every method of the registry by name as well, with its own defaults: a newly registered method
 # (a CAM variant, above all) is checked without a case written for it.
 EVERY = {**CALLS, **{f"method {name}": (lambda s, spec=spec: call(spec, s.model, s.x))
-                     for name, spec in METHOD_CASES.items()}}
+                     for name, spec in METHOD_CASES.items()},
+         **{f"callback {name}": (lambda s, make=make: logged_epoch(make(s), s))
+            for name, make in CALLBACKS.items()}}
+
+
+def test_every_training_callback_has_a_case():
+    assert set(CALLBACKS) == {name for name in training_callbacks.__all__
+                              if name.endswith("Callback")}
 
 
 def test_every_public_function_that_takes_a_model_has_a_case():
