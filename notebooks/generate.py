@@ -430,12 +430,112 @@ FAITHFULNESS = [
     "          f\"correlation {result.mean_spearman[-1]:.2f}, SSIM {result.mean_ssim[-1]:.2f}\")",
 ]
 
+TRAINING = [
+    "# Watching a model learn\n\n"
+    "Explanations are usually drawn once, on a finished model. Drawn during training they show "
+    "*when* a network starts to look at the object rather than at the background, and how its "
+    "filters take shape. The callbacks of `keras_vis.callbacks` log the same pictures and "
+    "metrics keras_vis computes, at the end of chosen epochs, into the TensorBoard log folder "
+    "`keras.callbacks.TensorBoard` writes; `tensorboard --logdir <folder>` shows them beside the "
+    "loss curves. This notebook trains the demo architecture from scratch on generated shapes "
+    "and reads the logs back with TensorBoard's own reader.",
+    "%matplotlib inline\n"
+    "import os\nimport shutil\nimport tempfile\n\n"
+    "# The test suite sets KERAS_VIS_FAST=1 to run this notebook with tiny step counts.\n"
+    "FAST = os.environ.get(\"KERAS_VIS_FAST\") == \"1\"\n\n"
+    "import keras\nimport numpy as np\n\n"
+    "from keras_vis import plot\n"
+    "from keras_vis.demo import SHAPE_CLASSES, shapes\n"
+    "from keras_vis.demo.train import build_model\n\n"
+    "log_dir = tempfile.mkdtemp(prefix=\"keras_vis_logs_\")  # use a folder of your own\n"
+    "keras.utils.set_random_seed(0)\n"
+    "train_images, train_labels, _ = shapes(256 if FAST else 4000, seed=1)\n"
+    "val_images, val_labels, val_masks = shapes(16 if FAST else 64, seed=2)\n"
+    "x, x_val = train_images.astype(\"float32\"), val_images.astype(\"float32\")\n"
+    "model = build_model()\n"
+    "model.compile(keras.optimizers.Adam(2e-3), \"sparse_categorical_crossentropy\",\n"
+    "              metrics=[\"accuracy\"])",
+    "## The callbacks\n\n"
+    "- `ExplainCallback`: Grad-CAM and guided backprop of eight validation images, for their "
+    "true classes, drawn over the images;\n"
+    "- `FaithfulnessCallback`: the pointing game and energy pointing of Grad-CAM on the object "
+    "masks the generated images come with;\n"
+    "- `FeatureMapsCallback` and `FiltersCallback`: what the first convolutions compute and "
+    "their kernels;\n"
+    "- `MaximizeCallback`: an image that maximizes each class, from the same random start at "
+    "every log, so the change is the model's.\n\n"
+    "Each compiles its steps once; the later epochs reuse them with the new weights.",
+    "from keras_vis.callbacks import (ExplainCallback, FaithfulnessCallback,\n"
+    "                                 FeatureMapsCallback, FiltersCallback, MaximizeCallback)\n"
+    "from keras_vis.maximization import objectives\n\n"
+    "epochs = 2 if FAST else 6\n"
+    "callbacks = [\n"
+    "    keras.callbacks.TensorBoard(log_dir),\n"
+    "    ExplainCallback((x_val[:8], val_labels[:8]), methods=(\"gradcam\", \"guided\"),\n"
+    "                    log_dir=log_dir),\n"
+    "    FaithfulnessCallback(x_val, val_masks, target=val_labels, log_dir=log_dir),\n"
+    "    FeatureMapsCallback(x_val[:2], [\"block1_conv1\", \"block2_conv1\"], max_channels=8,\n"
+    "                        log_dir=log_dir),\n"
+    "    FiltersCallback(\"block1_conv1\", log_dir=log_dir),\n"
+    "    MaximizeCallback(objectives.class_logit(range(len(SHAPE_CLASSES))), every=2,\n"
+    "                     steps=8 if FAST else 64, name=\"classes\", log_dir=log_dir),\n"
+    "]\n"
+    "history = model.fit(x, train_labels, validation_data=(x_val, val_labels), epochs=epochs,\n"
+    "                    batch_size=64, verbose=2, callbacks=callbacks)",
+    "## Reading the logs back\n\n"
+    "In Jupyter, `%load_ext tensorboard` and `%tensorboard --logdir <folder>` open the board "
+    "inline. Here the event files are read with TensorBoard's `EventAccumulator`: the pictures "
+    "are PNGs (a TensorFlow 2 summary is a tensor: width, height, then one PNG per picture) "
+    "under tags such as `explain/gradcam`, one step per epoch (the first epoch is step 0).",
+    "import io\n\nimport tensorflow as tf\nfrom PIL import Image\n"
+    "from tensorboard.backend.event_processing.event_accumulator import EventAccumulator\n\n"
+    "from keras_vis.callbacks import run_dir\n\n"
+    "logs = EventAccumulator(run_dir(log_dir), size_guidance={\"tensors\": 0})  # 0: keep all\n"
+    "logs.Reload()\n\n\n"
+    "def pictures(tag):\n"
+    "    \"\"\"{epoch: [the logged pictures]} of one tag.\"\"\"\n"
+    "    found = {}\n"
+    "    for event in logs.Tensors(tag):\n"
+    "        encoded = tf.make_ndarray(event.tensor_proto)[2:]  # after width and height: PNGs\n"
+    "        found[event.step] = [np.asarray(Image.open(io.BytesIO(png))) for png in encoded]\n"
+    "    return found\n\n\n"
+    "print(sorted(logs.Tags()[\"tensors\"]))",
+    "## Where the model looks, epoch by epoch\n\n"
+    "Rows: epochs; columns: the validation images with Grad-CAM for their true class. Early maps "
+    "spread over the background; as the model learns, they gather on the shapes.",
+    "gradcam = pictures(\"explain/gradcam\")\n"
+    "rows = sorted(gradcam)\n"
+    "tiles = [picture for step in rows for picture in gradcam[step][:6]]\n"
+    "plot.grid(tiles, cols=6, tile_size=1.5,\n"
+    "          titles=[f\"epoch {step + 1}\" if i == 0 else \"\" for step in rows for i in range(6)])",
+    "def scalars(tag):\n"
+    "    \"\"\"[(epoch, value)] of one scalar tag.\"\"\"\n"
+    "    return [(event.step + 1, float(tf.make_ndarray(event.tensor_proto)))\n"
+    "            for event in logs.Tensors(tag)]\n\n\n"
+    "for epoch, hits in scalars(\"faithfulness/gradcam/pointing_game\"):\n"
+    "    accuracy = history.history[\"val_accuracy\"][epoch - 1]\n"
+    "    print(f\"epoch {epoch}: Grad-CAM peaks on the object for {hits:.0%} of the validation \"\n"
+    "          f\"images (validation accuracy {accuracy:.0%})\")",
+    "## Filters and class images\n\n"
+    "The kernels of the first convolution after the first and the last epoch, and the images "
+    "that maximize each class logit (circle, square, triangle, cross, star) as training goes on.",
+    "filters = pictures(\"filters/block1_conv1\")\n"
+    "first, last = min(filters), max(filters)\n"
+    "plot.grid([filters[first][0], filters[last][0]], cols=2, tile_size=3,\n"
+    "          titles=[f\"epoch {first + 1}\", f\"epoch {last + 1}\"])",
+    "classes = pictures(\"maximize/classes\")\n"
+    "plot.grid([classes[step][0] for step in sorted(classes)], cols=len(classes), tile_size=3,\n"
+    "          titles=[f\"epoch {step + 1}\" for step in sorted(classes)])",
+    "shutil.rmtree(log_dir)  # the logs of this notebook are not kept",
+]
+
 NOTEBOOKS = {
     "01_inspect_model.ipynb": INSPECT,
     "02_explain_prediction.ipynb": EXPLAIN,
     "03_activation_maximization.ipynb": MAXIMIZE,
     "04_deconvnet.ipynb": DECONV,
     "05_faithfulness.ipynb": FAITHFULNESS,
+    "06_training_callbacks.ipynb": TRAINING,
 }
 
 
