@@ -24,7 +24,7 @@ from keras_vis.maximization import objectives
 from keras_vis.metrics import deletion
 from keras_vis.plot import overlay
 from keras_vis.report.pictures import enlarge
-from models import CLASSES, SIZE, images
+from models import CLASSES, SIZE, cnn, images
 
 TRACES = []
 
@@ -38,13 +38,9 @@ class CountingModel(keras.Model):
 
 
 def trainable_cnn():
-    inputs = keras.Input((SIZE, SIZE, 3))
-    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv1")(inputs)
-    x = keras.layers.MaxPooling2D(name="pool1")(x)
-    x = keras.layers.Conv2D(6, 3, padding="same", activation="relu", name="conv2")(x)
-    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
-    outputs = keras.layers.Dense(CLASSES, activation="softmax", name="predictions")(x)
-    model = CountingModel(inputs, outputs, name="trained")
+    """`models.cnn`, compiled, counting its train step's traces."""
+    plain = cnn()
+    model = CountingModel(plain.inputs, plain.outputs, name="trained")
     model.compile(keras.optimizers.Adam(0.05), "sparse_categorical_crossentropy")
     return model
 
