@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_vis import progress
+from keras_vis import progress, report
 from keras_vis.attribution import cam, integrated_gradients, occlusion, saliency
 from keras_vis.attribution.cam import scorecam
 from keras_vis.maximization import maximize, objectives
@@ -133,6 +133,30 @@ def test_maximize_and_report_steps_are_silenced_too(tiny_cnn, capsys):
         steps = Progress(2)
         steps.step("first")
         steps.finish()
+    assert capsys.readouterr() == ("", "")
+
+
+def test_a_report_shows_its_step_lines_only(tiny_cnn, images, capsys, long_jobs, monkeypatch):
+    def steps_with_a_long_job(subject, settings, target, progress):
+        progress.step("occlusion")
+        run_occlusion(tiny_cnn, images)  # would show its own bar outside the report
+        return []
+
+    monkeypatch.setattr(report, "_sections", steps_with_a_long_job)
+    report.build_report(report.make_subject(tiny_cnn, images))
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines()[0] == f"[{'-' * 20}] 1/{len(report.STEPS)} occlusion"
+    assert [line.split("] ")[1].split(" in ")[0] for line in err.splitlines()[1:]] == ["done"]
+    run_occlusion(tiny_cnn, images)  # the report is over: bars are back
+    assert capsys.readouterr().err.startswith("occlusion [")
+
+
+def test_report_steps_made_inside_silenced_stay_quiet_after_it(capsys):
+    with progress.silenced():
+        steps = Progress(1)
+    steps.step("first")
+    steps.finish()
     assert capsys.readouterr() == ("", "")
 
 

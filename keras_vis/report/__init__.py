@@ -17,6 +17,7 @@ from keras_vis import registry
 from keras_vis.inspect import summary
 from keras_vis.io import atomic_write
 from keras_vis.cli.parser import version
+from keras_vis.progress import silenced
 from keras_vis.report import page, techniques
 from keras_vis.report.pictures import Picture
 from keras_vis.report.progress import Progress
@@ -47,15 +48,26 @@ def build_report(subject, *, settings=None, target=None, progress=None):
         settings: a `Settings`; default `Settings()`.
         target: `None` to explain each image's predicted class, or a class index.
         progress: a `Progress` over `len(STEPS)` steps, or `None` for one that follows
-            `settings.progress`.
+            `settings.progress`. While it is live, the techniques' own progress bars stay quiet.
 
     Returns:
         The HTML document (str).
     """
     settings = settings or Settings()
     progress = progress or Progress(len(STEPS), enabled=settings.progress)
-    sections, notes = [], []
+    # Its line is the job's one progress display: the techniques' own bars stay quiet.
+    with silenced(progress.live):
+        sections = _sections(subject, settings, target, progress)
+    progress.finish()
+    footer = (f"Made with keras-vis {page.escape(version())} on "
+              f"{datetime.datetime.now():%Y-%m-%d %H:%M}.")
+    return page.page_html(f"keras-vis report: {subject.model_name}", _meta(subject, target),
+                          SECTIONS, sections, footer)
 
+
+def _sections(subject, settings, target, progress):
+    """The HTML of every section, each step announced on `progress`."""
+    sections, notes = [], []
     progress.step(STEPS[0])
     table = summary(subject.model)
     body = f'<div class="layers">{table._repr_html_()}</div>'
@@ -105,11 +117,7 @@ def build_report(subject, *, settings=None, target=None, progress=None):
 
     sections.append(page.section_html("notes", "Notes", None,
                                       _notes_html(subject, settings, notes)))
-    progress.finish()
-    footer = (f"Made with keras-vis {page.escape(version())} on "
-              f"{datetime.datetime.now():%Y-%m-%d %H:%M}.")
-    return page.page_html(f"keras-vis report: {subject.model_name}", _meta(subject, target),
-                          SECTIONS, sections, footer)
+    return sections
 
 
 def _meta(subject, target):

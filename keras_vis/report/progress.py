@@ -9,27 +9,32 @@ from keras_vis.progress import is_silenced
 class Progress:
     """Announces the steps of a job, one line each with a bar of the share done.
 
-    A step may print progress of its own below its line (the activation-maximization steps do,
-    and any technique that runs long shows its `keras_vis.progress` bar): each line is whole, so
-    a step's own bar never mixes with this one.
+    It is the one progress display of the job: `build_report` runs its steps inside
+    `keras_vis.progress.silenced()` while it is live, so the techniques' own bars (RISE's copies,
+    the maximization steps) do not draw inside it.
 
     Args:
         total: number of steps.
-        enabled: `False` prints nothing; nor does it inside `keras_vis.progress.silenced()`.
+        enabled: `False` prints nothing; nor does it when made inside
+            `keras_vis.progress.silenced()`.
         stream: where to write; default `sys.stderr`.
+
+    Attributes:
+        live: whether it writes, decided when it is made: `enabled`, and not made inside
+            `silenced()`.
     """
 
     WIDTH = 20
 
     def __init__(self, total, *, enabled=True, stream=None):
         self.total = total
-        self.enabled = enabled
+        self.live = enabled and not is_silenced()
         self.stream = stream
         self.done = 0
         self._started = time.perf_counter()
 
     def _write(self, text):
-        if self.enabled and not is_silenced():
+        if self.live:
             stream = self.stream or sys.stderr
             stream.write(text + "\n")
             stream.flush()
