@@ -17,10 +17,16 @@ a class index, one index per image, a callable on the model output, or a `Class`
 explanations to TensorBoard while a model trains.
 
 Names are imported on first use, so `import keras_vis` (and the `keras-vis` command's `--help`)
-does not pay for importing TensorFlow until a technique is called.
+does not pay for importing TensorFlow until a technique is called. When TensorFlow is then
+imported, the log lines its C++ libraries print (oneDNN, CPU instructions, CUDA libraries) are
+kept off stderr; set the environment variable `KERAS_VIS_VERBOSE=1` to see them.
 """
 
 import importlib as _importlib
+
+from keras_vis import _quiet
+
+_quiet.install_import_filter()
 
 __version__ = "0.1.0"
 

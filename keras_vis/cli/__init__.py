@@ -2,16 +2,16 @@
 
 `main(argv)` returns the exit code: 0 on success, 2 for a bad option, file, model or layer (one line
 on stderr, nothing written), 130 on Ctrl-C (only whole files written). TensorFlow is imported only
-once the command line has been parsed.
+once the command line has been parsed; the log lines of its C++ libraries are kept off stderr
+unless `--verbose` is given (see `keras_vis._quiet`).
 """
 
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from keras_vis.cli.parser import UsageError, build_parser  # noqa: E402
-from keras_vis.cli.wording import for_cli  # noqa: E402
+from keras_vis import _quiet
+from keras_vis.cli.parser import UsageError, build_parser
+from keras_vis.cli.wording import for_cli
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -40,6 +40,17 @@ def main(argv=None):
         return fail(error_line(error))
     except SystemExit as done:  # --help and --version
         return done.code if isinstance(done.code, int) else 0
+    if args.verbose or _quiet.verbose():
+        _quiet.remove_import_filter()
+        return run_command(args)
+    # Fewer lines to filter: TensorFlow then drops its info records once logging is set up.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with _quiet.filtered_stderr():
+        return run_command(args)
+
+
+def run_command(args):
+    """Runs the parsed command line `args`; returns the exit code, 2 or 130 as `main` says."""
     try:
         from keras_vis.cli.commands import run
 

@@ -34,6 +34,14 @@ class Parser(argparse.ArgumentParser):
     def error(self, message):
         raise UsageError(f"{message} (see `{self.prog} --help`)")
 
+    def parse_known_args(self, args=None, namespace=None):
+        # A mutually exclusive group would do, but argparse moves one out of its argument group
+        # ("output") when a subcommand copies the common options.
+        namespace, extras = super().parse_known_args(args, namespace)
+        if getattr(namespace, "quiet", False) and getattr(namespace, "verbose", False):
+            self.error("argument --verbose: not allowed with argument --quiet/-q")
+        return namespace, extras
+
 
 def _integer(minimum):
     def parse(text):
@@ -96,6 +104,9 @@ def _common_options():
                      help=f"folder the pictures are written to (default: {DEFAULT_OUT})")
     run.add_argument("--quiet", "-q", action="store_true",
                      help="no progress bars or information lines")
+    run.add_argument("--verbose", action="store_true",
+                     help="also show TensorFlow's own log lines (oneDNN, CPU instructions, CUDA "
+                          "libraries, devices), hidden by default; not with --quiet")
     run.add_argument("--batch-size", type=_positive, metavar="N", help="images per compiled call")
     run.add_argument("--seed", type=_non_negative, metavar="N",
                      help="seed of random starts and noise")
