@@ -22,9 +22,9 @@ as the child process.
 """
 
 import contextlib
+import importlib.util
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -170,21 +170,12 @@ class _TensorFlowFinder:
         if name != "tensorflow":
             return None
         remove_import_filter()
-        spec = _find_elsewhere(name, path, target)
+        # Asked again without this finder, since `sys.meta_path` just changed under the import's
+        # loop over it.
+        spec = importlib.util.find_spec(name)
         if spec is not None and not verbose() and hasattr(spec.loader, "exec_module"):
             spec.loader = _CapturingLoader(spec.loader)
         return spec
-
-
-def _find_elsewhere(name, path, target):
-    """The spec the other finders give; asked here, since `sys.meta_path` just changed under the
-    import's loop over it."""
-    for finder in list(sys.meta_path):
-        find_spec = getattr(finder, "find_spec", None)
-        spec = find_spec(name, path, target) if find_spec is not None else None
-        if spec is not None:
-            return spec
-    return None
 
 
 def install_import_filter():
@@ -208,21 +199,6 @@ def _is_process_stderr():
         return False
 
 
-@contextlib.contextmanager
-def _sigint_ignored():
-    """SIGINT ignored in the block, so that a child started in it ignores it too (a Ctrl-C at the
-    terminal reaches every process of the command)."""
-    try:
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 def _start_relay():
     """The child process that copies its stdin to the current descriptor 2 without log lines, or
     `None` if it cannot start."""
@@ -230,9 +206,10 @@ def _start_relay():
     if not sys.executable or not os.path.isfile(script):
         return None
     try:
-        with _sigint_ignored():
-            return subprocess.Popen([sys.executable, "-I", "-S", script], stdin=subprocess.PIPE,
-                                    stdout=subprocess.DEVNULL)
+        # Its own session: a Ctrl-C at the terminal reaches the command, not the relay, which
+        # still writes out what the command prints on its way out.
+        return subprocess.Popen([sys.executable, "-I", "-S", script], stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, start_new_session=True)
     except OSError:
         return None
 
@@ -275,8 +252,6 @@ def filtered_stderr():
 def relay(source=0, target=2):
     """Copies descriptor `source` to `target` without log lines until `source` ends; a `target`
     that closes (a pipe whose reader left) is skipped while `source` is still read to its end."""
-    with contextlib.suppress(ValueError):
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
     lines = LineFilter()
     writable = True
     while True:
