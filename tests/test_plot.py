@@ -170,6 +170,28 @@ def test_deeper_filters_are_grey_grids_of_input_channels(tiny_cnn):
         assert np.all(np.isnan(tile[3, :])) and np.all(np.isnan(tile[4:7, 4:7]))
 
 
+def test_filter_tiles_are_the_rescaled_kernels_with_a_title_of_what_they_show(tiny_cnn):
+    state = model_state(tiny_cnn)
+    kernel = tiny_cnn.get_layer("conv1").kernel.numpy()  # (3, 3, 3, 4)
+    tiles, title = plot.filter_tiles(tiny_cnn, "conv1", max_filters=3)
+    assert len(tiles) == 3 and all(tile.dtype == np.float32 for tile in tiles)
+    for index, tile in enumerate(tiles):
+        np.testing.assert_allclose(tile, rescaled(kernel[..., index]), atol=1e-6)
+    assert title == "conv1: first 3 of 4 filters, 3×3 RGB kernels"
+    grey, title = plot.filter_tiles(tiny_cnn, "conv2", max_channels=3)
+    second = tiny_cnn.get_layer("conv2").kernel.numpy()  # (3, 3, 4, 6)
+    assert len(grey) == 6 and grey[5].shape == (7, 7)
+    np.testing.assert_allclose(grey[5][4:7, 0:3], rescaled(second[:, :, :3, 5])[..., 2], atol=1e-6)
+    assert title == "conv2: 6 filters, 3×3 kernels, first 3 of 4 input channels per tile"
+    _, title = plot.filter_tiles(tiny_cnn, "conv2")
+    assert title.endswith("all 4 input channels per tile")
+    with pytest.raises(ValueError, match="3 input channels"):
+        plot.filter_tiles(tiny_cnn, "conv2", rgb=True)
+    with pytest.raises(ValueError, match="max_channels"):
+        plot.filter_tiles(tiny_cnn, "conv2", max_channels=0)
+    assert_model_unchanged(tiny_cnn, state)
+
+
 def test_filters_options_and_errors(tiny_cnn):
     assert len(image_axes(plot.filters(tiny_cnn, "conv1", rgb=False, max_filters=2))) == 2
     assert shown(image_axes(plot.filters(tiny_cnn, "conv1", rgb=False))[0]).ndim == 2
