@@ -10,7 +10,8 @@ import subprocess
 import sys
 
 HERE = pathlib.Path(__file__).resolve().parent
-BENCHMARKS = ("attribution", "ablation_cam", "rise", "maximize", "faithfulness", "memory")
+BENCHMARKS = ("attribution", "ablation_cam", "rise", "maximize", "faithfulness", "memory",
+              "scale")
 
 
 def main(argv=None):

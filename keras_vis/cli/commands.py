@@ -118,6 +118,10 @@ COMMANDS = {
 
 def run(args):
     """Runs the parsed command; returns the exit code."""
+    if args.command == "explain-dataset":  # shards, not pictures: a command of its own kind
+        from keras_vis.cli.dataset import explain_folder
+
+        return explain_folder(args)
     folder = inputs.out_dir(args.out, FIXED_FILES.get(args.command, ()))
     # Progress of the techniques goes to stderr: stdout carries only results (paths, the table).
     with contextlib.redirect_stdout(sys.stderr), progress.silenced(args.quiet):

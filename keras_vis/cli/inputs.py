@@ -16,12 +16,21 @@ from keras_vis.report.settings import Settings
 from keras_vis.report.subject import make_subject
 
 DEMO = "demo"
-# `--preprocess` names that are not applications: pictures with values 0–255 to model inputs.
-SCALINGS = {
-    "raw": io.no_preprocessing,
-    "unit": lambda pictures: pictures / 255.0,
-    "symmetric": lambda pictures: pictures / 127.5 - 1.0,
-}
+
+
+def to_unit(pictures):
+    """Pictures with values 0–255 scaled to [0, 1]."""
+    return pictures / 255.0
+
+
+def to_symmetric(pictures):
+    """Pictures with values 0–255 scaled to [-1, 1]."""
+    return pictures / 127.5 - 1.0
+
+
+# `--preprocess` names that are not applications: pictures with values 0–255 to model inputs
+# (named functions, so a resumed `explain-dataset` can tell them apart).
+SCALINGS = {"raw": io.no_preprocessing, "unit": to_unit, "symmetric": to_symmetric}
 # Which settings field `--layer` sets, for each command, and whether it takes several layers.
 LAYER_OPTION = {
     "filters": ("filter_layers", True),

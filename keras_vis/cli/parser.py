@@ -70,49 +70,112 @@ def _fraction(text):
     return value
 
 
+def _add_model_options(group):
+    group.add_argument("--model", metavar="SPEC",
+                       help="a .keras or .h5 model file, or a keras.applications name such as "
+                            "vgg16, resnet50v2, mobilenetv2 (default: the bundled demo model)")
+    group.add_argument("--weights", default="imagenet", metavar="W",
+                       help="for an application name: imagenet (downloaded by Keras once), none "
+                            "(random) or the path of a .weights.h5 file (default: imagenet)")
+    group.add_argument("--unsafe", action="store_true",
+                       help="load a model file even if it holds Python code (Lambda layers); only "
+                            "for files you trust")
+    group.add_argument("--preprocess", metavar="NAME",
+                       help="how 0-255 pictures become model inputs: raw (as they are), unit "
+                            "(/255), symmetric (to [-1, 1]) or an application name whose "
+                            "preprocess_input to use (default: the application's own, raw for "
+                            "files)")
+    group.add_argument("--class-names", metavar="FILE",
+                       help="a text file with one class name per line, in output order (the demo "
+                            "model has its own)")
+
+
+def _add_target_option(group):
+    group.add_argument("--target", metavar="CLASS",
+                       help="class to explain: an index, or a name when the model has class "
+                            "names (default: each image's predicted class)")
+
+
+def _add_run_options(group, out_help):
+    group.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
+                       help=f"{out_help} (default: {DEFAULT_OUT})")
+    group.add_argument("--quiet", "-q", action="store_true",
+                       help="no progress bars or information lines")
+    group.add_argument("--verbose", action="store_true",
+                       help="also show TensorFlow's own log lines (oneDNN, CPU instructions, CUDA "
+                            "libraries, devices), hidden by default; not with --quiet")
+    group.add_argument("--batch-size", type=_positive, metavar="N",
+                       help="images per compiled call")
+
+
 def _common_options():
     common = Parser(add_help=False)
     model = common.add_argument_group("model and images")
     model.add_argument("images", nargs="*", metavar="IMAGE",
                        help="image files to explain (default: the bundled sample images)")
-    model.add_argument("--model", metavar="SPEC",
-                       help="a .keras or .h5 model file, or a keras.applications name such as "
-                            "vgg16, resnet50v2, mobilenetv2 (default: the bundled demo model)")
-    model.add_argument("--weights", default="imagenet", metavar="W",
-                       help="for an application name: imagenet (downloaded by Keras once), none "
-                            "(random) or the path of a .weights.h5 file (default: imagenet)")
-    model.add_argument("--unsafe", action="store_true",
-                       help="load a model file even if it holds Python code (Lambda layers); only "
-                            "for files you trust")
-    model.add_argument("--preprocess", metavar="NAME",
-                       help="how 0-255 pictures become model inputs: raw (as they are), unit "
-                            "(/255), symmetric (to [-1, 1]) or an application name whose "
-                            "preprocess_input to use (default: the application's own, raw for "
-                            "files)")
-    model.add_argument("--class-names", metavar="FILE",
-                       help="a text file with one class name per line, in output order (the demo "
-                            "model has its own)")
+    _add_model_options(model)
     what = common.add_argument_group("what to show")
     what.add_argument("--layer", action="append", metavar="NAME",
                       help="layer name (nested layers as outer/inner); repeat for several "
                            "(default: chosen from the model)")
-    what.add_argument("--target", metavar="CLASS",
-                      help="class to explain: an index, or a name when the model has class names "
-                           "(default: each image's predicted class)")
+    _add_target_option(what)
     run = common.add_argument_group("output")
-    run.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
-                     help=f"folder the pictures are written to (default: {DEFAULT_OUT})")
-    run.add_argument("--quiet", "-q", action="store_true",
-                     help="no progress bars or information lines")
-    run.add_argument("--verbose", action="store_true",
-                     help="also show TensorFlow's own log lines (oneDNN, CPU instructions, CUDA "
-                          "libraries, devices), hidden by default; not with --quiet")
-    run.add_argument("--batch-size", type=_positive, metavar="N", help="images per compiled call")
+    _add_run_options(run, "folder the pictures are written to")
     run.add_argument("--seed", type=_non_negative, metavar="N",
                      help="seed of random starts and noise")
     run.add_argument("--display-size", type=_positive, metavar="PX",
                      help="enlarge smaller pictures to at least this many pixels (default 128)")
     return common
+
+
+STRATEGIES = ("none", "mirrored", "multi-worker")
+DATASET_DTYPES = ("float16", "float32")
+
+
+def _add_dataset_command(commands):
+    """`explain-dataset`: the maps of a folder of images, in resumable shards, on one or many
+    workers."""
+    parser = commands.add_parser("explain-dataset", help=DATASET_HELP, description=DATASET_HELP,
+                                 epilog=DATASET_EPILOG,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    model = parser.add_argument_group("model and images")
+    model.add_argument("folder", metavar="FOLDER",
+                       help="a folder of image files, read recursively in sorted order")
+    _add_model_options(model)
+    what = parser.add_argument_group("what to compute")
+    what.add_argument("--method", default="gradcam", choices=registry.known_names(),
+                      metavar="METHOD",
+                      help="the attribution method, by its registry name (default: gradcam)")
+    what.add_argument("--layer", action="append", metavar="NAME",
+                      help="the layer of a method that takes one (a CAM's convolution)")
+    _add_target_option(what)
+    run = parser.add_argument_group("output")
+    _add_run_options(run, "folder the shards and index.json are written to; run again with "
+                          "the same folder to resume")
+    run.add_argument("--shard-size", type=_positive, default=256, metavar="N",
+                     help="images per shard file (default: 256)")
+    run.add_argument("--dtype", choices=DATASET_DTYPES, default="float16",
+                     help="of the stored maps (default: float16)")
+    run.add_argument("--overwrite", action="store_true",
+                     help="delete the maps already in --out (a worker: its own) and start again")
+    where = parser.add_argument_group("devices and workers")
+    where.add_argument("--strategy", choices=STRATEGIES, default="none",
+                       help="none: the default device; mirrored: every local GPU "
+                            "(MirroredStrategy); multi-worker: MultiWorkerMirroredStrategy over "
+                            "the cluster in TF_CONFIG (restart all workers after a failure)")
+    where.add_argument("--tf-config", action="store_true",
+                       help="this process is one worker of the cluster in TF_CONFIG, not "
+                            "connected to the others: each explains its own shards and can be "
+                            "restarted on its own; the chief merges the indices")
+    return parser
+
+
+DATASET_HELP = "explain a folder of images into resumable shards, on one or many workers"
+DATASET_EPILOG = """examples:
+  keras-vis explain-dataset photos/ --model vgg16 --out maps
+  TF_CONFIG='{"cluster": {"worker": ["host1:2222", "host2:2222"]},
+              "task": {"type": "worker", "index": 0}}' \\
+    keras-vis explain-dataset /shared/photos --tf-config --out /shared/maps"""
 
 
 def _add_maximize_options(parser):
@@ -169,6 +232,7 @@ COMMANDS = {
     **{family.name: registry.command_help(family) for family in registry.FAMILIES},
     "deconv": "project a layer's strongest activation back to pixels (Zeiler-Fergus deconvnet)",
     "report": "run everything and write one self-contained HTML page",
+    "explain-dataset": DATASET_HELP,
 }
 
 
@@ -196,7 +260,11 @@ def build_parser():
     common = _common_options()
     sub = {}
     for name, summary in COMMANDS.items():
-        sub[name] = commands.add_parser(name, parents=[common], help=summary, description=summary)
+        if name == "explain-dataset":
+            sub[name] = _add_dataset_command(commands)
+        else:
+            sub[name] = commands.add_parser(name, parents=[common], help=summary,
+                                            description=summary)
     sub["filters"].add_argument("--max-filters", type=_positive, metavar="N", dest="max_filters",
                                 help="kernels drawn per layer (default 32)")
     sub["features"].add_argument("--channels", type=_positive, metavar="N",

@@ -23,6 +23,8 @@ OPTIONS = {
     "seed": "--seed",
     "composite": "--composite",
     "class_names": "--class-names",
+    "out_dir": "--out",
+    "dataset": "FOLDER",
 }
 # Library arguments set by an option that only some commands take (`size` is `--size` in
 # `maximize` and `report`); a command's own options decide.
@@ -32,11 +34,17 @@ COMMAND_OPTIONS = {
     "threshold": "--threshold",
     "size": "--size",
     "max_maps": "--score-cam-maps",
+    "method": "--method",
+    "shard_size": "--shard-size",
+    "dtype": "--dtype",
+    "strategy": "--strategy",
+    "cluster_resolver": "--tf-config",
 }
 # Python spellings of a whole call, and what a command-line user does instead.
 PHRASES = {
     "`keras_vis.summary(model)`": "`keras-vis summary`",
     "`safe_mode=False` (`--unsafe` on the command line)": "`--unsafe`",
+    "`overwrite=True`": "`--overwrite`",
 }
 
 _IN_CODE = re.compile(r"`(\w+)=([^`]*)`")  # `weights=None`, `weights='path/x.weights.h5'`

@@ -1,10 +1,12 @@
 """The kinds of dataset `explain_dataset` reads, streamed as numpy batches.
 
-Every source yields dicts with `images` `(n, H, W, C)` and, where the dataset has them, `labels`
-`(n,)` int, `masks` `(n, H, W)` and `paths` `(n,)`; `n` is the requested batch size except for the
-last batch. Nothing larger than one batch is held in memory.
+Every source yields, for one worker's `Share` of the dataset, dicts with `positions` `(n,)` (each
+image's place in the dataset), `images` `(n, H, W, C)` and, where the dataset has them, `labels`
+`(n,)` int, `masks` `(n, H, W)` and `paths` `(n,)`; `n` is at most the requested batch size and no
+batch straddles two shards. Nothing larger than one batch is held in memory.
 """
 
+import dataclasses
 import os
 import pathlib
 
@@ -27,6 +29,33 @@ def _class_labels(labels):
         raise ValueError(expected("labels", "integer class labels (n,) or one-hot labels (n, K)",
                                   labels))
     return labels
+
+
+@dataclasses.dataclass(frozen=True)
+class Share:
+    """Which shards one worker explains: those numbered `worker`, `worker + workers`, ...
+
+    Shard `n` always holds the images `n * shard_size` to `(n + 1) * shard_size - 1`, whatever the
+    number of workers, so every share is deterministic and the shards of all workers interleave
+    back into dataset order.
+    """
+
+    shard_size: int
+    workers: int = 1
+    worker: int = 0
+
+    def owns(self, number):
+        return number % self.workers == self.worker
+
+    def numbers(self, count):
+        """The numbers of this worker's shards of a dataset of `count` images."""
+        return range(self.worker, -(-count // self.shard_size), self.workers)
+
+    def images(self, count):
+        """How many of `count` images this worker explains (`None` for an unknown count)."""
+        if count is None:
+            return None
+        return sum(min(self.shard_size, count - n * self.shard_size) for n in self.numbers(count))
 
 
 def _fields(parts):
@@ -52,9 +81,11 @@ class ArraySource:
         self.has_labels = len(parts) > 1
         self.has_masks = len(parts) > 2
 
-    def batches(self, size):
-        for start in range(0, self.count, size):
-            yield _fields([p[start:start + size] for p in self.parts])
+    def batches(self, size, share):
+        return _shard_batches(self, size, share)
+
+    def read(self, start, stop):
+        return _fields([p[start:stop] for p in self.parts])
 
 
 class TensorFlowSource:
@@ -76,9 +107,17 @@ class TensorFlowSource:
         self.has_labels = len(specs) > 1
         self.has_masks = len(specs) > 2
 
-    def batches(self, size):
-        for element in self.dataset.batch(size).prefetch(1).as_numpy_iterator():
-            yield _fields(element if isinstance(element, tuple) else (element,))
+    def batches(self, size, share):
+        """Streams the dataset, keeping the elements of `share`'s shards: the others are still
+        read (a `tf.data` pipeline has no random access) but never explained."""
+        shard_size, workers, worker = (tf.constant(v, tf.int64) for v in dataclasses.astuple(share))
+        owned = self.dataset.enumerate()
+        if share.workers > 1:
+            owned = owned.filter(lambda position, _: (position // shard_size) % workers == worker)
+        for positions, element in owned.batch(size).prefetch(1).as_numpy_iterator():
+            batch = _fields(element if isinstance(element, tuple) else (element,))
+            batch["positions"] = positions
+            yield from _split_at_shards(batch, share.shard_size)
 
 
 class FolderSource:
@@ -98,13 +137,36 @@ class FolderSource:
         self.count = len(self.paths)
         self.has_labels = self.has_masks = False
 
-    def batches(self, size):
+    def batches(self, size, share):
+        return _shard_batches(self, size, share)
+
+    def read(self, start, stop):
         from keras_vis.io import load_image
 
-        for start in range(0, self.count, size):
-            paths = self.paths[start:start + size]
-            images = np.stack([load_image(self.folder / p, self.target_size) for p in paths])
-            yield {"images": images, "paths": np.array(paths)}
+        paths = self.paths[start:stop]
+        images = np.stack([load_image(self.folder / p, self.target_size) for p in paths])
+        return {"images": images, "paths": np.array(paths)}
+
+
+def _shard_batches(source, size, share):
+    """The batches of `share`'s shards of a source that reads any range of images: the other
+    shards are skipped without being read."""
+    for number in share.numbers(source.count):
+        start = number * share.shard_size
+        stop = min(start + share.shard_size, source.count)
+        for first in range(start, stop, size):
+            last = min(first + size, stop)
+            batch = source.read(first, last)
+            batch["positions"] = np.arange(first, last, dtype=np.int64)
+            yield batch
+
+
+def _split_at_shards(batch, shard_size):
+    """`batch` cut wherever its images pass from one shard to the next."""
+    numbers = batch["positions"] // shard_size
+    cuts = np.flatnonzero(np.diff(numbers)) + 1
+    for start, stop in zip([0, *cuts], [*cuts, len(numbers)]):
+        yield {key: value[start:stop] for key, value in batch.items()}
 
 
 def open_source(dataset, model):
@@ -119,16 +181,3 @@ def open_source(dataset, model):
     if isinstance(dataset, np.ndarray) or tf.is_tensor(dataset):
         return ArraySource([dataset])
     raise TypeError(expected("dataset", _WHAT, dataset))
-
-
-def aligned(batches, batch_size, shard_size):
-    """Re-cuts `batches` so that no batch straddles a shard boundary (every `shard_size` images)."""
-    position = 0
-    for batch in batches:
-        count = len(batch["images"])
-        start = 0
-        while start < count:
-            take = min(count - start, batch_size, shard_size - position % shard_size)
-            yield {key: value[start:start + take] for key, value in batch.items()}
-            start += take
-            position += take

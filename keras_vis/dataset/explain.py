@@ -1,4 +1,4 @@
-"""Explaining a whole dataset: maps streamed to resumable shards, optionally across devices."""
+"""Explaining a whole dataset: maps streamed to resumable shards, across devices and workers."""
 
 import hashlib
 import numbers
@@ -10,9 +10,10 @@ import tensorflow as tf
 from keras_vis import engine
 from keras_vis._checks import (check_choice, check_model, check_positive_int, expected,
                                to_float_batch)
-from keras_vis.dataset._sources import aligned, open_source
-from keras_vis.dataset._store import ShardStore
-from keras_vis.dataset.summary import dataset_summary, outside_share
+from keras_vis.dataset._sources import Share, open_source
+from keras_vis.dataset._store import ShardStore, read_index
+from keras_vis.dataset._workers import find_worker, wait_and_merge
+from keras_vis.dataset.summary import dataset_summary, outside_share, summarise_shards
 from keras_vis.metrics._arrays import to_maps, to_masks
 from keras_vis.metrics._methods import describe_option, method_name, resolve_method
 from keras_vis.progress import Bar, check_progress, silenced
@@ -44,11 +45,13 @@ def _replica_bounds(count, replicas):
 
 
 def _distributed(strategy, explain, count):
-    """Runs `explain(start, stop)` for each replica's share of `count` images under `strategy`."""
-    replicas = strategy.num_replicas_in_sync
+    """Runs `explain(start, stop)` for each of this worker's replicas' share of `count` images
+    under `strategy` (the other workers' replicas explain other shards)."""
+    replicas = len(strategy.extended.worker_devices)
     bounds = _replica_bounds(count, replicas)
+    # Replica ids run worker by worker, so this worker's replicas are the ids modulo `replicas`.
     shares = strategy.experimental_distribute_values_from_function(
-        lambda context: tf.constant(bounds[context.replica_id_in_sync_group:][:2]))
+        lambda context: tf.constant(bounds[context.replica_id_in_sync_group % replicas:][:2]))
 
     def replica(share):
         start, stop = (int(b) for b in share.numpy())
@@ -58,17 +61,15 @@ def _distributed(strategy, explain, count):
     local = [strategy.experimental_local_results(part) for part in parts]
     if len(local[0]) != replicas:
         raise ValueError(
-            expected("strategy", "a strategy whose replicas all run in this process (e.g. "
-                     "MirroredStrategy over local devices)", strategy,
-                     "For several workers, give each worker its part of the data "
-                     "(`dataset.shard(workers, index)`) and its own `out_dir`.")
-        )
+            expected("strategy", "a strategy whose replicas run on this worker's own devices (e.g. "
+                     "MirroredStrategy or MultiWorkerMirroredStrategy)", strategy))
     return tuple(np.concatenate([t.numpy() for t in part if t.shape[0]]) for part in local)
 
 
 def explain_dataset(model, dataset, method="gradcam", *, out_dir, target=None, batch_size=32,
-                    shard_size=256, dtype="float16", preprocess=None, strategy=None, progress=True,
-                    overwrite=False, on_shard=None, **options):
+                    shard_size=256, dtype="float16", preprocess=None, strategy=None,
+                    cluster_resolver=None, progress=True, overwrite=False, on_shard=None,
+                    **options):
     """Computes the maps of a whole dataset into resumable shards, and summarises where they lie.
 
     The dataset is streamed `batch_size` images at a time; every `shard_size` images are written
@@ -77,6 +78,13 @@ def explain_dataset(model, dataset, method="gradcam", *, out_dir, target=None, b
     and only the shards the index does not list are computed; the images of listed shards are
     re-read only to check, by a SHA-1, that the dataset has not changed (so the dataset must be
     read in a fixed order: no unseeded shuffling).
+
+    On a cluster (a `MultiWorkerMirroredStrategy`, or a `cluster_resolver`), start the same call
+    on every worker with the same `out_dir` on a shared file system: worker `i` of `n` explains
+    shards `i`, `i + n`, `i + 2n`, ... and writes them with its own index
+    `index-worker-<i>-of-<n>.json`; the chief (worker 0) then waits for every worker's index to
+    be complete and merges them into `index.json`, which `load_maps` reads. A worker that
+    stopped resumes its own shards when its command is started again.
 
     Each shard holds `maps` `(n, H, W)` (`dtype`), `indices` (dataset positions), `classes` (the
     class explained), `predicted` (the model's class), `scores` (the model's output for the
@@ -105,8 +113,16 @@ def explain_dataset(model, dataset, method="gradcam", *, out_dir, target=None, b
         preprocess: a function applied to each batch of images before the model sees them (e.g.
             `keras.applications.vgg16.preprocess_input`); `None` for none.
         strategy: a `tf.distribute.Strategy` (e.g. `MirroredStrategy` over several GPUs): each
-            batch is split across its replicas with `strategy.run`; the maps are the same as
-            without it.
+            batch is split across this worker's replicas with `strategy.run`; the maps are the
+            same as without it. A `MultiWorkerMirroredStrategy` also says, through its cluster
+            resolver (`TF_CONFIG`), which worker this process is. Its workers are connected by
+            TensorFlow's coordination service, which stops a restarted worker from rejoining
+            while the others run: after a failure, restart them all (each resumes its own
+            shards), or run the workers unconnected with `cluster_resolver`.
+        cluster_resolver: a `tf.distribute.cluster_resolver.ClusterResolver` (e.g.
+            `TFConfigClusterResolver()`) saying which worker of which cluster this process is,
+            without connecting the workers: each can fail and be restarted on its own. Takes
+            precedence over the strategy's resolver.
         progress: show a progress bar over the images on stderr once the job has run two
             seconds (unless inside `keras_vis.progress.silenced()`); the method's own bars stay
             quiet.
@@ -115,7 +131,8 @@ def explain_dataset(model, dataset, method="gradcam", *, out_dir, target=None, b
         **options: keyword options for the method (e.g. `layer="block5_conv3"`).
 
     Returns:
-        The `DatasetSummary` of all the maps in `out_dir` (see `dataset_summary`).
+        The `DatasetSummary` of all the maps in `out_dir` (see `dataset_summary`); on a worker
+        other than the chief, of that worker's maps (`None` if the dataset left it none).
 
     Raises:
         ValueError, TypeError: for a dataset, target or option that cannot work (before anything
@@ -136,13 +153,15 @@ def explain_dataset(model, dataset, method="gradcam", *, out_dir, target=None, b
     if on_shard is not None and not callable(on_shard):
         raise TypeError(expected("on_shard", "None or a function (number, path)", on_shard))
     progress = check_progress(progress)
+    worker = find_worker(strategy, cluster_resolver)
+    share = Share(shard_size, worker.count, worker.index)
     explain = resolve_method(method, options, batch_size)
     settings = {
         "model": model.name, "weights_sha1": _weights_digest(model), "method": method_name(method),
         "options": describe_option(options), "target": target, "shard_size": shard_size,
         "dtype": dtype, "preprocess": None if preprocess is None else method_name(preprocess),
     }
-    store = ShardStore(out_dir, settings, overwrite=overwrite)
+    store = ShardStore(out_dir, settings, overwrite=overwrite, share=share)
 
     def explain_batch(batch):
         images = batch["images"] if preprocess is None else preprocess(batch["images"])
@@ -181,44 +200,49 @@ def explain_dataset(model, dataset, method="gradcam", *, out_dir, target=None, b
         return result
 
     numbers_seen = []
-    position = 0
     shard = None
-    with Bar(source.count, "explain_dataset", unit="images", enabled=progress) as bar:
-        for batch in aligned(source.batches(batch_size), batch_size, shard_size):
-            if shard is None:
-                number = position // shard_size
-                shard = {"number": number, "start": position,
-                         "done": store.finished(number, position), "digest": hashlib.sha1(),
+    with Bar(share.images(source.count), "explain_dataset", unit="images",
+             enabled=progress) as bar:
+        for batch in source.batches(batch_size, share):
+            positions = batch.pop("positions")
+            number = int(positions[0]) // shard_size
+            if shard is None or shard["number"] != number:
+                if shard is not None:
+                    _finish(store, shard, on_shard)
+                start = number * shard_size
+                shard = {"number": number, "start": start, "count": 0,
+                         "done": store.finished(number, start), "digest": hashlib.sha1(),
                          "parts": []}
-            count = len(batch["images"])
+                numbers_seen.append(number)
             shard["digest"].update(np.ascontiguousarray(batch["images"]).tobytes())
+            shard["count"] += len(positions)
             if not shard["done"]:
                 computed = explain_batch(batch)
-                computed["indices"] = np.arange(position, position + count)
+                computed["indices"] = positions
                 shard["parts"].append(computed)
-            position += count
-            bar.advance(count)
-            if position % shard_size == 0:
-                _finish(store, shard, position, on_shard)
-                numbers_seen.append(shard["number"])
-                shard = None
+            bar.advance(len(positions))
     if shard is not None:
-        _finish(store, shard, position, on_shard)
-        numbers_seen.append(shard["number"])
-    if not numbers_seen:
+        _finish(store, shard, on_shard)
+    if not numbers_seen and worker.count == 1:
         raise ValueError(expected("dataset", "a dataset with at least one image", dataset))
     store.keep_only(set(numbers_seen), complete=True)
+    if worker.count == 1:
+        return dataset_summary(store.folder)
+    if not wait_and_merge(store.folder, store.settings, worker, shard_size, announce=progress):
+        return summarise_shards(store.folder, store.index_name) if numbers_seen else None
+    if read_index(store.folder)["count"] == 0:
+        raise ValueError(expected("dataset", "a dataset with at least one image", dataset))
     return dataset_summary(store.folder)
 
 
-def _finish(store, shard, position, on_shard):
+def _finish(store, shard, on_shard):
     digest = shard["digest"].hexdigest()
     done = shard["done"]
     if done:
-        if done["sha1"] != digest or done["count"] != position - shard["start"]:
+        if done["sha1"] != digest or done["count"] != shard["count"]:
             raise ValueError(
                 f"Expected the dataset whose maps are in '{store.folder}', to resume. Received: a "
-                f"dataset whose images {shard['start']}–{position - 1} differ from those of shard "
+                f"dataset whose images {shard['start']}–{shard['start'] + shard['count'] - 1} differ from those of shard "
                 f"{shard['number']} (shuffled, changed or resized?). Pass `overwrite=True` to "
                 "start again."
             )

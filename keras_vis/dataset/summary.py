@@ -11,7 +11,7 @@ import os
 import numpy as np
 
 from keras_vis._checks import check_positive_int, expected
-from keras_vis.dataset._store import read_shards
+from keras_vis.dataset._store import INDEX, read_shards
 from keras_vis.metrics._arrays import to_maps, to_masks
 from keras_vis.metrics.pointing import energy_pointing
 
@@ -102,6 +102,14 @@ def outside_share(maps, masks):
     return (1.0 - energy_pointing(np.abs(maps), masks).energy).astype(np.float32)
 
 
+def summarise_shards(folder, index=INDEX):
+    """The `DatasetSummary` of the shards the index file `index` of `folder` lists."""
+    accumulator = SummaryAccumulator()
+    for shard in read_shards(folder, ("maps", "classes", "indices", "outside"), index):
+        accumulator.add(shard["maps"], shard["classes"], shard["indices"], shard.get("outside"))
+    return accumulator.result()
+
+
 def dataset_summary(source, *, classes=None, masks=None):
     """Summarises where maps lie: mean map, mean map per class and, with masks, off-object mass.
 
@@ -125,9 +133,7 @@ def dataset_summary(source, *, classes=None, masks=None):
                 "Expected `classes` and `masks` to be None when summarising an out_dir: its shards "
                 f"hold the classes and the off-object shares. Received: out_dir='{source}'."
             )
-        for shard in read_shards(source, ("maps", "classes", "indices", "outside")):
-            accumulator.add(shard["maps"], shard["classes"], shard["indices"], shard.get("outside"))
-        return accumulator.result()
+        return summarise_shards(source)
     maps = to_maps(source)
     if classes is None:
         classes = np.zeros(len(maps), np.int64)
