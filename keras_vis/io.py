@@ -79,8 +79,8 @@ def atomic_write(path, mode="wb", **open_kwargs):
         raise
 
 
-def make_parent_folders(path):
-    """Creates the missing folders above `path`.
+def check_parent_folders(path):
+    """Checks, creating nothing, that the folders above `path` are folders or can be created.
 
     Raises:
         NotADirectoryError: if one of them exists as a file (`Path.mkdir` would only say "File
@@ -93,7 +93,16 @@ def make_parent_folders(path):
             f"Expected `path` to be under folders only. Received: path='{path}', where "
             f"'{existing}' is a file, not a folder. Choose another path, or move that file away."
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def make_parent_folders(path):
+    """Creates the missing folders above `path`.
+
+    Raises:
+        NotADirectoryError: if one of them exists as a file.
+    """
+    check_parent_folders(path).parent.mkdir(parents=True, exist_ok=True)
 
 
 def _temporary_file(path):

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -219,3 +220,39 @@ def test_a_worker_killed_after_its_first_shard_resumes_only_its_missing_shards(r
     assert (out / "maps-00001.npz").stat().st_mtime_ns == first
     _assert_same_maps(out, single)
     assert not list(out.glob("*.tmp"))  # no half-written file is left behind
+
+
+def test_multi_worker_mirrored_workers_restarted_together_resume_their_own_shards(reference,
+                                                                                  tmp_path):
+    """TensorFlow's coordination service refuses a lone restarted worker while the chief runs, so
+    after a failure every worker is started again: the chief finds its shards done."""
+    model_path, single = reference
+    out = tmp_path / "out"
+    cluster = _cluster(2)
+    workers = _start_workers(model_path, out, "strategy", cluster, (0, 1), die=(1,))
+    assert _finish(workers[1])[0] == -9
+    chief_shards = [f"maps-{n:05d}.npz" for n in (0, 2, 4, 6)]
+    deadline = time.monotonic() + 120
+    while not all((out / name).exists() for name in chief_shards):  # then the chief only waits
+        assert time.monotonic() < deadline and workers[0].poll() is None
+        time.sleep(0.1)
+    workers[0].kill()
+    _finish(workers[0])
+    written = {p.name: p.stat().st_mtime_ns for p in out.glob("maps-*.npz")}
+    assert sorted(written) == sorted(chief_shards + ["maps-00001.npz"])
+    restarted = _start_workers(model_path, out, "strategy", cluster, (0, 1))
+    assert _report(restarted[1]) == {"written": [3, 5, 7], "count": 32}
+    assert _report(restarted[0]) == {"written": [], "count": 64}
+    assert {name: (out / name).stat().st_mtime_ns for name in written} == written
+    _assert_same_maps(out, single)
+
+
+@pytest.mark.parametrize("strategy", ["default", "one device"])
+def test_a_strategy_of_one_local_device_gives_the_same_maps(tiny_cnn, reference, tmp_path,
+                                                            strategy):
+    _, single = reference
+    chosen = (tf.distribute.get_strategy() if strategy == "default"
+              else tf.distribute.OneDeviceStrategy("/cpu:0"))
+    explain_dataset(tiny_cnn, images(), "gradcam", out_dir=tmp_path / "out", strategy=chosen,
+                    **OPTIONS)
+    _assert_same_maps(tmp_path / "out", single)

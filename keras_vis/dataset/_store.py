@@ -19,7 +19,7 @@ import numpy as np
 
 from keras_vis._checks import expected
 from keras_vis.dataset._sources import Share
-from keras_vis.io import atomic_write, make_parent_folders
+from keras_vis.io import atomic_write, check_parent_folders
 
 INDEX = "index.json"
 FORMAT = 1
@@ -52,7 +52,7 @@ class ShardStore:
         self.folder = pathlib.Path(out_dir)
         if self.folder.exists() and not self.folder.is_dir():
             raise ValueError(expected("out_dir", "a folder", str(self.folder)))
-        make_parent_folders(self.folder / INDEX)  # a file above it is named now, not mid-run
+        check_parent_folders(self.folder / INDEX)  # a file above it is named now, not mid-run
         self.settings = json.loads(json.dumps(settings))
         self.share = share or Share(settings["shard_size"])
         self.index_name = worker_index_name(self.share.worker, self.share.workers)

@@ -1,5 +1,6 @@
 """Explaining a whole dataset: maps streamed to resumable shards, across devices and workers."""
 
+import contextlib
 import hashlib
 import numbers
 
@@ -44,10 +45,30 @@ def _replica_bounds(count, replicas):
     return np.linspace(0, count, replicas + 1).round().astype(np.int64)
 
 
-def _distributed(strategy, explain, count):
-    """Runs `explain(start, stop)` for each of this worker's replicas' share of `count` images
-    under `strategy` (the other workers' replicas explain other shards)."""
-    replicas = len(strategy.extended.worker_devices)
+def _local_devices(strategy):
+    """The devices of this worker's replicas under `strategy`; none for no strategy or the
+    default one (this process's default device)."""
+    if strategy is None:
+        return ()
+    try:
+        return tuple(strategy.extended.worker_devices)
+    except (RuntimeError, NotImplementedError):  # the default strategy has no devices of its own
+        return ()
+
+
+def _on_devices(strategy, explain, count):
+    """`explain(0, count)`, split over this worker's replicas when it has several. With one
+    replica it runs directly on that device: `strategy.run` would only add its overhead."""
+    devices = _local_devices(strategy)
+    if len(devices) > 1:
+        return _distributed(strategy, explain, count, len(devices))
+    with tf.device(devices[0]) if devices else contextlib.nullcontext():
+        return explain(0, count)
+
+
+def _distributed(strategy, explain, count, replicas):
+    """Runs `explain(start, stop)` for each of this worker's `replicas` replicas' share of `count`
+    images under `strategy` (the other workers' replicas explain other shards)."""
     bounds = _replica_bounds(count, replicas)
     # Replica ids run worker by worker, so this worker's replicas are the ids modulo `replicas`.
     shares = strategy.experimental_distribute_values_from_function(
@@ -182,10 +203,7 @@ def explain_dataset(model, dataset, method="gradcam", *, out_dir, target=None, b
             probabilities = probabilities.reshape(len(piece), -1)
             return maps, probabilities.argmax(axis=1), probabilities
 
-        if strategy is None:
-            maps, predicted, probabilities = part(0, len(images))
-        else:
-            maps, predicted, probabilities = _distributed(strategy, part, len(images))
+        maps, predicted, probabilities = _on_devices(strategy, part, len(images))
         explained = predicted if chosen is None else np.broadcast_to(chosen, predicted.shape)
         result = {
             "maps": maps.astype(dtype), "classes": explained.astype(np.int64),
