@@ -68,7 +68,8 @@ def test_the_worker_comes_from_the_cluster_chief_first():
     spec = tf.train.ClusterSpec(cluster)
 
     def worker(task_type, index):
-        resolver = tf.distribute.cluster_resolver.SimpleClusterResolver(spec, task_type=task_type, task_id=index)
+        resolver = tf.distribute.cluster_resolver.SimpleClusterResolver(
+            spec, task_type=task_type, task_id=index)
         return find_worker(None, resolver)
 
     assert worker("chief", 0) == Worker(0, 3, "chief 0")
@@ -123,7 +124,8 @@ def test_a_worker_given_a_different_dataset_is_caught_at_the_merge(tiny_cnn, tmp
     cluster = _cluster(2)
     explain_dataset(tiny_cnn, images(40), "gradcam", out_dir=tmp_path,
                     cluster_resolver=_resolver(cluster, 1), **OPTIONS)  # shards 1, 3
-    with pytest.raises(ValueError, match="cover the dataset one after the other.*shard 6 .* where shard 5 was due"):
+    with pytest.raises(ValueError, match="cover the dataset one after the other.*"
+                                         "shard 6 .* where shard 5 was due"):
         explain_dataset(tiny_cnn, images(), "gradcam", out_dir=tmp_path,
                         cluster_resolver=_resolver(cluster, 0), **OPTIONS)  # shards 0, 2, 4, 6
 
@@ -140,7 +142,8 @@ def test_overwrite_on_a_worker_deletes_only_its_own_shards(tiny_cnn, tmp_path):
                     on_shard=lambda number, path: written.append(number), **OPTIONS)
     assert written == [1, 3, 5, 7]
     after = {p.name: p.stat().st_mtime_ns for p in tmp_path.glob("maps-*.npz")}
-    assert {n for n in after if after[n] == before[n]} == {f"maps-{n:05d}.npz" for n in (0, 2, 4, 6)}
+    untouched = {name for name in after if after[name] == before[name]}
+    assert untouched == {f"maps-{n:05d}.npz" for n in (0, 2, 4, 6)}
     assert (tmp_path / "index.json").exists()  # the chief's merged index is the chief's to redo
 
 

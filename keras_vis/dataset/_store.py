@@ -141,34 +141,41 @@ def write_index(folder, name, settings, shards, *, complete, workers):
         json.dump(index, file, indent=1)
 
 
+def _worker_indices(folder, settings, workers):
+    """`(indices, pending)`: the complete indices of `workers` made with `settings`, by worker, and
+    the workers whose index is missing, made with other settings or not yet complete."""
+    indices, pending = {}, []
+    for worker in range(workers):
+        try:
+            index = read_index(folder, worker_index_name(worker, workers))
+        except ValueError:  # not written yet
+            index = None
+        if index is None or not index["complete"] or index["settings"] != settings:
+            pending.append(worker)
+        else:
+            indices[worker] = index
+    return indices, pending
+
+
 def pending_workers(folder, settings, workers):
     """The workers of `workers` whose index in `folder` is missing, made with other settings or
     not yet complete."""
-    pending = []
-    for worker in range(workers):
-        path = pathlib.Path(folder) / worker_index_name(worker, workers)
-        try:
-            index = read_index(folder, path.name)
-        except ValueError:  # not written yet, or being replaced right now
-            pending.append(worker)
-            continue
-        if not index["complete"] or index["settings"] != settings:
-            pending.append(worker)
-    return pending
+    return _worker_indices(folder, settings, workers)[1]
 
 
 def merge_workers(folder, settings, workers, shard_size):
     """Writes `index.json` listing the shards of all `workers`' complete indices, in dataset order.
 
+    Each worker's index is read once, so the merge lists exactly the indices it checked.
+
     Raises:
         ValueError: if a worker has not finished, or the shards do not tile the dataset (a gap, a
             shard listed twice, or a short shard before the last).
     """
-    pending = pending_workers(folder, settings, workers)
+    indices, pending = _worker_indices(folder, settings, workers)
     if pending:
         raise ValueError(_unfinished(folder, pending, workers))
-    shards = sorted((entry for worker in range(workers)
-                     for entry in read_index(folder, worker_index_name(worker, workers))["shards"]),
+    shards = sorted((entry for index in indices.values() for entry in index["shards"]),
                     key=lambda entry: entry["number"])
     for expected_number, entry in enumerate(shards):
         short = entry["count"] != shard_size and expected_number != len(shards) - 1
@@ -185,9 +192,10 @@ def merge_workers(folder, settings, workers, shard_size):
 
 def _unfinished(folder, pending, workers):
     names = ", ".join(str(w) for w in pending)
-    return (f"Expected every worker's maps in '{folder}'. Received: worker{'s' * (len(pending) > 1)}"
-            f" {names} of {workers} not finished. Run the same command on "
-            f"{'them' if len(pending) > 1 else 'it'}: finished shards are kept.")
+    plural = len(pending) > 1
+    return (f"Expected every worker's maps in '{folder}'. Received: worker{'s' * plural} "
+            f"{names} of {workers} not finished. Run the same command on "
+            f"{'them' if plural else 'it'}: finished shards are kept.")
 
 
 def read_index(folder, name=INDEX):

@@ -258,9 +258,10 @@ def _finish(store, shard, on_shard):
     done = shard["done"]
     if done:
         if done["sha1"] != digest or done["count"] != shard["count"]:
+            last = shard["start"] + shard["count"] - 1
             raise ValueError(
                 f"Expected the dataset whose maps are in '{store.folder}', to resume. Received: a "
-                f"dataset whose images {shard['start']}–{shard['start'] + shard['count'] - 1} differ from those of shard "
+                f"dataset whose images {shard['start']}–{last} differ from those of shard "
                 f"{shard['number']} (shuffled, changed or resized?). Pass `overwrite=True` to "
                 "start again."
             )
