@@ -172,14 +172,15 @@ def resize(image, target_size):
 
 
 def load_image(path, target_size=None):
-    """Reads an image file as uint8 RGB.
+    """Reads an image file, or an image file's contents, as uint8 RGB.
 
     Grey images are repeated over three channels, an alpha channel is dropped, 16-bit images are
     scaled down to 8 bits, and EXIF orientation is applied (OpenCV decoding).
 
     Args:
-        path: the image file (str or `pathlib.Path`); any format OpenCV reads (PNG, JPEG, BMP,
-            TIFF, WebP, ...).
+        path: the image file (str or `pathlib.Path`), or its contents: `bytes`, `bytearray`,
+            `memoryview` or a binary file object (an upload, `io.BytesIO`); any format OpenCV
+            reads (PNG, JPEG, BMP, TIFF, WebP, ...).
         target_size: `None` to keep the file's size, or `(height, width)` to resize to.
 
     Returns:
@@ -191,26 +192,68 @@ def load_image(path, target_size=None):
             2**30 pixels, OpenCV's decompression-bomb limit), or `target_size` is malformed.
     """
     target_size = check_target_size(target_size)
-    path = _existing_file(path)
-    data = np.fromfile(path, dtype=np.uint8)
+    data, received = _encoded_image(path)
     try:
         image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     except cv2.error as error:
         # OpenCV refuses, before decoding, headers claiming more than 2**30 pixels
         # (CV_IO_MAX_IMAGE_PIXELS): a decompression-bomb guard.
         raise ValueError(
-            f"Expected `path` to be an image file OpenCV can read. Received: path='{path}', which "
+            f"Expected `path` to be an image file OpenCV can read. Received: {received}, which "
             f"OpenCV refused to decode ({' '.join(str(error).split())}). Images claiming more "
             "than 2**30 pixels are refused as possible decompression bombs."
         ) from None
     if image is None:
         raise ValueError(
             f"Expected `path` to be an image file OpenCV can read (PNG, JPEG, BMP, TIFF, WebP, ...). "
-            f"Received: path='{path}', which could not be decoded as an image (corrupt, empty or "
+            f"Received: {received}, which could not be decoded as an image (corrupt, empty or "
             "not an image)."
         )
     image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     return image if target_size is None else resize(image, target_size)
+
+
+def _encoded_image(source):
+    """`(uint8 array of the encoded file, how to name it in a message)` for `load_image`."""
+    if hasattr(source, "read"):
+        source = source.read()
+        if not isinstance(source, (bytes, bytearray, memoryview)):
+            raise TypeError(expected("path", "a file opened in binary mode ('rb')",
+                                     type(source).__name__))
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = np.frombuffer(bytes(source), dtype=np.uint8)
+        return data, f"{data.size} bytes"
+    path = _existing_file(source)
+    return np.fromfile(path, dtype=np.uint8), f"path='{path}'"
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+"""The file name endings read as images when a folder is given."""
+
+
+def image_files(folder, name="folder"):
+    """The image files of a folder and its subfolders, as paths relative to it, sorted.
+
+    Args:
+        folder: the folder (str or `pathlib.Path`).
+        name: the argument's name in error messages.
+
+    Returns:
+        A list of POSIX-style relative paths (str), non-empty.
+
+    Raises:
+        ValueError: if `folder` is not an existing folder or holds no file ending in one of
+            `IMAGE_SUFFIXES`.
+    """
+    root = pathlib.Path(os.fspath(folder))
+    if not root.is_dir():
+        raise ValueError(expected(name, "an existing folder of images", str(root)))
+    paths = sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
+                   if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not paths:
+        raise ValueError(expected(name, f"a folder holding image files "
+                                        f"({', '.join(IMAGE_SUFFIXES)})", str(root)))
+    return paths
 
 
 def load_images(paths, target_size=None):

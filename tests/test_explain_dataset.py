@@ -295,4 +295,8 @@ def test_mirrored_strategy_over_two_cpus_gives_the_same_maps():
     assert report["replicas"] == 2
     # Batches of 3, 3 and 1 images split over the two replicas; the lone image goes to replica 1.
     assert report["seen"] == [[0, 2], [1, 1], [0, 2], [1, 1], [1, 1]]
-    assert report["differences"] == {"maps": 0.0, "scores": 0.0, "predicted": 0.0, "indices": 0.0}
+    # A replica runs batches of another size, and oneDNN's kernels may sum in another order for
+    # them: a score can move by an ulp, yet the maps (scaled per image) and classes are equal.
+    differences = report["differences"]
+    assert differences.pop("scores") <= 1e-6
+    assert differences == {"maps": 0.0, "predicted": 0.0, "indices": 0.0}

@@ -1,6 +1,7 @@
 """Image files in every colour layout, atomic writes, and safe model loading."""
 
 import errno
+import io as pyio
 import os
 import urllib.error
 
@@ -74,6 +75,38 @@ def test_load_image_rejects_folders_and_bad_sizes(tmp_path):
     for size in [(0, 3), (3,), "big", (2.5, 3)]:
         with pytest.raises(ValueError, match="target_size"):
             io.load_image(path, target_size=size)
+
+
+def test_load_image_reads_a_files_contents_as_bytes_or_a_binary_file(tmp_path):
+    bgr = np.arange(4 * 6 * 3, dtype=np.uint8).reshape(4, 6, 3)
+    path = write_raw(tmp_path / "pixels.png", bgr)
+    expected = io.load_image(path)
+    data = path.read_bytes()
+    for source in (data, bytearray(data), memoryview(data), pyio.BytesIO(data)):
+        np.testing.assert_array_equal(io.load_image(source), expected)
+    np.testing.assert_array_equal(io.load_image(data, target_size=(2, 3)),
+                                  io.load_image(path, target_size=(2, 3)))
+
+
+def test_load_image_names_undecodable_contents_by_their_size():
+    with pytest.raises(ValueError, match=r"Received: 7 bytes, which could not be decoded"):
+        io.load_image(b"not png")
+    with pytest.raises(ValueError, match="Received: 0 bytes"):
+        io.load_image(pyio.BytesIO())
+    with pytest.raises(TypeError, match="binary mode"):
+        io.load_image(pyio.StringIO("text"))
+
+
+def test_image_files_lists_a_folders_images_sorted_and_refuses_an_empty_one(tmp_path):
+    (tmp_path / "b").mkdir()
+    for name in ("b/two.PNG", "one.jpg", "notes.txt"):
+        (tmp_path / name).write_bytes(b"x")
+    assert io.image_files(tmp_path) == ["b/two.PNG", "one.jpg"]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match=r"Expected `images` to be a folder holding image files"):
+        io.image_files(tmp_path / "empty", "images")
+    with pytest.raises(ValueError, match="existing folder"):
+        io.image_files(tmp_path / "one.jpg")
 
 
 def test_load_images_stacks_a_batch_and_needs_a_size_for_mixed_files(tmp_path):

@@ -14,8 +14,8 @@ import numpy as np
 import tensorflow as tf
 
 from keras_vis._checks import expected
+from keras_vis.io import image_files, load_image
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 _FIELDS = ("images", "labels", "masks")
 _WHAT = ("a numpy array of images, an (images, labels[, masks]) tuple of arrays, a "
          "`tf.data.Dataset` of images or (image, label[, mask]) tuples, or a folder of image files")
@@ -125,14 +125,7 @@ class FolderSource:
 
     def __init__(self, folder, target_size):
         self.folder = pathlib.Path(os.fspath(folder))
-        if not self.folder.is_dir():
-            raise ValueError(expected("dataset", "an existing folder of images", str(self.folder)))
-        self.paths = sorted(p.relative_to(self.folder).as_posix() for p in self.folder.rglob("*")
-                            if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-        if not self.paths:
-            suffixes = ", ".join(IMAGE_SUFFIXES)
-            raise ValueError(expected("dataset", f"a folder holding image files ({suffixes})",
-                                      str(self.folder)))
+        self.paths = image_files(folder, "dataset")
         self.target_size = target_size
         self.count = len(self.paths)
         self.has_labels = self.has_masks = False
@@ -141,8 +134,6 @@ class FolderSource:
         return _shard_batches(self, size, share)
 
     def read(self, start, stop):
-        from keras_vis.io import load_image
-
         paths = self.paths[start:stop]
         images = np.stack([load_image(self.folder / p, self.target_size) for p in paths])
         return {"images": images, "paths": np.array(paths)}
