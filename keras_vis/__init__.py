@@ -14,7 +14,8 @@ a class index, one index per image, a callable on the model output, or a `Class`
 `keras_vis.maximize` is the activation-maximization function; its objectives are in
 `keras_vis.objectives` and the rest of its machinery (its step callbacks included) in
 `keras_vis.maximization`. `keras_vis.callbacks` holds the Keras training callbacks that log
-explanations to TensorBoard while a model trains.
+explanations to TensorBoard while a model trains. `keras_vis.serve(model)` starts the explorer,
+an interactive page in the browser over all of these.
 
 Names are imported on first use, so `import keras_vis` (and the `keras-vis` command's `--help`)
 does not pay for importing TensorFlow until a technique is called. When TensorFlow is then
@@ -38,6 +39,7 @@ _FUNCTIONS = {
     ),
     "keras_vis.dataset": ("dataset_summary", "explain_dataset", "load_maps"),
     "keras_vis.deconv": ("deconvnet", "receptive_field", "top_activations"),
+    "keras_vis.explorer": ("serve",),
     "keras_vis.inspect": (
         "feature_maps", "filter_weights", "layer_configs", "layer_weights", "summary",
     ),

@@ -193,19 +193,20 @@ def load_image(path, target_size=None):
     """
     target_size = check_target_size(target_size)
     data, received = _encoded_image(path)
+    what = "`path`" if received.startswith("path=") else "the data"
     try:
         image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     except cv2.error as error:
         # OpenCV refuses, before decoding, headers claiming more than 2**30 pixels
         # (CV_IO_MAX_IMAGE_PIXELS): a decompression-bomb guard.
         raise ValueError(
-            f"Expected `path` to be an image file OpenCV can read. Received: {received}, which "
+            f"Expected {what} to be an image file OpenCV can read. Received: {received}, which "
             f"OpenCV refused to decode ({' '.join(str(error).split())}). Images claiming more "
             "than 2**30 pixels are refused as possible decompression bombs."
         ) from None
     if image is None:
         raise ValueError(
-            f"Expected `path` to be an image file OpenCV can read (PNG, JPEG, BMP, TIFF, WebP, ...). "
+            f"Expected {what} to be an image file OpenCV can read (PNG, JPEG, BMP, TIFF, WebP, ...). "
             f"Received: {received}, which could not be decoded as an image (corrupt, empty or "
             "not an image)."
         )

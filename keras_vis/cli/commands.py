@@ -122,6 +122,10 @@ def run(args):
         from keras_vis.cli.dataset import explain_folder
 
         return explain_folder(args)
+    if args.command == "serve":  # a server, not files
+        from keras_vis.cli.serve import serve_explorer
+
+        return serve_explorer(args)
     folder = inputs.out_dir(args.out, FIXED_FILES.get(args.command, ()))
     # Progress of the techniques goes to stderr: stdout carries only results (paths, the table).
     with contextlib.redirect_stdout(sys.stderr), progress.silenced(args.quiet):

@@ -178,6 +178,52 @@ DATASET_EPILOG = """examples:
     keras-vis explain-dataset /shared/photos --tf-config --out /shared/maps"""
 
 
+def _add_serve_command(commands):
+    """`serve`: the interactive explorer, a local web app."""
+    parser = commands.add_parser("serve", help=SERVE_HELP, description=SERVE_DESCRIPTION,
+                                 epilog=SERVE_EPILOG,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    model = parser.add_argument_group("model and images")
+    _add_model_options(model)
+    model.add_argument("--images", metavar="DIR",
+                       help="a folder of image files to start with, read recursively (default: "
+                            "the bundled sample images); more can be dropped on the page")
+    where = parser.add_argument_group("server")
+    where.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default: 127.0.0.1, this machine only; any "
+                            "other lets every machine that reaches it use the model)")
+    where.add_argument("--port", type=_integer(0), default=8765,
+                       help="port to listen on, 0 for any free one (default: 8765)")
+    where.add_argument("--max-upload-mb", type=float, default=16, metavar="MB",
+                       dest="max_upload_mb", help="largest image file accepted (default: 16)")
+    run = parser.add_argument_group("computing")
+    run.add_argument("--batch-size", type=_positive, metavar="N",
+                     help="images per compiled call")
+    run.add_argument("--seed", type=_non_negative, metavar="N",
+                     help="seed of random starts and noise")
+    run.add_argument("--steps", type=_positive, metavar="N", dest="maximize_steps",
+                     help="optimisation steps of a channel image (default 64)")
+    run.add_argument("--display-size", type=_positive, metavar="PX",
+                     help="enlarge smaller pictures to at least this many pixels (default 128)")
+    run.add_argument("--quiet", "-q", action="store_true", help="no information lines")
+    run.add_argument("--verbose", action="store_true",
+                     help="also show TensorFlow's own log lines; not with --quiet")
+    return parser
+
+
+SERVE_HELP = "explore the model in the browser: layers, feature maps, filters and explanations"
+SERVE_DESCRIPTION = SERVE_HELP + """.
+
+Starts a local web app and prints its address. Pick an image (or drop your own on the page), a
+layer and a class: the page shows the top classes, the layer's feature maps and filters, renders
+the image that maximizes a channel, and draws every attribution method for the class, with
+occlusion and the deconvnet on demand. Ctrl-C stops it."""
+SERVE_EPILOG = """examples:
+  keras-vis serve                                 the demo model and its sample images
+  keras-vis serve --model vgg16 --weights imagenet --images photos/
+  keras-vis serve --model model.keras --preprocess unit --port 0"""
+
+
 def _add_maximize_options(parser):
     parser.add_argument("--filters", type=_positive, metavar="N", dest="maximize_filters",
                         help="how many channels to maximize, those most active on the images "
@@ -233,6 +279,7 @@ COMMANDS = {
     "deconv": "project a layer's strongest activation back to pixels (Zeiler-Fergus deconvnet)",
     "report": "run everything and write one self-contained HTML page",
     "explain-dataset": DATASET_HELP,
+    "serve": SERVE_HELP,
 }
 
 
@@ -262,6 +309,8 @@ def build_parser():
     for name, summary in COMMANDS.items():
         if name == "explain-dataset":
             sub[name] = _add_dataset_command(commands)
+        elif name == "serve":
+            sub[name] = _add_serve_command(commands)
         else:
             sub[name] = commands.add_parser(name, parents=[common], help=summary,
                                             description=summary)

@@ -39,6 +39,10 @@ COMMAND_OPTIONS = {
     "dtype": "--dtype",
     "strategy": "--strategy",
     "cluster_resolver": "--tf-config",
+    "images": "--images",
+    "host": "--host",
+    "port": "--port",
+    "max_upload_mb": "--max-upload-mb",
 }
 # Python spellings of a whole call, and what a command-line user does instead.
 PHRASES = {

@@ -19,7 +19,8 @@ from keras_vis.report.pictures import Picture, enlarge, rgb
 from keras_vis.rules import NoRuleMatches
 
 
-def _display(subject, settings, index):
+def display(subject, settings, index):
+    """Image `index` as the pictures show it: RGB, enlarged to the display size."""
     return enlarge(rgb(subject.images[index]), settings.display_size)
 
 
@@ -28,7 +29,7 @@ def input_picture(subject, settings, index):
     percent = subject.outputs_are_probabilities
     top = ", ".join(f"{name} {value:.0%}" if percent else f"{name} ({value:.3g})"
                     for name, value in subject.top_classes(index))
-    return Picture("input", "Input", _display(subject, settings, index),
+    return Picture("input", "Input", display(subject, settings, index),
                    "The image and the model's top three classes.", index, top)
 
 
@@ -86,7 +87,8 @@ def feature_pictures(subject, settings):
     return pictures
 
 
-def _render_options(subject, settings):
+def render_options(subject, settings):
+    """The `maximize` options that render images the subject's model sees as its pictures."""
     # Rendered images live in [0, 1]; the model sees them as 0–255 pictures, preprocessed.
     return {"value_range": (0, 255), "preprocess": subject.preprocess, "seed": settings.seed,
             "progress": settings.progress}
@@ -111,7 +113,7 @@ def maximization_pictures(subject, settings, classes=None):
     channels = active_channels(subject, layer, settings.maximize_filters, settings.batch_size)
     height = model.inputs[0].shape[1] or 128
     size = settings.maximize_size or min(height, 128)
-    options = _render_options(subject, settings)
+    options = render_options(subject, settings)
     images = maximize(model, objectives.channel(layer, channels.tolist()), size=size,
                       steps=settings.maximize_steps, **options)
     grid = plot.grid(images, cols=min(8, len(images)), titles=[str(k) for k in channels],
@@ -169,12 +171,16 @@ def attribution_pictures(subject, settings, target=None, names=None):
             skipped.append((method.title, str(error)))
             continue
         for index in range(len(subject.images)):
-            # Signed maps come centred (zero at 0.5), to be drawn as they are.
-            drawn = plot.overlay(_display(subject, settings, index), maps[index],
-                                 cmap=method.drawing.cmap, alpha=method.drawing.alpha,
-                                 normalize=not method.drawing.signed)
+            drawn = draw_map(subject, settings, index, method, maps[index])
             pictures.append(Picture(method.name, method.title, drawn, method.caption, index))
     return pictures, skipped
+
+
+def draw_map(subject, settings, index, method, heatmap):
+    """The map of `method` (a `MethodSpec`) for image `index`, drawn as its `drawing` says: over
+    the enlarged image, or on its own; a signed map comes centred (zero at 0.5), drawn as it is."""
+    return plot.overlay(display(subject, settings, index), heatmap, cmap=method.drawing.cmap,
+                        alpha=method.drawing.alpha, normalize=not method.drawing.signed)
 
 
 # The pictures of the methods families draw apart (`keras_vis.registry.Family.apart`), by name.
@@ -222,7 +228,7 @@ def occlusion_pictures(subject, settings, target=None):
     masks = occlusion_mask(heatmaps, settings.occlusion_threshold)
     pictures = []
     for index in range(len(subject.images)):
-        image = _display(subject, settings, index)
+        image = display(subject, settings, index)
         mask = enlarge(masks[index].astype(np.uint8), settings.display_size).astype(bool)
         pictures.append(Picture(
             "heatmap", "Occlusion", plot.overlay(image, 1.0 - heatmaps[index],

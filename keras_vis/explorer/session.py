@@ -1,0 +1,407 @@
+"""What the explorer knows and computes, apart from HTTP: the model, its images, every picture.
+
+`Explorer` validates each request's parameters against what exists (image ids, layer paths,
+method names, class indices), computes through the library's own techniques and keeps the results
+in a `ResultCache`, keyed by (image, layer, method, class). Nothing a request sends is used as a
+path: images are found by id in memory, layers by name in the model.
+"""
+
+import base64
+import dataclasses
+import hashlib
+import itertools
+import threading
+
+import numpy as np
+
+from keras_vis import demo, io, registry
+from keras_vis.explorer import drawing
+from keras_vis.explorer.cache import ResultCache
+from keras_vis.explorer.jobs import Jobs
+from keras_vis.inspect import feature_maps, filter_weights, summary
+from keras_vis.layers import convolutions_2d, default_cam_layer, find_layer, spatial_layers
+from keras_vis.maximization import maximize, objectives
+from keras_vis.plot import filter_tiles
+from keras_vis.report import techniques
+from keras_vis.report.methods import compute
+from keras_vis.report.pictures import array_png, enlarge, rgb
+from keras_vis.report.settings import Settings
+from keras_vis.report.subject import file_name, make_subject
+from keras_vis.rules import NoRuleMatches
+
+# Channels (feature maps or filters) per page.
+PAGE_SIZE = 16
+# Uploaded images kept; the oldest is forgotten first.
+MAX_UPLOADS = 32
+# How many top classes a prediction lists.
+TOP_CLASSES = 5
+
+
+class RequestError(Exception):
+    """A request the explorer cannot answer, with its HTTP status and a message for the page."""
+
+    status = 400
+
+
+class NotFound(RequestError):
+    status = 404
+
+
+class TooLarge(RequestError):
+    status = 413
+
+
+class CannotRun(RequestError):
+    """A method that does not apply to this model (CAM without global pooling, ...)."""
+
+    status = 422
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Image:
+    """One image the explorer shows: a sample given at start, or an upload."""
+
+    id: str
+    name: str
+    source: str
+    subject: object  # a one-image `keras_vis.report.subject.Subject`
+
+    def describe(self):
+        return {"id": self.id, "name": self.name, "source": self.source,
+                "url": f"/api/images/{self.id}"}
+
+
+class Explorer:
+    """The model, the images and every picture the page asks for.
+
+    Args:
+        model: a built single-input image `keras.Model`.
+        pictures: uint8 `(N, H, W, C)` samples, values 0–255, resized to the model's input size
+            (kept at their own where the model leaves it open).
+        names: one name per sample.
+        preprocess: maps float32 pictures with values 0–255 to the model's input.
+        class_names: the model's class names, or `None`.
+        model_name: the name the page shows.
+        settings: a `keras_vis.report.Settings` (steps, sizes, batch size, seed).
+        max_upload_bytes: the largest upload accepted.
+        cache_bytes: the most bytes of results kept in memory.
+    """
+
+    def __init__(self, model, pictures, names, *, preprocess=None, class_names=None,
+                 model_name=None, settings=None, max_upload_bytes=16 * 2**20,
+                 cache_bytes=256 * 2**20):
+        self.model = model
+        self.preprocess = preprocess or io.no_preprocessing
+        self.class_names = None if class_names is None else tuple(class_names)
+        self.model_name = model_name or model.name
+        self.settings = dataclasses.replace(settings or Settings(), progress=False)
+        self.max_upload_bytes = max_upload_bytes
+        height, width, channels = model.inputs[0].shape[1:]
+        self.size = (height or pictures.shape[1], width or pictures.shape[2])
+        self.channels = channels or 3
+        self.cache = ResultCache(cache_bytes)
+        self.jobs = Jobs()
+        self._lock = threading.Lock()
+        self._images = {}
+        self._uploads = []
+        self._upload_numbers = itertools.count(1)
+        for index, (picture, name) in enumerate(zip(pictures, names)):
+            picture = self._fit(picture)
+            self._add(Image(f"s{index}", str(name), "sample", self._subject(picture, name)))
+        self._layers = self._layer_table()
+        first = next(iter(self._images.values())).subject
+        if self.class_names is not None and len(self.class_names) != first.class_count:
+            raise ValueError(f"Expected `class_names` to hold {first.class_count} names, one per "
+                             f"class. Received: {len(self.class_names)} names.")
+        self.default_layer = self._path_of(default_cam_layer(model))
+        self._methods = {spec.name: spec for spec in registry.drawn()}
+        self._unavailable = {name: spec.why_unavailable(first, self.settings)
+                             for name, spec in self._methods.items()}
+
+    # --- what there is -------------------------------------------------------------------------
+
+    def _subject(self, picture, name):
+        return make_subject(self.model, picture[None], names=[file_name(name)],
+                            preprocess=self.preprocess, class_names=self.class_names,
+                            model_name=self.model_name)
+
+    def _add(self, image):
+        with self._lock:
+            self._images[image.id] = image
+
+    def _layer_table(self):
+        """`{path: (layer, row)}` for every layer of the summary, nested models expanded."""
+        spatial = {id(layer) for layer in spatial_layers(self.model)}
+        convolutions = {id(layer) for layer in convolutions_2d(self.model)}
+        table = {}
+        for row in summary(self.model).to_dict()["layers"]:
+            layer = find_layer(self.model, row["path"])
+            shape = row["output_shape"]
+            has_maps = id(layer) in spatial
+            row = {**row, "features": has_maps,
+                   "channels": shape[-1] if has_maps else None,
+                   "filters_count": (int(filter_weights(self.model, layer).shape[-1])
+                                     if id(layer) in convolutions else None)}
+            table[row["path"]] = (layer, row)
+        return table
+
+    def _path_of(self, layer):
+        return next(path for path, (found, _) in self._layers.items() if found is layer)
+
+    def describe_model(self):
+        """The model, its classes, layers and methods, as the page reads them (JSON-ready)."""
+        first = next(iter(self._images.values())).subject
+        families = {family.name: family.heading for family in registry.FAMILIES}
+        return {
+            "name": self.model_name,
+            "input_size": list(self.size) + [int(self.channels)],
+            "classes": [first.class_name(k) for k in range(first.class_count)],
+            "probabilities": first.outputs_are_probabilities,
+            "layers": [row for _, row in self._layers.values()],
+            "default_layer": self.default_layer,
+            "methods": [{"name": spec.name, "title": spec.title, "caption": spec.caption,
+                         "family": spec.family, "family_heading": families[spec.family],
+                         "unavailable": self._unavailable[spec.name]}
+                        for spec in self._methods.values()],
+            "page_size": PAGE_SIZE,
+            "max_upload_bytes": self.max_upload_bytes,
+            "maximize_steps": self.settings.maximize_steps,
+        }
+
+    def images(self):
+        """Every image, samples first, as the page lists them."""
+        with self._lock:
+            return [image.describe() for image in self._images.values()]
+
+    def image(self, image_id):
+        with self._lock:
+            found = self._images.get(image_id)
+        if found is None:
+            raise NotFound(f"No image with id {image_id!r}; GET /api/images lists them (uploads "
+                           f"beyond the last {MAX_UPLOADS} are forgotten).")
+        return found
+
+    def layer(self, path, *, needs="features"):
+        """The layer at `path` (a name, `outer/inner` for a nested one) that has feature maps, or
+        filters with `needs="filters"`."""
+        entry = self._layers.get(path)
+        fitting = [p for p, (_, row) in self._layers.items()
+                   if (row["features"] if needs == "features" else row["filters_count"])]
+        what = "feature maps" if needs == "features" else "filters (a 2D convolution)"
+        if entry is None or path not in fitting:
+            known = "unknown" if entry is None else f"a {entry[1]['type']} without {what}"
+            raise RequestError(f"Expected `layer` to be a layer with {what}. Received: "
+                               f"layer={path!r} ({known}). Layers that fit: "
+                               f"{', '.join(fitting[-8:]) or 'none'}.")
+        return entry[0]
+
+    def class_index(self, image, text):
+        """The class a request names (an index), or the image's predicted class for `None`."""
+        count = image.subject.class_count
+        if text is None or text == "":
+            return int(image.subject.predicted[0])
+        try:
+            index = int(text)
+        except ValueError:
+            index = -1
+        if not 0 <= index < count:
+            raise RequestError(f"Expected `class` to be a class index in [0, {count - 1}]. "
+                               f"Received: class={text!r}.")
+        return index
+
+    def method(self, name):
+        spec = self._methods.get(name)
+        if spec is None:
+            raise RequestError(f"Expected `method` to be one of {', '.join(self._methods)}. "
+                               f"Received: method={name!r}.")
+        if self._unavailable[name]:
+            raise CannotRun(self._unavailable[name])
+        return spec
+
+    @staticmethod
+    def page(text, count):
+        """The page number a request names, checked against `count` items."""
+        pages = max(1, -(-count // PAGE_SIZE))
+        try:
+            number = int(text or 0)
+        except ValueError:
+            number = -1
+        if not 0 <= number < pages:
+            raise RequestError(f"Expected `page` to be in [0, {pages - 1}]. Received: "
+                               f"page={text!r}.")
+        return number
+
+    # --- uploads -------------------------------------------------------------------------------
+
+    def add_upload(self, data, name="upload"):
+        """Decodes an uploaded image file and adds it; the same picture twice is one image.
+
+        Raises:
+            TooLarge: beyond `max_upload_bytes`.
+            ValueError: for data that is not an image (the message of `keras_vis.io.load_image`).
+        """
+        if len(data) > self.max_upload_bytes:
+            raise TooLarge(too_large_message(self.max_upload_bytes, len(data)))
+        picture = self._fit(io.load_image(bytes(data)))
+        image_id = "u" + hashlib.sha1(picture.tobytes()).hexdigest()[:12]
+        with self._lock:
+            if image_id in self._images:
+                return self._images[image_id]
+        shown = " ".join(str(name).split())[:80] or "upload"
+        image = Image(image_id, shown, "upload", self._subject(picture, shown))
+        with self._lock:
+            self._images[image.id] = image
+            self._uploads.append(image.id)
+            while len(self._uploads) > MAX_UPLOADS:
+                self._images.pop(self._uploads.pop(0), None)
+        return image
+
+    def _fit(self, picture):
+        """A decoded RGB picture at the working size, with the model's channels."""
+        picture = io.resize(picture, self.size)
+        if picture.ndim == 2:
+            picture = picture[..., None]
+        if self.channels == 1 and picture.shape[-1] != 1:
+            picture = np.round(picture[..., :3].mean(axis=-1, keepdims=True)).astype(np.uint8)
+        elif self.channels == 3 and picture.shape[-1] == 1:
+            picture = np.repeat(picture, 3, axis=-1)
+        return picture
+
+    # --- pictures ------------------------------------------------------------------------------
+
+    def image_png(self, image):
+        return self.cache.get(("image", image.id), lambda: array_png(
+            techniques.display(image.subject, self.settings, 0)))
+
+    def predictions(self, image):
+        """The top classes of an image: `[{index, name, score}]`, highest first."""
+        row = self.cache.get(("outputs", image.id), lambda: image.subject.outputs[0])
+        order = np.argsort(-row, kind="stable")[:TOP_CLASSES]
+        return [{"index": int(c), "name": image.subject.class_name(c), "score": float(row[c])}
+                for c in order]
+
+    def _features(self, image, layer_path):
+        layer = self.layer(layer_path)
+        return self.cache.get(("features", image.id, layer_path), lambda: next(iter(
+            feature_maps(self.model, image.subject.inputs, [layer],
+                         batch_size=self.settings.batch_size).values()))[0])
+
+    def features_png(self, image, layer_path, page_text=None):
+        """A page of the feature maps of a layer for an image."""
+        channels = self._layers[layer_path][1]["channels"] if layer_path in self._layers else 0
+        self.layer(layer_path)
+        page = self.page(page_text, channels)
+        return self.cache.get(("features_png", image.id, layer_path, page), lambda: (
+            drawing.feature_page_png(self._features(image, layer_path),
+                                     list(range(page * PAGE_SIZE,
+                                                min(channels, (page + 1) * PAGE_SIZE))))))
+
+    def filters_png(self, layer_path, page_text=None):
+        """A page of the filters of a 2D convolution."""
+        layer = self.layer(layer_path, needs="filters")
+        page = self.page(page_text, self._layers[layer_path][1]["filters_count"])
+
+        def draw():
+            tiles, _ = filter_tiles(self.model, layer, max_filters=(page + 1) * PAGE_SIZE)
+            return drawing.filter_page_png(tiles[page * PAGE_SIZE:])
+
+        return self.cache.get(("filters_png", layer_path, page), draw)
+
+    def explanation_map(self, image, method_name, class_text=None):
+        """float32 `(H, W)`: the map of a registry method for an image and class, in [0, 1]
+        (a signed method's centred, zero at 0.5), as the report draws it."""
+        spec = self.method(method_name)
+        target = self.class_index(image, class_text)
+
+        def run():
+            try:
+                return compute(spec, image.subject, target, self.settings)[0]
+            except NoRuleMatches as error:  # guided backprop on a model without rectifiers
+                raise CannotRun(str(error)) from None
+
+        return self.cache.get(("map", image.id, spec.name, target), run)
+
+    def explanation_png(self, image, method_name, class_text=None):
+        spec = self.method(method_name)
+        target = self.class_index(image, class_text)
+        return self.cache.get(("map_png", image.id, spec.name, target), lambda: array_png(
+            techniques.draw_map(image.subject, self.settings, 0, spec,
+                                self.explanation_map(image, method_name, target))))
+
+    def occlusion(self, image, class_text=None):
+        """Occlusion's heatmap and mask for an image and class, as `pictures_json` gives them."""
+        target = self.class_index(image, class_text)
+        return self.cache.get(("occlusion", image.id, target), lambda: pictures_json(
+            techniques.occlusion_pictures(image.subject, self.settings, target)))
+
+    def deconv(self, image, layer_path):
+        """The deconvnet projection of a layer's strongest activation, as `pictures_json`."""
+        self.layer(layer_path)
+        settings = dataclasses.replace(self.settings, deconv_layers=(layer_path,))
+        return self.cache.get(("deconv", image.id, layer_path), lambda: pictures_json(
+            techniques.deconv_pictures(image.subject, settings)))
+
+    def start_maximize(self, layer_path, channel_text):
+        """Starts (or finds) the background render of an image maximizing one channel."""
+        layer = self.layer(layer_path)
+        channels = self._layers[layer_path][1]["channels"]
+        try:
+            channel = int(channel_text)
+        except (TypeError, ValueError):
+            channel = -1
+        if not 0 <= channel < channels:
+            raise RequestError(f"Expected `channel` to be a channel index in [0, {channels - 1}]. "
+                               f"Received: channel={channel_text!r}.")
+        first = next(iter(self._images.values())).subject
+        size = self.settings.maximize_size or min(self.size[0], 128)
+        steps = self.settings.maximize_steps
+
+        def render(progress):
+            images = maximize(self.model, objectives.channel(layer, [channel]), size=size,
+                              steps=steps, callbacks=[progress],
+                              **techniques.render_options(first, self.settings))
+            return array_png(enlarge(rgb(images[0]), self.settings.display_size))
+
+        return self.jobs.start(("maximize", layer_path, channel),
+                               f"{layer_path} · channel {channel}", steps, render)
+
+    def job(self, job_id):
+        found = self.jobs.find(job_id)
+        if found is None:
+            raise NotFound(f"No job with id {job_id!r}.")
+        return found
+
+    def warm_up(self):
+        """Computes what the page shows first (the first image's predictions, its Grad-CAM and
+        the default layer's feature maps), so the first clicks find the compiled steps ready."""
+        image = next(iter(self._images.values()))
+        self.predictions(image)
+        self.features_png(image, self.default_layer)
+        if "gradcam" in self._methods and not self._unavailable["gradcam"]:
+            self.explanation_png(image, "gradcam")
+
+    def close(self, timeout=60):
+        """Stops the background renders and waits (at most `timeout` seconds) for the
+        computations under way, so that none is cut off half-way when the process exits."""
+        self.jobs.close()
+        self.cache.wait_idle(timeout)
+
+
+def too_large_message(limit, size=None):
+    """Why an upload of `size` bytes (`None`: more than `limit`, still arriving) is refused."""
+    received = f"more than {limit} bytes" if size is None else f"{size} bytes"
+    return (f"Expected an image file of at most {limit} bytes ({limit / 2**20:.1f} MiB). "
+            f"Received: {received}. Send a smaller image, or start the explorer with a larger "
+            "upload limit (--max-upload-mb).")
+
+
+def pictures_json(pictures):
+    """Report `Picture`s as the page shows them: title, caption, detail and a PNG data URI."""
+    return [{"title": p.title, "caption": p.caption, "detail": p.detail,
+             "png": "data:image/png;base64," + base64.b64encode(p.png()).decode("ascii")}
+            for p in pictures]
+
+
+def default_pictures():
+    """The bundled sample pictures and their names (resized to the model by `Explorer`)."""
+    return demo.sample_images()
