@@ -11,7 +11,7 @@ STAMP := $(VENV)/.keras_vis-installed-$(TF_EXTRA)
 BENCH_TF_EXTRA := $(if $(filter gpu,$(TF_EXTRA)),gpu,tensorflow)
 OUT ?= demo_output
 
-.PHONY: install demo test bench gallery clean
+.PHONY: install demo test bench gallery screenshot clean
 
 install: $(STAMP)
 
@@ -39,6 +39,10 @@ bench: $(BENCH_VENV)/.bench-installed
 
 gallery: $(STAMP)
 	$(PY) -m keras_vis.demo.gallery docs/gallery
+
+# The README's picture of the explorer (needs chromium and chromium-driver).
+screenshot: $(STAMP)
+	$(PY) -m keras_vis.explorer.screenshot docs/explorer.png
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) $(OUT) .pytest_cache

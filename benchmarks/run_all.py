@@ -11,7 +11,7 @@ import sys
 
 HERE = pathlib.Path(__file__).resolve().parent
 BENCHMARKS = ("attribution", "ablation_cam", "rise", "maximize", "faithfulness", "memory",
-              "scale")
+              "scale", "serve")
 
 
 def main(argv=None):

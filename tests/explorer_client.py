@@ -1,5 +1,6 @@
-"""Talking to a running explorer over real HTTP, and the answers it should give, computed here."""
+"""Talking to a running explorer over real HTTP: requests, decoded answers, a server process."""
 
+import io
 import json
 import os
 import select
@@ -38,13 +39,11 @@ def decode_png(data):
 
 
 def decode_npy(data):
-    import io
-
     return np.load(io.BytesIO(data))
 
 
 class ExplorerProcess:
-    """`keras-vis serve --port 0 ...` in a subprocess; `url` once it listens; `stop()` with Ctrl-C."""
+    """`keras-vis serve --port 0 ...` in a subprocess: `url` once it listens, `stop()` by Ctrl-C."""
 
     def __init__(self, *arguments, start_timeout=180):
         environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")

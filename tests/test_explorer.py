@@ -1,8 +1,12 @@
 """`keras-vis serve` over real HTTP: a server in a subprocess, every endpoint, bad requests, and
 concurrent requests whose answers equal the library's functions computed here."""
 
+import base64
 import concurrent.futures
 import json
+import shutil
+import time
+import urllib.parse
 
 import cv2
 import numpy as np
@@ -12,6 +16,7 @@ import keras_vis
 from explorer_client import ExplorerProcess, decode_npy, decode_png, get_json, request
 from keras_vis import demo, io, plot, registry
 from keras_vis.explorer import drawing
+from keras_vis.explorer.screenshot import chromium, loaded_sources
 from keras_vis.inspect import feature_maps, summary
 from keras_vis.pixels import scale_each_to_uint8
 from keras_vis.report.pictures import enlarge
@@ -131,8 +136,6 @@ def test_every_method_answers_with_its_picture_for_the_class(server):
 
 
 def _query(**parameters):
-    import urllib.parse
-
     return urllib.parse.urlencode(parameters)
 
 
@@ -173,8 +176,6 @@ def test_occlusion_and_deconvnet_come_on_demand_as_captioned_pngs(server):
     for picture in pictures + projections:
         head, _, data = picture["png"].partition(",")
         assert head == "data:image/png;base64"
-        import base64
-
         assert decode_png(base64.b64decode(data)).shape == (128, 128, 3)
 
 
@@ -189,8 +190,6 @@ def test_maximizing_a_channel_runs_in_the_background_and_reports_its_steps(serve
         seen.append(job["step"])
         if job["state"] in ("done", "failed"):
             break
-        import time
-
         time.sleep(0.05)
     assert job["state"] == "done", job
     assert job["step"] == STEPS and seen == sorted(seen)
@@ -264,3 +263,85 @@ def test_json_answers_hold_no_numpy_types(server):
         status, kind, body = request(server.api(path))
         json.loads(body)  # valid JSON, not the repr of numpy scalars
         assert b"np." not in body
+
+
+# --- the page in a real browser
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DRIVER = shutil.which("chromedriver")
+
+
+def _first(driver, selector, needle):
+    """The `src` of the first image `selector` finds, once decoded and holding `needle`."""
+    found = loaded_sources(driver, selector)
+    return found[0] if found and needle in found[0] else None
+
+
+@pytest.mark.skipif(CHROMIUM is None or DRIVER is None,
+                    reason="chromium and chromium-driver are not installed (apt-get install "
+                           "chromium chromium-driver)")
+def test_the_page_in_chromium_picks_a_layer_uploads_an_image_and_switches_the_class(
+        server, reference, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    model, pictures, _ = reference
+    driver = chromium()
+    wait = WebDriverWait(driver, 90, poll_frequency=0.1)
+    try:
+        driver.get(server.url)
+        wait.until(lambda d: d.find_element(By.ID, "status").text == "Ready")
+        # The layer tree lists every layer of the model.
+        listed = [item.get_attribute("data-path")
+                  for item in driver.find_elements(By.CSS_SELECTOR, "#layer-tree li.layer")]
+        assert listed == [row["path"] for row in summary(model).to_dict()["layers"]]
+        # Every method's picture appears for the first image's predicted class.
+        methods = [spec.name for spec in registry.drawn()]
+        sources = wait.until(lambda d: loaded_sources(d, "#methods img"))
+        assert len(sources) == len(methods)
+
+        # Pick a layer: its feature maps and filters appear.
+        driver.find_element(By.CSS_SELECTOR, 'li[data-path="block2_conv1"]').click()
+        features = wait.until(lambda d: _first(d, "#features", "layer=block2_conv1"))
+        assert request(features)[2] == request(server.api(
+            "/api/images/s0/features?layer=block2_conv1&page=0"))[2]
+        driver.find_element(By.CSS_SELECTOR, "#features-pager button[data-step='1']").click()
+        wait.until(lambda d: _first(d, "#features", "page=1"))
+        wait.until(lambda d: _first(d, "#filters", "layer=block2_conv1"))
+
+        # Upload an image: it is chosen, predicted and explained.
+        photo = tmp_path / "dropped star.png"
+        star = pictures[4]
+        photo.write_bytes(png_bytes(star))
+        driver.find_element(By.ID, "upload").send_keys(str(photo))
+        wait.until(lambda d: d.find_element(By.ID, "current-name").text == "dropped star.png")
+        chosen = driver.find_element(By.CSS_SELECTOR, "#images button.selected")
+        upload_id = chosen.get_attribute("data-image")
+        assert upload_id.startswith("u")
+        top = driver.find_elements(By.CSS_SELECTOR, "#predictions li")[0]
+        assert top.get_attribute("data-class") == str(int(model.predict(star[None], verbose=0)
+                                                          .argmax()))
+
+        # Switch the class: every explanation is redrawn for it.
+        Select(driver.find_element(By.ID, "class-select")).select_by_value("2")
+        def redrawn(d):
+            found = loaded_sources(d, "#methods img")
+            fresh = found and all("class=2" in s and upload_id in s for s in found)
+            return found if fresh else None
+
+        sources = wait.until(redrawn)
+        assert len(sources) == len(methods)
+        assert driver.find_element(By.ID, "class-name").text == "triangle"
+        gradcam_source = next(s for s in sources if "method=gradcam&" in s)
+        shown = decode_png(request(gradcam_source)[2])
+        expected = plot.overlay(enlarge(star, 128), keras_vis.gradcam(model, star[None], 2)[0],
+                                cmap="jet", alpha=0.45)
+        assert np.abs(shown.astype(int) - expected).max() <= 1
+
+        # Render a channel in the background.
+        driver.find_element(By.ID, "maximize").click()
+        rendered = wait.until(lambda d: loaded_sources(d, "#maximized"))
+        assert "/api/jobs/" in rendered[0]
+        assert "Step" not in driver.find_element(By.ID, "maximize-status").text
+    finally:
+        driver.quit()

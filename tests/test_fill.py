@@ -119,8 +119,9 @@ def test_scorecam_sees_the_image_through_each_map_over_its_fill(rng):
         expected = naive_scorecam(model, images, classes, fill_image)
         got = ScoreCAM(fill=fill)(model, images, classes, normalize=False, batch_size=4)
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6, err_msg=repr(fill))
-        np.testing.assert_array_equal(
-            cam(model, images, classes, method="scorecam", fill=fill, normalize=False), got)
+        # The same batches: oneDNN may sum batches of other sizes in another order.
+        np.testing.assert_array_equal(cam(model, images, classes, method="scorecam", fill=fill,
+                                          normalize=False, batch_size=4), got)
 
 
 def test_scorecam_fill_0_is_the_product_of_image_and_mask(monkeypatch, rng):

@@ -33,6 +33,7 @@ from keras_vis.attribution import (
     saliency,
 )
 from keras_vis.dataset import explain_dataset
+from keras_vis.explorer import serve
 from keras_vis.layers import iter_layers
 from keras_vis.deconv import deconvnet, receptive_field, top_activations
 from keras_vis.inspect import feature_maps, filter_weights, layer_configs, layer_weights, summary
@@ -45,6 +46,7 @@ from keras_vis.maximization import (
     multiscale_visualization,
     objectives,
 )
+from keras_vis.report.settings import Settings
 from keras_vis.metrics import (
     average_drop,
     deletion,
@@ -53,6 +55,7 @@ from keras_vis.metrics import (
     randomization_check,
     road,
 )
+from explorer_client import get_json, request
 from method_cases import CASES as METHOD_CASES, call
 from models import cnn, images, nested_cnn
 
@@ -101,6 +104,23 @@ def scribbled(arrays):
     return arrays
 
 
+def explored(s):
+    """The explorer over HTTP: methods that give layers other backward rules or a linear head,
+    feature maps, the deconvnet, occlusion and a channel render on its background thread."""
+    settings = Settings(maximize_steps=2, rise_masks=8, progress=False)
+    with serve(s.model, s.x, port=0, block=False, warm_up=False, settings=settings) as server:
+        for path in ("explanation?method=guided", "explanation?method=lrp",
+                     "explanation?method=gradcam&class=1", f"features?layer={s.last_conv}",
+                     f"deconv?layer={s.last_conv}", "occlusion"):
+            status, _, body = request(f"{server.url}api/images/s0/{path}")
+            assert status == 200, body[:300]
+        status, job = get_json(f"{server.url}api/maximize?layer={s.first_conv}&channel=0",
+                               data=b"", method="POST")
+        while job["state"] in ("queued", "running"):
+            job = get_json(f"{server.url}api/jobs/{job['id']}")[1]
+        assert job["state"] == "done", job
+
+
 # One call per public function that takes a model, with the options that reach its most invasive
 # path: linear heads (softmax dropped), guided and deconvnet ReLUs, relevance rules, a randomized
 # clone, files.
@@ -144,6 +164,7 @@ CALLS = {
     "find_layer": lambda s: find_layer(s.model, s.last_conv),
     "conv_layers": lambda s: conv_layers(s.model),
     "last_conv_layer": lambda s: last_conv_layer(s.model),
+    "serve": explored,
 }
 
 

@@ -244,13 +244,10 @@ def _listen(host, port):
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
         return socket.create_server((host, int(port)), family=family, backlog=128)
-    except socket.gaierror:
-        raise ValueError(expected("host", "an address of this machine", host,
-                                  "127.0.0.1 serves this machine only.")) from None
     except OSError as error:
         if error.errno == errno.EADDRINUSE:
             raise ValueError(expected("port", "a free port", port,
                                       f"Port {port} is in use; pass another, or 0 for any free "
                                       "one.")) from None
         raise ValueError(expected("host", "an address this machine can listen on", host,
-                                  f"{error.strerror}.")) from None
+                                  f"{error.strerror or error}.")) from None

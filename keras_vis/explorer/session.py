@@ -22,6 +22,7 @@ from keras_vis.inspect import feature_maps, filter_weights, summary
 from keras_vis.layers import convolutions_2d, default_cam_layer, find_layer, spatial_layers
 from keras_vis.maximization import maximize, objectives
 from keras_vis.plot import filter_tiles
+from keras_vis.progress import silenced
 from keras_vis.report import techniques
 from keras_vis.report.methods import compute
 from keras_vis.report.pictures import array_png, enlarge, rgb
@@ -181,19 +182,28 @@ class Explorer:
                            f"beyond the last {MAX_UPLOADS} are forgotten).")
         return found
 
-    def layer(self, path, *, needs="features"):
-        """The layer at `path` (a name, `outer/inner` for a nested one) that has feature maps, or
-        filters with `needs="filters"`."""
-        entry = self._layers.get(path)
+    def layer(self, name, *, needs="features"):
+        """`(path, layer, row)` of the layer a request names that has feature maps, or filters
+        with `needs="filters"`: its path (`outer/inner` for a nested one) or any name
+        `keras_vis.find_layer` takes (a nested layer's own name)."""
+        path = name if name in self._layers else self._find_path(name)
         fitting = [p for p, (_, row) in self._layers.items()
                    if (row["features"] if needs == "features" else row["filters_count"])]
         what = "feature maps" if needs == "features" else "filters (a 2D convolution)"
-        if entry is None or path not in fitting:
-            known = "unknown" if entry is None else f"a {entry[1]['type']} without {what}"
+        if path not in fitting:
+            kind = None if path is None else self._layers[path][1]["type"]
+            known = "unknown" if kind is None else f"a {kind} without {what}"
             raise RequestError(f"Expected `layer` to be a layer with {what}. Received: "
-                               f"layer={path!r} ({known}). Layers that fit: "
+                               f"layer={name!r} ({known}). Layers that fit: "
                                f"{', '.join(fitting[-8:]) or 'none'}.")
-        return entry[0]
+        layer, row = self._layers[path]
+        return path, layer, row
+
+    def _find_path(self, name):
+        try:
+            return self._path_of(find_layer(self.model, name)) if name else None
+        except (ValueError, TypeError, StopIteration):
+            return None
 
     def class_index(self, image, text):
         """The class a request names (an index), or the image's predicted class for `None`."""
@@ -230,6 +240,15 @@ class Explorer:
             raise RequestError(f"Expected `page` to be in [0, {pages - 1}]. Received: "
                                f"page={text!r}.")
         return number
+
+    def _cached(self, key, compute):
+        """The result of `compute()` kept under `key`, computed with progress bars silenced: the
+        server's terminal is no place for them."""
+        def quietly():
+            with silenced():
+                return compute()
+
+        return self.cache.get(key, quietly)
 
     # --- uploads -------------------------------------------------------------------------------
 
@@ -270,42 +289,39 @@ class Explorer:
     # --- pictures ------------------------------------------------------------------------------
 
     def image_png(self, image):
-        return self.cache.get(("image", image.id), lambda: array_png(
+        return self._cached(("image", image.id), lambda: array_png(
             techniques.display(image.subject, self.settings, 0)))
 
     def predictions(self, image):
         """The top classes of an image: `[{index, name, score}]`, highest first."""
-        row = self.cache.get(("outputs", image.id), lambda: image.subject.outputs[0])
+        row = self._cached(("outputs", image.id), lambda: image.subject.outputs[0])
         order = np.argsort(-row, kind="stable")[:TOP_CLASSES]
         return [{"index": int(c), "name": image.subject.class_name(c), "score": float(row[c])}
                 for c in order]
 
-    def _features(self, image, layer_path):
-        layer = self.layer(layer_path)
-        return self.cache.get(("features", image.id, layer_path), lambda: next(iter(
+    def _features(self, image, path, layer):
+        return self._cached(("features", image.id, path), lambda: next(iter(
             feature_maps(self.model, image.subject.inputs, [layer],
                          batch_size=self.settings.batch_size).values()))[0])
 
-    def features_png(self, image, layer_path, page_text=None):
+    def features_png(self, image, layer_name, page_text=None):
         """A page of the feature maps of a layer for an image."""
-        channels = self._layers[layer_path][1]["channels"] if layer_path in self._layers else 0
-        self.layer(layer_path)
-        page = self.page(page_text, channels)
-        return self.cache.get(("features_png", image.id, layer_path, page), lambda: (
-            drawing.feature_page_png(self._features(image, layer_path),
-                                     list(range(page * PAGE_SIZE,
-                                                min(channels, (page + 1) * PAGE_SIZE))))))
+        path, layer, row = self.layer(layer_name)
+        page = self.page(page_text, row["channels"])
+        channels = list(range(page * PAGE_SIZE, min(row["channels"], (page + 1) * PAGE_SIZE)))
+        return self._cached(("features_png", image.id, path, page), lambda: (
+            drawing.feature_page_png(self._features(image, path, layer), channels)))
 
-    def filters_png(self, layer_path, page_text=None):
+    def filters_png(self, layer_name, page_text=None):
         """A page of the filters of a 2D convolution."""
-        layer = self.layer(layer_path, needs="filters")
-        page = self.page(page_text, self._layers[layer_path][1]["filters_count"])
+        path, layer, row = self.layer(layer_name, needs="filters")
+        page = self.page(page_text, row["filters_count"])
 
         def draw():
             tiles, _ = filter_tiles(self.model, layer, max_filters=(page + 1) * PAGE_SIZE)
             return drawing.filter_page_png(tiles[page * PAGE_SIZE:])
 
-        return self.cache.get(("filters_png", layer_path, page), draw)
+        return self._cached(("filters_png", path, page), draw)
 
     def explanation_map(self, image, method_name, class_text=None):
         """float32 `(H, W)`: the map of a registry method for an image and class, in [0, 1]
@@ -319,32 +335,32 @@ class Explorer:
             except NoRuleMatches as error:  # guided backprop on a model without rectifiers
                 raise CannotRun(str(error)) from None
 
-        return self.cache.get(("map", image.id, spec.name, target), run)
+        return self._cached(("map", image.id, spec.name, target), run)
 
     def explanation_png(self, image, method_name, class_text=None):
         spec = self.method(method_name)
         target = self.class_index(image, class_text)
-        return self.cache.get(("map_png", image.id, spec.name, target), lambda: array_png(
+        return self._cached(("map_png", image.id, spec.name, target), lambda: array_png(
             techniques.draw_map(image.subject, self.settings, 0, spec,
                                 self.explanation_map(image, method_name, target))))
 
     def occlusion(self, image, class_text=None):
         """Occlusion's heatmap and mask for an image and class, as `pictures_json` gives them."""
         target = self.class_index(image, class_text)
-        return self.cache.get(("occlusion", image.id, target), lambda: pictures_json(
+        return self._cached(("occlusion", image.id, target), lambda: pictures_json(
             techniques.occlusion_pictures(image.subject, self.settings, target)))
 
-    def deconv(self, image, layer_path):
+    def deconv(self, image, layer_name):
         """The deconvnet projection of a layer's strongest activation, as `pictures_json`."""
-        self.layer(layer_path)
-        settings = dataclasses.replace(self.settings, deconv_layers=(layer_path,))
-        return self.cache.get(("deconv", image.id, layer_path), lambda: pictures_json(
+        path, _, _ = self.layer(layer_name)
+        settings = dataclasses.replace(self.settings, deconv_layers=(path,))
+        return self._cached(("deconv", image.id, path), lambda: pictures_json(
             techniques.deconv_pictures(image.subject, settings)))
 
-    def start_maximize(self, layer_path, channel_text):
+    def start_maximize(self, layer_name, channel_text):
         """Starts (or finds) the background render of an image maximizing one channel."""
-        layer = self.layer(layer_path)
-        channels = self._layers[layer_path][1]["channels"]
+        path, layer, row = self.layer(layer_name)
+        channels = row["channels"]
         try:
             channel = int(channel_text)
         except (TypeError, ValueError):
@@ -362,8 +378,8 @@ class Explorer:
                               **techniques.render_options(first, self.settings))
             return array_png(enlarge(rgb(images[0]), self.settings.display_size))
 
-        return self.jobs.start(("maximize", layer_path, channel),
-                               f"{layer_path} · channel {channel}", steps, render)
+        return self.jobs.start(("maximize", path, channel), f"{path} · channel {channel}", steps,
+                               render)
 
     def job(self, job_id):
         found = self.jobs.find(job_id)
