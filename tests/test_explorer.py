@@ -318,7 +318,9 @@ def test_the_page_in_chromium_picks_a_layer_uploads_an_image_and_switches_the_cl
         chosen = driver.find_element(By.CSS_SELECTOR, "#images button.selected")
         upload_id = chosen.get_attribute("data-image")
         assert upload_id.startswith("u")
-        top = driver.find_elements(By.CSS_SELECTOR, "#predictions li")[0]
+        # The list is replaced once the upload's predictions arrive, after its name shows.
+        top = wait.until(lambda d: d.find_elements(
+            By.CSS_SELECTOR, f'#predictions[data-image="{upload_id}"] li'))[0]
         assert top.get_attribute("data-class") == str(int(model.predict(star[None], verbose=0)
                                                           .argmax()))
 

@@ -89,17 +89,20 @@ def test_random_maps_correlate_about_zero(rng):
 
 
 def test_the_same_seed_draws_the_same_subsets(rng):
-    model = _dense_model(rng, activation="softmax")
+    # A linear score keeps the drops well conditioned: oneDNN may sum another batch size in another
+    # order, and a saturated softmax would turn those ulps into visible differences of correlation.
+    model = _dense_model(rng)
     images = rng.uniform(0, 1, (3, SIDE, SIDE, CHANNELS)).astype("float32")
     maps = rng.uniform(size=(3, SIDE, SIDE)).astype("float32")
     first = mufidelity(model, images, maps, grid=4, samples=16, seed=3, batch_size=5)
     second = mufidelity(model, images, maps, grid=4, samples=16, seed=3, batch_size=64)
     other = mufidelity(model, images, maps, grid=4, samples=16, seed=4)
-    np.testing.assert_array_equal(first.correlations, second.correlations)
     np.testing.assert_array_equal(first.masses, second.masses)
+    np.testing.assert_allclose(first.drops, second.drops, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(first.correlations, second.correlations, atol=1e-5)
     assert not np.array_equal(first.masses, other.masses)
     alone = mufidelity(model, images[1:2], maps[1:2], grid=4, samples=16, seed=3)
-    np.testing.assert_allclose(alone.correlations, first.correlations[1:2], atol=1e-6)
+    np.testing.assert_allclose(alone.correlations, first.correlations[1:2], atol=1e-5)
 
 
 def test_a_model_that_ignores_its_input_scores_zero_not_nan(rng):

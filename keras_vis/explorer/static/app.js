@@ -227,6 +227,7 @@ async function selectImage(id) {
     item.addEventListener("click", () => selectClass(prediction.index));
     list.append(item);
   }
+  list.dataset.image = id;
   selectClass(state.predicted);
 }
 
