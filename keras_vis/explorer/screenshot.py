@@ -50,11 +50,6 @@ def loaded_sources(driver, selector):
         return images.map((i) => i.src);""", selector)
 
 
-def _all_hold(sources, needle):
-    """Whether `sources` were found and every one holds `needle`."""
-    return bool(sources) and all(needle in source for source in sources)
-
-
 def take(path, *, layer="block2_conv1", image="star", timeout=120):
     """Saves a screenshot of the explorer on the demo model to `path` (PNG, written atomically).
 
@@ -81,12 +76,11 @@ def take(path, *, layer="block2_conv1", image="star", timeout=120):
             chosen = driver.find_element(By.CSS_SELECTOR, "#images button.selected")
             image_id = chosen.get_attribute("data-image")
             driver.find_element(By.ID, "maximize").click()
-            # Pictures of the image shown before this one may still be on the page.
-            needles = {"#features": f"/{image_id}/", "#filters": "", "#maximized": "",
-                       "#methods img": f"/{image_id}/"}
-            for selector, needle in needles.items():
-                wait.until(lambda d, selector=selector, needle=needle: _all_hold(
-                    loaded_sources(d, selector), needle))
+            # The page points every picture at the chosen image once its predictions are listed.
+            wait.until(lambda d: d.find_elements(
+                By.CSS_SELECTOR, f'#predictions[data-image="{image_id}"]'))
+            for selector in ("#features", "#filters", "#maximized", "#methods img"):
+                wait.until(lambda d, selector=selector: loaded_sources(d, selector))
             time.sleep(0.3)  # the last layout pass
             picture = driver.get_screenshot_as_png()
         finally:
