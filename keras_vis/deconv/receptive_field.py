@@ -1,28 +1,20 @@
 """Receptive fields: which input pixels a unit of a feature map can see.
 
 Walks the layer graph from the input to the chosen layer (into nested models too) with the usual
-arithmetic, per axis: a window of `k` taps (dilation included) with stride `s` and leading padding
-`p` turns (size `r`, jump `j`, offset `o`) into (`r + (k - 1) j`, `j s`, `o - p j`), where the offset
-is the input row (or column) of the first pixel seen by unit 0 — negative when padding reaches
-outside the image. Where branches merge, the field is the union of theirs.
+arithmetic, per axis (each layer's window read by `keras_vis.spatial`): a window of `k` taps
+(dilation included) with stride `s` and leading padding `p` (negative for a cropping) turns
+(size `r`, jump `j`, offset `o`) into (`r + (k - 1) j`, `j s`, `o - p j`), where the offset is the
+input row (or column) of the first pixel seen by unit 0 — negative when padding reaches outside
+the image. Where branches merge, the field is the union of theirs.
 """
 
 import dataclasses
-
-import keras
 
 from keras_vis import _keras
 from keras_vis._checks import check_positive_int, expected
 from keras_vis.deconv._arguments import single_input, spatial_layer
 from keras_vis.layers import is_model
-
-_WINDOW_TYPES = (
-    keras.layers.Conv2D,
-    keras.layers.DepthwiseConv2D,
-    keras.layers.SeparableConv2D,
-    keras.layers.MaxPooling2D,
-    keras.layers.AveragePooling2D,
-)
+from keras_vis.spatial import UnsupportedLayer, window_axes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,40 +60,14 @@ class ReceptiveField:
         return top, left, bottom, right
 
 
-class UnsupportedLayer(ValueError):
-    """Raised for a layer that changes the map size in a way the arithmetic does not cover."""
-
-
-def _window(field, layer):
-    if getattr(layer, "data_format", "channels_last") != "channels_last":
-        raise UnsupportedLayer(f"layer '{layer.name}' uses data_format={layer.data_format!r}")
-    kernel = getattr(layer, "kernel_size", None) or layer.pool_size
-    dilation = getattr(layer, "dilation_rate", (1, 1))
-    padding = layer.padding.lower()
-    size, jump, offset, map_size = [], [], [], []
-    for axis in range(2):
-        extent = dilation[axis] * (kernel[axis] - 1) + 1
-        stride, length = layer.strides[axis], field.map_size[axis]
-        if padding == "same":
-            out = -(-length // stride)
-            lead = max((out - 1) * stride + extent - length, 0) // 2
-        else:
-            out, lead = (length - extent) // stride + 1, 0
-        size.append(field.size[axis] + (extent - 1) * field.jump[axis])
-        jump.append(field.jump[axis] * stride)
-        offset.append(field.offset[axis] - lead * field.jump[axis])
-        map_size.append(out)
-    return dataclasses.replace(
-        field, size=tuple(size), jump=tuple(jump), offset=tuple(offset), map_size=tuple(map_size)
-    )
-
-
-def _shift(field, amounts, sign):
-    """ZeroPadding2D (`sign=+1`) or Cropping2D (`sign=-1`) by `((top, bottom), (left, right))`."""
+def _through_window(field, axes):
+    """The field after a layer whose axes read their input as `axes` (`keras_vis.spatial`)."""
     return dataclasses.replace(
         field,
-        offset=tuple(o - sign * a[0] * j for o, a, j in zip(field.offset, amounts, field.jump)),
-        map_size=tuple(m + sign * (a[0] + a[1]) for m, a in zip(field.map_size, amounts)),
+        size=tuple(s + (a.extent - 1) * j for s, a, j in zip(field.size, axes, field.jump)),
+        jump=tuple(j * a.stride for a, j in zip(axes, field.jump)),
+        offset=tuple(o - a.lead * j for o, a, j in zip(field.offset, axes, field.jump)),
+        map_size=tuple(a.output_size for a in axes),
     )
 
 
@@ -123,12 +89,9 @@ def _through(node, fields):
         return None
     field = present[0] if len(present) == 1 else _union(present)
     layer = _keras.node_layer(node)
-    if isinstance(layer, _WINDOW_TYPES):
-        return _window(field, layer)
-    if isinstance(layer, keras.layers.ZeroPadding2D):
-        return _shift(field, layer.padding, +1)
-    if isinstance(layer, keras.layers.Cropping2D):
-        return _shift(field, layer.cropping, -1)
+    axes = window_axes(layer, field.map_size)
+    if axes is not None:
+        return _through_window(field, axes)
     before, after = _keras.node_inputs(node)[0].shape, _keras.node_outputs(node)[0].shape
     if len(after) != 4:
         return None
