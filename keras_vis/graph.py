@@ -285,7 +285,7 @@ def _apply(rule, forward, tensors, site):
     return forward(*tensors) if rule is None else rule(forward, tensors, site)
 
 
-class _Placeholder:
+class Placeholder:
     """A value in a data-flow walk: output `index` of call number `call` (`None`: model input
     `index`)."""
 
@@ -296,9 +296,97 @@ class _Placeholder:
         self.index = index
 
 
-def _output_count(layer):
+def output_count(layer):
+    """How many outputs a call of `layer` produces."""
     nodes = _keras.inbound_nodes(layer)
     return len(_keras.node_outputs(nodes[0])) if nodes else 1
+
+
+def record_calls(model):
+    """The layer calls of `model`'s forward pass, in the order `walk` makes them.
+
+    Nested models are descended into, so the calls are of leaf layers only.
+
+    Returns:
+        `(calls, outputs)`: one `(layer, args, kwargs)` per call, whose tensors are
+        `Placeholder`s naming the call (or model input) that produced them, and the model
+        outputs as `Placeholder`s.
+    """
+    calls = []
+
+    def record(called, args, kwargs):
+        calls.append((called, args, kwargs))
+        made = [Placeholder(len(calls) - 1, k) for k in range(output_count(called))]
+        return made[0] if len(made) == 1 else made
+
+    outputs = walk(model, [Placeholder(None, i) for i in range(len(model.inputs))], record)
+    return calls, outputs
+
+
+def reads(args, kwargs):
+    """The `Placeholder`s a recorded call reads."""
+    return [v for v in keras.tree.flatten((args, kwargs)) if isinstance(v, Placeholder)]
+
+
+class Partial:
+    """Runs some of the layer calls of a model's forward pass on values fed for the others.
+
+    The calls are numbered as `record_calls` numbers them. A run computes the calls in `live`
+    (with `GraphRunner`'s head policy and stand-ins) and gives every other call the values fed
+    for its outputs, `None` where nothing is fed: a part of the model runs on values computed
+    elsewhere (Ablation-CAM's altered activations, incremental occlusion's updated maps).
+
+    Args:
+        model: a built functional or sequential `keras.Model`.
+        taps: layers whose outputs to record, as in `GraphRunner`.
+        head: `"linear"` to drop the output softmax/sigmoid, `"model"` to keep it.
+    """
+
+    def __init__(self, model, taps=(), *, head="linear"):
+        check_layer_graph(model)
+        self.runner = GraphRunner(model, taps, head=head)
+        self._model = weakref.ref(model)
+
+    def __call__(self, inputs, live, fed, keep=()):
+        """Runs the calls in `live`.
+
+        Args:
+            inputs: one value per model input (`None` where no live call reads it).
+            live: the numbers of the calls to compute.
+            fed: `{(call, k): tensor}`, output `k` of call `call` for the calls not computed.
+            keep: the numbers of the live calls whose (first) output to return.
+
+        Returns:
+            `(outputs, activations, kept)`: the model outputs (`None` for those not computed),
+            the list of tapped outputs and `{call: output}` for the calls in `keep`.
+        """
+        trace = _PartialTrace(self.runner, live, fed, keep)
+        outputs = walk(self._model(), list(inputs), trace.call_layer)
+        return outputs, trace.taps(), trace.kept
+
+
+class _PartialTrace(_Trace):
+    """One run of a `Partial`: calls are numbered in the order of the data-flow walk."""
+
+    def __init__(self, runner, live, fed, keep):
+        super().__init__(runner, [])
+        self.live = live
+        self.fed = fed
+        self.keep = keep
+        self.kept = {}
+        self.count = 0
+
+    def call_layer(self, layer, args, kwargs):
+        index, self.count = self.count, self.count + 1
+        if index in self.live:
+            result = super().call_layer(layer, args, kwargs)
+            if index in self.keep:
+                self.kept[index] = tf.nest.flatten(result)[0]
+            return result
+        outputs = [self.fed.get((index, k)) for k in range(output_count(layer))]
+        if id(layer) in self.runner._tap_ids and outputs[0] is not None:
+            self.recorded[id(layer)] = outputs[0]
+        return outputs[0] if len(outputs) == 1 else outputs
 
 
 class Downstream:
@@ -328,18 +416,9 @@ class Downstream:
     """
 
     def __init__(self, model, layer, taps=(), *, head="linear"):
-        check_layer_graph(model)
-        self._runner = GraphRunner(model, taps, head=head)
-        self._model = weakref.ref(model)
-        calls = []
-
-        def record(called, args, kwargs):
-            reads = [v for v in keras.tree.flatten((args, kwargs)) if isinstance(v, _Placeholder)]
-            calls.append((called, reads))
-            made = [_Placeholder(len(calls) - 1, k) for k in range(_output_count(called))]
-            return made[0] if len(made) == 1 else made
-
-        outputs = walk(model, [_Placeholder(None, i) for i in range(len(model.inputs))], record)
+        self._partial = Partial(model, taps, head=head)
+        recorded, outputs = record_calls(model)
+        calls = [(called, reads(args, kwargs)) for called, args, kwargs in recorded]
         starts = [index for index, (called, _) in enumerate(calls) if called is layer]
         if len(starts) != 1:
             raise ValueError(
@@ -352,13 +431,13 @@ class Downstream:
         live = {self._start}
         frontier = {}
         for index in range(self._start + 1, len(calls)):
-            reads = calls[index][1]
-            if any(value.call in live for value in reads):
+            read = calls[index][1]
+            if any(value.call in live for value in read):
                 live.add(index)
-                for value in reads:
+                for value in read:
                     if value.call not in live:
                         frontier.setdefault((value.call, value.index), value)
-        self._live = live
+        self._live = live - {self._start}
         self._frontier = list(frontier)
         self.frontier = [(None if call is None else calls[call][0], index)
                          for call, index in self._frontier]
@@ -368,6 +447,7 @@ class Downstream:
         if unreached:
             raise ValueError(
                 expected("taps", f"layers computed from layer '{layer.name}'", unreached))
+        self._input_count = len(model.inputs)
 
     def calls(self, layer):
         """How many times the model's forward pass calls `layer`."""
@@ -385,31 +465,6 @@ class Downstream:
             the layer) and the list of tapped outputs.
         """
         fed = dict(zip(self._frontier, frontier))
-        trace = _DownstreamTrace(self, activations, fed)
-        model = self._model()
-        inputs = [fed.get((None, i)) for i in range(len(model.inputs))]
-        outputs = walk(model, inputs, trace.call_layer)
-        return outputs, trace.taps()
-
-
-class _DownstreamTrace(_Trace):
-    """One run of a `Downstream`: calls are numbered in the order of its data-flow walk."""
-
-    def __init__(self, downstream, activations, fed):
-        super().__init__(downstream._runner, [])
-        self.downstream = downstream
-        self.activations = activations
-        self.fed = fed
-        self.count = 0
-
-    def call_layer(self, layer, args, kwargs):
-        index, self.count = self.count, self.count + 1
-        downstream = self.downstream
-        if index == downstream._start:
-            if id(layer) in self.runner._tap_ids:
-                self.recorded[id(layer)] = self.activations
-            return self.activations
-        if index in downstream._live:
-            return super().call_layer(layer, args, kwargs)
-        outputs = [self.fed.get((index, k)) for k in range(_output_count(layer))]
-        return outputs[0] if len(outputs) == 1 else outputs
+        inputs = [fed.get((None, i)) for i in range(self._input_count)]
+        fed[(self._start, 0)] = activations
+        return self._partial(inputs, self._live, fed)[:2]

@@ -13,8 +13,7 @@ import dataclasses
 
 import keras
 
-from keras_vis import _keras
-from keras_vis.graph import activation_name, fused_activation, walk
+from keras_vis.graph import activation_name, fused_activation, output_count, walk
 from keras_vis.layers import output_shape
 from keras_vis.rules import kinds
 from keras_vis.rules.linear import has_linear_map
@@ -44,11 +43,6 @@ class Call:
     layer: keras.layers.Layer
     inputs: list
     outputs: list
-
-
-def _output_count(layer):
-    nodes = _keras.inbound_nodes(layer)
-    return len(_keras.node_outputs(nodes[0])) if nodes else 1
 
 
 def _is_nonnegative(layer, inputs):
@@ -91,7 +85,7 @@ class DataFlow:
         inputs = [v for v in keras.tree.flatten((args, kwargs)) if isinstance(v, _Value)]
         call = Call(layer, inputs, [])
         nonnegative = _is_nonnegative(layer, inputs)
-        call.outputs = [_Value(call, nonnegative) for _ in range(_output_count(layer))]
+        call.outputs = [_Value(call, nonnegative) for _ in range(output_count(layer))]
         self.calls.append(call)
         return call.outputs[0] if len(call.outputs) == 1 else list(call.outputs)
 
