@@ -5,8 +5,10 @@ models, so it can (1) record the output of any inner layer, also inside a pretra
 a transfer-learning model, or its linear part before a fused activation, (2) skip the output
 softmax/sigmoid so class scores are logits, and (3) give each layer the backward pass a
 `keras_vis.rules` composite assigns it (guided backprop, deconvnet, layer-wise relevance
-propagation, DeepLIFT). `Downstream` runs only the part of a model computed from one layer's
-output, on values fed for that layer (Ablation-CAM's altered copies of its activations).
+propagation, DeepLIFT). `record_calls` lists the calls of a forward pass and what each reads;
+`Partial` runs some of them on values fed for the others (incremental occlusion's updated maps),
+and `Downstream` only the part of a model computed from one layer's output, on values fed for
+that layer (Ablation-CAM's altered copies of its activations).
 
 The user's layers are never written to, not even for a moment: each layer runs as a per-trace
 stand-in (`keras_vis._keras.stand_in`) that shares its variables, and a layer's linear part

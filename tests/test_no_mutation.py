@@ -195,7 +195,10 @@ CALLBACKS = {
 EVERY = {**CALLS, **{f"method {name}": (lambda s, spec=spec: call(spec, s.model, s.x))
                      for name, spec in METHOD_CASES.items()},
          **{f"callback {name}": (lambda s, make=make: logged_epoch(make(s), s))
-            for name, make in CALLBACKS.items()}}
+            for name, make in CALLBACKS.items()},
+         # Occlusion's incremental path runs the layers on regions, as stand-ins with other padding.
+         "occlusion, incremental": lambda s: occlusion(s.model, s.x, patch=4, stride=2,
+                                                       incremental=True, approximate=0.5)}
 
 
 def test_every_training_callback_has_a_case():

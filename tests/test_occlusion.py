@@ -83,7 +83,7 @@ def test_occluded_copies_are_batched_and_bounded(copy_batch_sizes, rng):
     model = conv_gap_cnn(SIZE)
     images = rng.random((2, 10, 9, 3), dtype=np.float32)
     sizes = copy_batch_sizes
-    occlusion(model, images, 0, patch=2, stride=2, batch_size=8)
+    occlusion(model, images, 0, patch=2, stride=2, batch_size=8, incremental=False)
     positions = 5 * 5  # rows 0, 2, 4, 6, 8 and columns 0, 2, 4, 6, 7 (flush with the edge)
     assert sum(sizes) == 2 * positions
     assert max(sizes) == 8 and len(sizes) == -(-2 * positions // 8)
