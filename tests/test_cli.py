@@ -27,7 +27,7 @@ FAST = {
     "maximize": ["--filters", "2", "--steps", "2", "--class-steps", "2"],
     "saliency": ["--smooth-samples", "2", "--ig-steps", "2", "--shap-samples", "2"],
     "cam": ["--score-cam-maps", "4"],
-    "occlusion": ["--rise-masks", "32"],
+    "occlusion": ["--rise-masks", "32", "--approximate", "0.5"],
     "report": ["--filters", "2", "--steps", "2", "--class-steps", "2", "--smooth-samples", "2",
                "--ig-steps", "2", "--shap-samples", "2", "--score-cam-maps", "4",
                "--rise-masks", "32"],
@@ -211,6 +211,7 @@ BAD_INPUT = {
     "unknown class name": (["cam", "--target", "hexagon"], "class"),
     "class index out of range": (["cam", "--target", "99"], "[0, 4]"),
     "bad option value": (["maximize", "--steps", "0"], "--steps"),
+    "approximation outside (0, 1]": (["occlusion", "--approximate", "0"], "(0, 1]"),
     "layer for a command without layers": (["occlusion", "--layer", demo.LAST_CONV_LAYER],
                                            "--layer"),
 }

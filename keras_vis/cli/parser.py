@@ -70,6 +70,16 @@ def _fraction(text):
     return value
 
 
+def _threshold(text):
+    try:
+        value = _fraction(text)
+    except argparse.ArgumentTypeError:
+        value = 0
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}")
+    return value
+
+
 def _add_model_options(group):
     group.add_argument("--model", metavar="SPEC",
                        help="a .keras or .h5 model file, or a keras.applications name such as "
@@ -265,6 +275,10 @@ def _add_occlusion_options(parser):
     parser.add_argument("--threshold", type=_fraction, metavar="T", dest="occlusion_threshold",
                         help="mask the regions whose occlusion leaves less than T of the best "
                              "probability (default 0.85)")
+    parser.add_argument("--approximate", type=_threshold, metavar="TAU",
+                        dest="occlusion_approximate",
+                        help="faster, approximate occlusion maps: cut each layer's changed region "
+                             "to TAU (in (0, 1]) of its map's side (default: exact)")
     parser.add_argument("--rise-masks", type=_positive, metavar="N", dest="rise_masks",
                         help="RISE random masks per image (default 1000)")
 

@@ -37,6 +37,8 @@ class Settings:
         occlusion_patch: side of the occluding square; default an eighth of the image (at least 4).
         occlusion_stride: step between patches; default half the patch.
         occlusion_threshold: share of the maximum below which a region counts as needed.
+        occlusion_approximate: `None` for exact occlusion maps, or Krypton's threshold τ in
+            (0, 1] (see `keras_vis.occlusion`'s `approximate`): faster, approximate maps.
         deconv_layers: layers projected by the deconvnet; default a middle and the last convolution.
         batch_size: images per compiled call.
         seed: seed of every random start and noise sample.
@@ -64,6 +66,7 @@ class Settings:
     occlusion_patch: typing.Optional[int] = None
     occlusion_stride: typing.Optional[int] = None
     occlusion_threshold: float = 0.85
+    occlusion_approximate: typing.Optional[float] = None
     deconv_layers: typing.Optional[typing.Tuple[str, ...]] = None
     batch_size: int = 32
     seed: int = 0
@@ -80,6 +83,9 @@ class Settings:
             if getattr(self, name) is not None:
                 check_positive_int(getattr(self, name), name)
         check_number(self.occlusion_threshold, "occlusion_threshold", low=0, high=1)
+        if self.occlusion_approximate is not None:
+            check_number(self.occlusion_approximate, "occlusion_approximate", low=0, high=1,
+                         low_inclusive=False)
         if not isinstance(self.lrp_composite, str):
             raise TypeError(expected("lrp_composite", "a composite name", self.lrp_composite))
         for name in ("filter_layers", "feature_layers", "deconv_layers"):

@@ -224,7 +224,7 @@ def occlusion_pictures(subject, settings, target=None):
     patch, stride = occlusion_patch(subject, settings)
     heatmaps = occlusion(subject.model, subject.inputs, target, patch=patch, stride=stride,
                          fill=subject.grey_input, batch_size=max(settings.batch_size, 64),
-                         progress=settings.progress)
+                         approximate=settings.occlusion_approximate, progress=settings.progress)
     masks = occlusion_mask(heatmaps, settings.occlusion_threshold)
     pictures = []
     for index in range(len(subject.images)):
