@@ -15,7 +15,7 @@ from keras_vis.attribution import occlusion
 from keras_vis.engine import run as engine_run
 from keras_vis.incremental import patch_scorer
 from keras_vis.incremental._graph import local_part
-from keras_vis.incremental._regions import cost_fraction, propagate
+from keras_vis.incremental._regions import cost_fraction, direct_reads, propagate
 from keras_vis.progress import Bar
 from keras_vis.targets import Channel, as_target
 
@@ -216,6 +216,24 @@ def test_regions_grow_as_the_layers_reach():
     assert sizes[padded] == (3, 2) and tuple(regions.starts[0, 2]) == (5, 6)
     strided = names[3]  # 3×3, stride 2, valid: rows 5..7 reach outputs 2..3, columns 6..7: 2..3
     assert sizes[strided] == (2, 2) and tuple(regions.starts[0, 3]) == (2, 2)
+
+
+def test_calls_reading_their_inputs_regions_take_them_as_they_are():
+    inputs = keras.Input((19, 17, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="grow")(inputs)
+    a = keras.layers.Conv2D(4, 1, name="one_by_one")(x)
+    b = keras.layers.Conv2D(4, 1, activation="relu", name="other_one_by_one")(x)
+    x = keras.layers.Add(name="same_regions")([a, b])
+    x = keras.layers.Conv2D(4, 3, padding="same", name="grow_again")(x)
+    x = keras.layers.Conv2D(4, 1, strides=2, name="strided_one_by_one")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(x))
+    part = local_part(model, (19, 17, 3))
+    corners = np.stack(np.meshgrid([0, 6, 14], [0, 5, 12], indexing="ij"), -1).reshape(-1, 2)
+    direct = direct_reads(part, propagate(part, corners, (5, 5)))
+    names = {part.nodes[k].layer.name for k in direct}
+    assert names == {"one_by_one", "other_one_by_one", "same_regions"}
+    assert_same_maps(model, images((19, 17, 3)), 1, patch=5, stride=3)
 
 
 def test_bad_options_say_what_was_expected():

@@ -18,7 +18,7 @@ import numpy as np
 
 from keras_vis import _keras, steps
 from keras_vis.incremental._graph import NotLocal, local_part
-from keras_vis.incremental._regions import Regions, cost_fraction, propagate
+from keras_vis.incremental._regions import Regions, cost_fraction, direct_reads, propagate
 from keras_vis.incremental._step import IncrementalSteps
 
 AUTO_COST_LIMIT = 0.5
@@ -101,7 +101,8 @@ def patch_scorer(model, target, *, head, image_shape, patch_size, patch_starts,
     saving = (1 - fraction) * part.full_cost * len(regions.starts) * image_count
     if not required and (fraction > AUTO_COST_LIMIT or saving < AUTO_MIN_SAVING):
         return None
-    key = (head, target.key(), tuple(image_shape), regions.sizes)
-    compiled = steps.cached(model, "incremental", key,
-                            lambda: IncrementalSteps(model, part, regions.sizes, target, head))
+    direct = direct_reads(part, regions)
+    key = (head, target.key(), tuple(image_shape), regions.sizes, direct)
+    compiled = steps.cached(model, "incremental", key, lambda: IncrementalSteps(
+        model, part, regions.sizes, direct, target, head))
     return PatchScorer(compiled, regions, fraction)

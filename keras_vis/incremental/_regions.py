@@ -86,6 +86,34 @@ def propagate(part, patch_starts, patch_size, approximate=None):
     return Regions(np.stack(starts, axis=1).astype(np.int32), tuple(sizes))
 
 
+def direct_reads(part, regions):
+    """The nodes that read their inputs' changed regions exactly as they are, at every position:
+    per-position calls; merges whose inputs changed on the merge's own region; window calls (a
+    1×1 convolution) whose windows over their region are their input's region. Those need no
+    cached map pasted around their inputs.
+
+    Returns:
+        A frozenset of node indices.
+    """
+    index = {id(node): k for k, node in enumerate(part.nodes)}
+    starts, sizes = regions.starts, regions.sizes
+    direct = set()
+    for k, node in enumerate(part.nodes[1:], 1):
+        sources = [index[id(source)] for source in node.inputs]
+        if node.kind == "window":
+            (source,) = sources
+            same = all(axis.read_length(sizes[k][a]) == sizes[source][a]
+                       and np.array_equal(axis.first_read(starts[:, k, a]), starts[:, source, a])
+                       for a, axis in enumerate(node.axes))
+        else:
+            same = node.kind == "pointwise" or all(
+                sizes[source] == sizes[k] and np.array_equal(starts[:, source], starts[:, k])
+                for source in sources)
+        if same:
+            direct.add(k)
+    return frozenset(direct)
+
+
 def cost_fraction(part, regions):
     """The estimated cost of computing one occluded copy incrementally, as a fraction of the
     cost of computing it whole: each local map costs the share of it its region covers."""

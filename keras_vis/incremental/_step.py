@@ -5,11 +5,13 @@ read. The copies step takes, for a batch of copies, each copy's new input pixels
 every node's region start, and computes node after node only on its region: a window call on the
 window of its input that region reads (the cached map with the input's changed region pasted in,
 padding outside), with padding `"valid"`; a per-position call on its input's region; a merge on its
-inputs' maps over its region. The maps the rest of the model reads are completed (cached map, region
-pasted in) and the rest runs whole, with the engine's head policy, to the target's score.
+inputs' maps over its region. A call that reads exactly its inputs' regions (`direct_reads`: a 1×1
+convolution, a merge of branches changed alike) takes them as they are. The maps the rest of the
+model reads are completed (cached map, region pasted in) and the rest runs whole, with the engine's
+head policy, to the target's score.
 
-The steps are compiled once per model, head, target kind and region sizes; the images, their
-cached maps, the regions' positions and the new pixels are data.
+The steps are compiled once per model, head, target kind, region sizes and direct reads; the
+images, their cached maps, the regions' positions and the new pixels are data.
 """
 
 import threading
@@ -79,22 +81,24 @@ def _average_correction(node):
 
 
 class IncrementalSteps:
-    """The cache and copies steps for one model, local part, region sizes, target and head.
+    """The cache and copies steps for one model, local part, region sizes, direct reads, target
+    and head.
 
     Get one from the compiled-step cache (`keras_vis.steps.cached`); it holds the model weakly.
     """
 
-    def __init__(self, model, part, sizes, target, head):
+    def __init__(self, model, part, sizes, direct, target, head):
         self.part = part
         self.sizes = sizes
+        self._direct = direct
         self.target = target.bind(model, head)
         self._model = weakref.ref(model)
         self._partial = Partial(model, head=head)
         self._calls = record_calls(model)[0]
         self._order = {id(node): k for k, node in enumerate(part.nodes)}
         self._live = frozenset(node.call for node in part.nodes[1:])
-        read = {self._order[id(source)] for node in part.nodes if node.kind != "pointwise"
-                for source in node.inputs}
+        read = {self._order[id(source)] for k, node in enumerate(part.nodes)
+                if k not in direct for source in node.inputs}
         read |= {self._order[id(node)] for node in part.boundary}
         self._cached = sorted(read | {0})
         self._corrections = {k: _average_correction(node) for k, node in enumerate(part.nodes)
@@ -155,13 +159,16 @@ class IncrementalSteps:
 
     def _window(self, k, node, maps, values, starts, source):
         """A window call on its region: its layer, with padding "valid", on the window of its
-        input that the region reads."""
+        input that the region reads (the input's region itself for a direct read)."""
         rows, cols = node.axes
         height, width = self.sizes[k]
         first = starts[:, k] * [rows.stride, cols.stride] - [rows.lead, cols.lead]
-        size = (rows.read_length(height), cols.read_length(width))
-        window = _assemble(maps[source], values[source], starts[:, source], first, size,
-                           _padding_value(node.layer))
+        if k in self._direct:
+            window = values[source]
+        else:
+            size = (rows.read_length(height), cols.read_length(width))
+            window = _assemble(maps[source], values[source], starts[:, source], first, size,
+                               _padding_value(node.layer))
         if isinstance(node.layer, SHIFT_TYPES):
             return window
         result = self._call(node, [window], padding="valid")
@@ -188,12 +195,12 @@ class IncrementalSteps:
 
         for k, node in enumerate(part.nodes[1:], 1):
             sources = [self._order[id(source)] for source in node.inputs]
-            if node.kind == "pointwise":
-                values[k] = self._call(node, [values[sources[0]]])
+            if node.kind == "window" and (k in self._direct or sizes[k] != node.shape[:2]):
+                values[k] = self._window(k, node, maps, values, starts, sources[0])
+            elif k in self._direct:
+                values[k] = self._call(node, [values[s] for s in sources])
             elif sizes[k] == node.shape[:2]:
                 values[k] = self._call(node, [whole(s) for s in sources])
-            elif node.kind == "window":
-                values[k] = self._window(k, node, maps, values, starts, sources[0])
             else:
                 values[k] = self._call(node, [
                     _assemble(maps[s], values[s], starts[:, s], starts[:, k], sizes[k], 0.0)
