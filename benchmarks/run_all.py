@@ -10,8 +10,8 @@ import subprocess
 import sys
 
 HERE = pathlib.Path(__file__).resolve().parent
-BENCHMARKS = ("attribution", "ablation_cam", "rise", "maximize", "faithfulness", "memory",
-              "scale", "serve")
+BENCHMARKS = ("attribution", "occlusion", "ablation_cam", "rise", "maximize", "faithfulness",
+              "memory", "scale", "serve")
 
 
 def main(argv=None):
