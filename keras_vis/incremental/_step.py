@@ -162,10 +162,10 @@ class IncrementalSteps:
         input that the region reads (the input's region itself for a direct read)."""
         rows, cols = node.axes
         height, width = self.sizes[k]
-        first = starts[:, k] * [rows.stride, cols.stride] - [rows.lead, cols.lead]
         if k in self._direct:
             window = values[source]
         else:
+            first = starts[:, k] * [rows.stride, cols.stride] - [rows.lead, cols.lead]
             size = (rows.read_length(height), cols.read_length(width))
             window = _assemble(maps[source], values[source], starts[:, source], first, size,
                                _padding_value(node.layer))
