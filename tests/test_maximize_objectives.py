@@ -78,37 +78,37 @@ def test_term_values_match_naive_references(rng):
     indices = np.array([4, 0, 2], np.int32)
 
     channel = _term(objectives.channel("conv", [4, 0, 2], border=2))
-    got = channel.value(tf.constant(activation), None, None, tf.constant(indices), 0)
+    got = channel.value(tf.constant(activation), None, None, tf.constant(indices), 0, None)
     want = [activation[i, 2:-2, 2:-2, k].mean() for i, k in enumerate(indices)]
     np.testing.assert_allclose(got, want, rtol=1e-5)
 
     defaulted = _term(objectives.channel("conv", [4, 0, 2]))  # border from maximize
-    got = defaulted.value(tf.constant(activation), None, None, tf.constant(indices), 1)
+    got = defaulted.value(tf.constant(activation), None, None, tf.constant(indices), 1, None)
     np.testing.assert_allclose(got, [activation[i, 1:-1, 1:-1, k].mean()
                                      for i, k in enumerate(indices)], rtol=1e-5)
 
     centre = _term(objectives.neuron("conv", [4, 0, 2]))
-    got = centre.value(tf.constant(activation), None, None, tf.constant(indices), 0)
+    got = centre.value(tf.constant(activation), None, None, tf.constant(indices), 0, None)
     np.testing.assert_allclose(got, [activation[i, 3, 3, k] for i, k in enumerate(indices)])
 
     placed = _term(objectives.neuron("conv", [4, 0, 2], (1, 5)))
-    got = placed.value(tf.constant(activation), None, None, tf.constant(indices), 0)
+    got = placed.value(tf.constant(activation), None, None, tf.constant(indices), 0, None)
     np.testing.assert_allclose(got, [activation[i, 1, 5, k] for i, k in enumerate(indices)])
 
     dense = rng.normal(size=(3, 5)).astype(np.float32)
-    got = centre.value(tf.constant(dense), None, None, tf.constant(indices), 0)
+    got = centre.value(tf.constant(dense), None, None, tf.constant(indices), 0, None)
     np.testing.assert_allclose(got, dense[np.arange(3), indices])
 
     logit = _term(objectives.class_logit([4, 0, 2]))
-    got = logit.value(None, [tf.constant(dense)], None, tf.constant(indices), 0)
+    got = logit.value(None, [tf.constant(dense)], None, tf.constant(indices), 0, None)
     np.testing.assert_allclose(got, dense[np.arange(3), indices])
 
-    tv = _term(objectives.total_variation()).value(None, None, tf.constant(image), None, 0)
+    tv = _term(objectives.total_variation()).value(None, None, tf.constant(image), None, 0, None)
     want = [np.abs(np.diff(im, axis=0)).mean() + np.abs(np.diff(im, axis=1)).mean()
             for im in image]
     np.testing.assert_allclose(tv, want, rtol=1e-5)
 
-    l2 = _term(objectives.l2()).value(None, None, tf.constant(image), None, 0)
+    l2 = _term(objectives.l2()).value(None, None, tf.constant(image), None, 0, None)
     np.testing.assert_allclose(l2, ((image - 0.5) ** 2).mean(axis=(1, 2, 3)), rtol=1e-5)
 
 

@@ -3,7 +3,8 @@
     >>> from keras_vis.maximization import maximize, objectives
     >>> images = maximize(model, objectives.channel("block3_conv1", range(16)), size=96)
 
-- `objectives`: what to maximize (`channel`, `neuron`, `class_logit`) and penalties
+- `objectives`: what to maximize (`channel`, `neuron`, `class_logit`, `direction`,
+  `direction_neuron`, `channel_interpolate`), `diversity` across a batch and penalties
   (`total_variation`, `l2`), combined with `+`, `-` and `*`.
 - `params`: pixel or Fourier parameterisation, optionally with decorrelated colours.
 - `transforms`: random jitter, scale and rotation applied at every step.
@@ -15,7 +16,11 @@ from keras_vis.maximization import callbacks, objectives, params, transforms
 from keras_vis.maximization.objectives import (
     Objective,
     channel,
+    channel_interpolate,
     class_logit,
+    direction,
+    direction_neuron,
+    diversity,
     l2,
     neuron,
     total_variation,
@@ -32,9 +37,13 @@ __all__ = [
     "Objective",
     "callbacks",
     "channel",
+    "channel_interpolate",
     "class_logit",
     "class_visualization",
     "deprocess",
+    "direction",
+    "direction_neuron",
+    "diversity",
     "filter_visualization",
     "l2",
     "maximize",

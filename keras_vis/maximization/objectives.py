@@ -9,8 +9,13 @@ Terms with a list of indices are *batched*: `channel(layer, range(64))` renders 
 batch, image `i` maximizing channel `i`; unbatched terms apply to every image. `+`, `-`, `*` and `/`
 by numbers return new objectives and never change their operands.
 
-Per-image indices and the term weights are fed to the compiled render step as data, so
-`channel(layer, 3)` and `channel(layer, 7)` (or `0.1 * l2()` and `0.2 * l2()`) share one trace.
+Per-image indices, per-image float data (the vectors of `direction`, the blend of
+`channel_interpolate`, the target activations of an inversion) and the term weights are fed to the
+compiled render step as data, so `channel(layer, 3)` and `channel(layer, 7)`, two `direction`s
+with vectors of one length, or `0.1 * l2()` and `0.2 * l2()` share one trace.
+
+Most terms score each image on its own; `diversity` compares the images of a batch with each
+other, so an objective holding it renders all its images in one batch.
 """
 
 import numbers
@@ -19,7 +24,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_vis._checks import check_number, expected
+from keras_vis._checks import check_number, check_positive_int, expected
 from keras_vis.layers import layer_of, output_shape
 from keras_vis.targets import Channel, Class, Neuron
 
@@ -28,12 +33,18 @@ class Term:
     """One objective term: what it taps and how it turns that into a `(K,)` value.
 
     Subclasses set `kind` and may override the hooks below; `indices` is `None` or an int array of
-    rank 0 (the same index for every image) or 1 (one index per image).
+    rank 0 (the same index for every image) or 1 (one index per image). A term with float data
+    sets `float_shape` (the per-image shape of that data, `None` for a size-dependent axis) and
+    `vectors`: a float32 array of that shape (the same for every image) or with one more, leading,
+    axis (one per image).
     """
 
     kind = "term"
     needs_outputs = False
+    couples_batch = False  # the value of an image depends on the other images of its batch
     indices = None
+    float_shape = (0,)
+    vectors = None
 
     @property
     def layer(self):
@@ -42,6 +53,8 @@ class Term:
     @property
     def count(self):
         """Number of images this term asks for, or `None` if it applies to any number."""
+        if self.vectors is not None and self.vectors.ndim > len(self.float_shape):
+            return len(self.vectors)
         if self.indices is None or self.indices.ndim == 0:
             return None
         return len(self.indices)
@@ -56,13 +69,20 @@ class Term:
             return np.zeros((count,), np.int32)
         return np.broadcast_to(self.indices, (count,)).astype(np.int32)
 
+    def floats(self, count):
+        """The `(count, *float_shape)` float32 per-image data fed to the compiled step."""
+        if self.vectors is None:
+            return np.zeros((count, *self.float_shape), np.float32)
+        shape = self.vectors.shape[-len(self.float_shape):]
+        return np.broadcast_to(self.vectors, (count, *shape))
+
     def check(self, model):
         """Checks the term against `model` (layer exists, indices in range) before any tracing."""
 
     def check_shape(self, shape, border):
         """Checks the term against its tapped activation's shape at the requested image size."""
 
-    def value(self, tapped, outputs, image, indices, border):
+    def value(self, tapped, outputs, image, indices, border, floats):
         """Returns the `(K,)` value.
 
         Args:
@@ -71,6 +91,7 @@ class Term:
             image: the `(K, H, W, C)` image in [0, 1] units, before transforms.
             indices: `(K,)` int32 per-image indices.
             border: the render's default border band for spatial terms.
+            floats: `(K, *float_shape)` float32 per-image data.
         """
         raise NotImplementedError
 
@@ -111,9 +132,12 @@ def _index_text(indices):
 
 
 class _LayerTerm(Term):
-    def __init__(self, layer, index):
+    """A term tapping one layer; `index` is `None` for a term without channel indices."""
+
+    def __init__(self, layer, index=None):
         self._layer = _layer_ref(layer)
-        self.indices = _indices(index, self.kind)
+        if index is not None:
+            self.indices = _indices(index, self.kind)
 
     @property
     def layer(self):
@@ -132,69 +156,100 @@ class _LayerTerm(Term):
                      f"`objectives.neuron({self._layer!r}, k)`.")
         )
 
-
-class ChannelTerm(_LayerTerm):
-    """Mean activation of a channel over a layer's feature map, minus a border band."""
-
-    kind = "channel"
-
-    def __init__(self, layer, index, border=None):
-        super().__init__(layer, index)
-        self.border = None if border is None else int(
-            check_number(border, "border", low=0)
-        )
-
-    def key(self):
-        return (self.kind, self._layer, self.border)
-
-    def check(self, model):
+    def _spatial_shape(self, model, what):
         shape = output_shape(layer_of(model, self._layer))
         if shape is None or len(shape) != 4:
-            raise self._spatial_error(shape, "a channel objective")
-        self._check_channels(model)
+            raise self._spatial_error(shape, what)
+        return shape
+
+
+class _BandedTerm(_LayerTerm):
+    """A mean over a layer's feature map less a border band (`border=None`: the render's)."""
+
+    def __init__(self, layer, index=None, border=None):
+        super().__init__(layer, index)
+        self.border = None if border is None else int(check_number(border, "border", low=0))
 
     def check_shape(self, shape, border):
-        band = border if self.border is None else self.border
+        band = self._band(border)
         if min(shape[1:3]) <= 2 * band:
             raise TooSmall(
                 f"layer '{self._layer}' gives a {shape[1]}×{shape[2]} map, which a border band of "
                 f"{band} px leaves empty"
             )
 
-    def value(self, tapped, outputs, image, indices, border):
-        band = border if self.border is None else self.border
-        if band:
-            tapped = tapped[:, band:-band, band:-band, :]
-        maps = tf.gather(tf.cast(tapped, tf.float32), indices, axis=3, batch_dims=1)
+    def _band(self, border):
+        return border if self.border is None else self.border
+
+    def _inner(self, tapped, border):
+        band = self._band(border)
+        tapped = tf.cast(tapped, tf.float32)
+        return tapped[:, band:-band, band:-band, :] if band else tapped
+
+    def _border_text(self):
+        return "" if self.border is None else f", border={self.border}"
+
+
+class ChannelTerm(_BandedTerm):
+    """Mean activation of a channel over a layer's feature map, minus a border band."""
+
+    kind = "channel"
+
+    def key(self):
+        return (self.kind, self._layer, self.border)
+
+    def check(self, model):
+        self._spatial_shape(model, "a channel objective")
+        self._check_channels(model)
+
+    def value(self, tapped, outputs, image, indices, border, floats):
+        maps = tf.gather(self._inner(tapped, border), indices, axis=3, batch_dims=1)
         return tf.reduce_mean(maps, axis=[1, 2])
 
     def __repr__(self):
-        border = "" if self.border is None else f", border={self.border}"
-        return f"channel({self._layer!r}, {_index_text(self.indices)}{border})"
+        return f"channel({self._layer!r}, {_index_text(self.indices)}{self._border_text()})"
 
 
-class NeuronTerm(_LayerTerm):
-    """One unit of a layer: channel `index` at `position` (the centre of the map when `None`)."""
+class ScaledChannelTerm(ChannelTerm):
+    """A channel objective times a per-image factor (the blend of `channel_interpolate`)."""
 
-    kind = "neuron"
+    kind = "scaled_channel"
+    float_shape = (1,)
 
-    def __init__(self, layer, index, position=None):
+    def __init__(self, layer, index, scales, border=None):
+        super().__init__(layer, index, border)
+        self.vectors = _floats(np.reshape(scales, (-1, 1)), "scales")
+
+    def value(self, tapped, outputs, image, indices, border, floats):
+        return super().value(tapped, outputs, image, indices, border, floats) * floats[:, 0]
+
+    def __repr__(self):
+        factors = self.vectors[:, 0]
+        return (f"scaled_channel({self._layer!r}, {_index_text(self.indices)}, "
+                f"scales from {factors[0]:g} to {factors[-1]:g}{self._border_text()})")
+
+
+def _position(position):
+    if position is None:
+        return None
+    if (not isinstance(position, (tuple, list)) or len(position) != 2
+            or not all(isinstance(p, numbers.Integral) and not isinstance(p, bool)
+                       for p in position)):
+        raise TypeError(expected("position", "None or a (y, x) pair of ints", position))
+    if min(position) < 0:
+        raise ValueError(expected("position", "a (y, x) pair of non-negative ints", position))
+    return (int(position[0]), int(position[1]))
+
+
+class _UnitTerm(_LayerTerm):
+    """A term on the activation vector at one position of a map (the centre when `None`), or on
+    the whole output of a dense layer."""
+
+    def __init__(self, layer, index=None, position=None):
         super().__init__(layer, index)
-        if position is not None:
-            if (not isinstance(position, (tuple, list)) or len(position) != 2
-                    or not all(isinstance(p, numbers.Integral) and not isinstance(p, bool)
-                               for p in position)):
-                raise TypeError(expected("position", "None or a (y, x) pair of ints", position))
-            if min(position) < 0:
-                raise ValueError(expected("position", "a (y, x) pair of non-negative ints",
-                                          position))
-            position = (int(position[0]), int(position[1]))
-        self.position = position
+        self.position = _position(position)
 
-    def key(self):
-        return (self.kind, self._layer, self.position)
-
-    def check(self, model):
+    def _unit_shape(self, model):
         shape = output_shape(layer_of(model, self._layer))
         if shape is None or len(shape) not in (2, 4):
             raise ValueError(
@@ -203,7 +258,7 @@ class NeuronTerm(_LayerTerm):
             )
         if self.position is not None and len(shape) != 4:
             raise self._spatial_error(shape, "a neuron at a position")
-        self._check_channels(model)
+        return shape
 
     def check_shape(self, shape, border):
         if self.position is not None and not all(
@@ -214,7 +269,8 @@ class NeuronTerm(_LayerTerm):
                          f"'{self._layer}' at this image size", self.position)
             )
 
-    def value(self, tapped, outputs, image, indices, border):
+    def _unit(self, tapped):
+        """The `(K, C)` activation vectors at the term's position."""
         tapped = tf.cast(tapped, tf.float32)
         if tapped.shape.rank == 4:
             if self.position is None:
@@ -222,11 +278,159 @@ class NeuronTerm(_LayerTerm):
             else:
                 y, x = self.position
             tapped = tapped[:, y, x, :]
-        return tf.gather(tapped, indices, axis=1, batch_dims=1)
+        return tapped
+
+    def _position_text(self):
+        return "" if self.position is None else f", {self.position}"
+
+
+class NeuronTerm(_UnitTerm):
+    """One unit of a layer: channel `index` at `position` (the centre of the map when `None`)."""
+
+    kind = "neuron"
+
+    def key(self):
+        return (self.kind, self._layer, self.position)
+
+    def check(self, model):
+        self._unit_shape(model)
+        self._check_channels(model)
+
+    def value(self, tapped, outputs, image, indices, border, floats):
+        return tf.gather(self._unit(tapped), indices, axis=1, batch_dims=1)
 
     def __repr__(self):
-        position = "" if self.position is None else f", {self.position}"
-        return f"neuron({self._layer!r}, {_index_text(self.indices)}{position})"
+        return f"neuron({self._layer!r}, {_index_text(self.indices)}{self._position_text()})"
+
+
+def _floats(values, name, what="an array of finite numbers"):
+    if tf.is_tensor(values):
+        values = values.numpy()
+    values = np.asarray(values)
+    if values.dtype == bool or not np.issubdtype(values.dtype, np.number):
+        raise TypeError(expected(name, what, values))
+    if values.size == 0 or not np.all(np.isfinite(values)):
+        raise ValueError(expected(name, f"{what}, non-empty and finite", values))
+    values = values.astype(np.float32)
+    values.setflags(write=False)
+    return values
+
+
+def _vectors(vector):
+    what = "a vector (C,) in the layer's channel space, or one per image (K, C)"
+    vectors = _floats(vector, "vector", what)
+    if vectors.ndim not in (1, 2):
+        raise ValueError(expected("vector", what, vector))
+    return vectors
+
+
+def _dot(activations, vectors, cossim_pow):
+    """Dot products of activation vectors `(K, ..., C)` with one vector per image `(K, C)`,
+    weighted, for `cossim_pow > 0`, by their cosine similarity (floored at 0.1) to that power."""
+    shape = tf.concat([tf.shape(vectors)[:1], tf.ones([activations.shape.rank - 2], tf.int32),
+                       tf.shape(vectors)[1:]], axis=0)
+    vectors = tf.reshape(vectors, shape)
+    dots = tf.reduce_sum(activations * vectors, axis=-1)
+    if cossim_pow == 0:
+        return dots
+    norms = tf.norm(activations, axis=-1) * tf.norm(vectors, axis=-1)
+    similarity = dots / (norms + 1e-8)
+    return dots * tf.maximum(similarity, 0.1) ** cossim_pow
+
+
+class _VectorTerm(_LayerTerm):
+    """Shared by the direction terms: the vectors, their check and the cosine power."""
+
+    def _set_vectors(self, vector, cossim_pow):
+        self.vectors = _vectors(vector)
+        self.float_shape = (self.vectors.shape[-1],)
+        self.cossim_pow = check_number(cossim_pow, "cossim_pow", low=0)
+
+    def _check_length(self, shape):
+        if shape[-1] != self.float_shape[0]:
+            raise ValueError(
+                expected("vector", f"a vector of length {shape[-1]}, the channels of layer "
+                         f"'{self._layer}'", f"a vector of length {self.float_shape[0]}")
+            )
+
+    def _vector_text(self):
+        count = "" if self.vectors.ndim == 1 else f"{len(self.vectors)} vectors of "
+        power = f", cossim_pow={self.cossim_pow:g}" if self.cossim_pow else ""
+        return f"<{count}length {self.float_shape[0]}>{power}"
+
+
+class DirectionTerm(_VectorTerm, _BandedTerm):
+    """The mean over a feature map (less a border band) of the activations' dot product with a
+    direction in the layer's channel space."""
+
+    kind = "direction"
+
+    def __init__(self, layer, vector, border=None, cossim_pow=0):
+        _BandedTerm.__init__(self, layer, None, border)
+        self._set_vectors(vector, cossim_pow)
+
+    def key(self):
+        return (self.kind, self._layer, self.float_shape, self.border, self.cossim_pow)
+
+    def check(self, model):
+        self._check_length(self._spatial_shape(model, "a direction objective"))
+
+    def value(self, tapped, outputs, image, indices, border, floats):
+        return tf.reduce_mean(_dot(self._inner(tapped, border), floats, self.cossim_pow),
+                              axis=[1, 2])
+
+    def __repr__(self):
+        return f"direction({self._layer!r}, {self._vector_text()}{self._border_text()})"
+
+
+class DirectionNeuronTerm(_VectorTerm, _UnitTerm):
+    """The dot product of the activation vector at one position with a direction."""
+
+    kind = "direction_neuron"
+
+    def __init__(self, layer, vector, position=None, cossim_pow=0):
+        _UnitTerm.__init__(self, layer, None, position)
+        self._set_vectors(vector, cossim_pow)
+
+    def key(self):
+        return (self.kind, self._layer, self.float_shape, self.position, self.cossim_pow)
+
+    def check(self, model):
+        self._check_length(self._unit_shape(model))
+
+    def value(self, tapped, outputs, image, indices, border, floats):
+        return _dot(self._unit(tapped), floats, self.cossim_pow)
+
+    def __repr__(self):
+        return (f"direction_neuron({self._layer!r}, {self._vector_text()}"
+                f"{self._position_text()})")
+
+
+class DiversityTerm(_LayerTerm):
+    """Minus each image's summed similarity to the other images of its batch, the similarity of two
+    images being the cosine of their Gram matrices (channel correlations) at a layer (Lucid)."""
+
+    kind = "diversity"
+    couples_batch = True
+
+    def key(self):
+        return (self.kind, self._layer)
+
+    def check(self, model):
+        self._spatial_shape(model, "a diversity objective")
+
+    def value(self, tapped, outputs, image, indices, border, floats):
+        tapped = tf.cast(tapped, tf.float32)
+        count = tf.shape(tapped)[0]
+        flat = tf.reshape(tapped, [count, -1, tf.shape(tapped)[-1]])
+        grams = tf.reshape(tf.matmul(flat, flat, transpose_a=True), [count, -1])
+        grams = tf.math.l2_normalize(grams, axis=1, epsilon=1e-20)
+        similarity = tf.matmul(grams, grams, transpose_b=True)
+        others = tf.reduce_sum(similarity, axis=1) - tf.linalg.diag_part(similarity)
+        return -others / tf.cast(count, tf.float32)
+
+    def __repr__(self):
+        return f"diversity({self._layer!r})"
 
 
 class ClassLogitTerm(Term):
@@ -248,7 +452,7 @@ class ClassLogitTerm(Term):
         values = self.indices if self.indices.ndim else self.indices[None]
         Class(values, output=self.output).class_indices(model, len(values))
 
-    def value(self, tapped, outputs, image, indices, border):
+    def value(self, tapped, outputs, image, indices, border, floats):
         logits = tf.cast(outputs[self.output], tf.float32)
         logits = tf.reshape(logits, (tf.shape(logits)[0], -1))
         return tf.gather(logits, indices, axis=1, batch_dims=1)
@@ -263,7 +467,7 @@ class TotalVariationTerm(Term):
 
     kind = "total_variation"
 
-    def value(self, tapped, outputs, image, indices, border):
+    def value(self, tapped, outputs, image, indices, border, floats):
         vertical = tf.reduce_mean(tf.abs(image[:, 1:] - image[:, :-1]), axis=[1, 2, 3])
         horizontal = tf.reduce_mean(tf.abs(image[:, :, 1:] - image[:, :, :-1]), axis=[1, 2, 3])
         return vertical + horizontal
@@ -274,7 +478,7 @@ class L2Term(Term):
 
     kind = "l2"
 
-    def value(self, tapped, outputs, image, indices, border):
+    def value(self, tapped, outputs, image, indices, border, floats):
         return tf.reduce_mean(tf.square(image - 0.5), axis=[1, 2, 3])
 
 
@@ -323,9 +527,18 @@ class Objective:
     def weights(self):
         return np.array([w for w, _ in self._terms], np.float32)
 
+    @property
+    def couples_batch(self):
+        """Whether an image's value depends on the other images of its batch (`diversity`)."""
+        return any(t.couples_batch for _, t in self._terms)
+
     def data(self, count):
         """`(count, T)` int32: the per-image indices of every term."""
         return np.stack([t.data(count) for _, t in self._terms], axis=1)
+
+    def floats(self, count):
+        """One `(count, *float_shape)` float32 array per term: its per-image float data."""
+        return [t.floats(count) for _, t in self._terms]
 
     def __add__(self, other):
         if isinstance(other, numbers.Number) and other == 0:
@@ -411,6 +624,90 @@ def neuron(layer, index, position=None):
     return Objective([(1.0, NeuronTerm(layer, index, position))])
 
 
+def direction(layer, vector, *, border=None, cossim_pow=0):
+    """Maximize a direction in a layer's channel space: the mean over its feature map of the
+    activations' dot product with `vector`.
+
+    A one-hot `vector` is the channel objective of its channel; the mean activation vectors of an
+    activation atlas's cells are such directions. The vectors are data of the compiled step: any
+    others of the same length render without a new trace.
+
+    Args:
+        layer: a layer name, index or layer object with a spatial output `(N, H, W, C)`.
+        vector: a `(C,)` direction for every image, or `(K, C)`: one per image, K images rendered
+            in one batch.
+        border: feature-map border band left out of the mean; `None` uses `maximize(border=...)`.
+        cossim_pow: weight each position's dot product by its cosine similarity with the vector to
+            this power (floored at 0.1), which favours the direction over sheer magnitude; 0 is
+            the plain dot product.
+
+    Returns:
+        An `Objective`.
+    """
+    return Objective([(1.0, DirectionTerm(layer, vector, border, cossim_pow))])
+
+
+def direction_neuron(layer, vector, position=None, *, cossim_pow=0):
+    """Maximize the dot product of the activation vector at one position with `vector`.
+
+    Args:
+        layer: a layer name, index or layer object; convolutional (its map at `position`) or
+            dense (its whole output).
+        vector: a `(C,)` direction for every image, or `(K, C)`: one per image.
+        position: `(y, x)` in the layer's feature map at the rendered size; `None` means the
+            centre (required to be `None` for a dense layer).
+        cossim_pow: weight the dot product by the cosine similarity to this power (floored at
+            0.1); 0 is the plain dot product.
+
+    Returns:
+        An `Objective`.
+    """
+    return Objective([(1.0, DirectionNeuronTerm(layer, vector, position, cossim_pow))])
+
+
+def channel_interpolate(layer1, channel1, layer2, channel2, count=6, *, border=None):
+    """A batch blending two channel objectives: image `i` of `count` maximizes
+    `(1 - t) * channel(layer1, channel1) + t * channel(layer2, channel2)`, `t = i / (count - 1)`.
+
+    Rendered with one seed for every image (`seed=[s] * count`), the batch shows one feature turn
+    into the other.
+
+    Args:
+        layer1, channel1: the first channel objective (image 0).
+        layer2, channel2: the second (the last image); the layers may differ.
+        count: how many images, at least 2.
+        border: feature-map border band left out of both means; `None` uses the render's.
+
+    Returns:
+        An `Objective` of `count` images.
+    """
+    count = check_positive_int(count, "count", minimum=2)
+    blend = np.linspace(0.0, 1.0, count)
+    return Objective([
+        (1.0, ScaledChannelTerm(layer1, channel1, 1.0 - blend, border)),
+        (1.0, ScaledChannelTerm(layer2, channel2, blend, border)),
+    ])
+
+
+def diversity(layer):
+    """Reward a batch's images for differing from each other (Lucid's diversity).
+
+    An image's value is minus the sum of its similarities to the other images of the batch,
+    divided by the batch size; the similarity of two images is the cosine of their Gram matrices
+    (the correlations between the layer's channels over the map), as style is compared in style
+    transfer. It is at most 0, 0 for a single image, and grows as the images are pushed apart.
+    Add it to a batched objective to see several facets of one feature:
+    `channel(layer, [k] * 4) + 10 * diversity(layer)`. Its images are rendered in one batch.
+
+    Args:
+        layer: a layer name, index or layer object with a spatial output `(N, H, W, C)`.
+
+    Returns:
+        An `Objective`.
+    """
+    return Objective([(1.0, DiversityTerm(layer))])
+
+
 def class_logit(index, output=0):
     """Maximize a class score before the output softmax (the softmax is swapped for linear).
 
@@ -470,7 +767,11 @@ __all__ = [
     "Term",
     "as_objective",
     "channel",
+    "channel_interpolate",
     "class_logit",
+    "direction",
+    "direction_neuron",
+    "diversity",
     "l2",
     "neuron",
     "total_variation",

@@ -106,6 +106,7 @@ class Renderer:
             tf.TensorSpec((2,), tf.int32),
             tf.TensorSpec((len(self._terms),), tf.float32),
             tf.TensorSpec((None, len(self._terms)), tf.int32),
+            [tf.TensorSpec((None, *t.float_shape), tf.float32) for t in self._terms],
             [tf.TensorSpec((None, t.size), tf.float32) for t in pipeline.random],
         ])
         self.to_image = steps.CompiledStep(
@@ -119,7 +120,7 @@ class Renderer:
         """How many times the optimisation step was traced."""
         return self._step.trace_count
 
-    def _values(self, z, size, weights, indices, transform_params):
+    def _values(self, z, size, weights, indices, floats, transform_params):
         image = self._param.to_image(z, size)
         seen = self.pipeline(image, transform_params)
         model_input = self._low + (self._high - self._low) * seen
@@ -129,25 +130,27 @@ class Renderer:
         total = 0.0
         for i, (term, tap) in enumerate(zip(self._terms, self._tap_of_term)):
             activation = None if tap is None else tapped[tap]
-            value = term.value(activation, outputs, image, indices[:, i], self._border)
+            value = term.value(activation, outputs, image, indices[:, i], self._border,
+                               floats[i])
             total += weights[i] * value
         return total
 
-    def _step_function(self, z, state, step, lr, weight_decay, size, weights, indices,
+    def _step_function(self, z, state, step, lr, weight_decay, size, weights, indices, floats,
                        transform_params):
         with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch(z)
-            values = self._values(z, size, weights, indices, transform_params)
+            values = self._values(z, size, weights, indices, floats, transform_params)
             total = tf.reduce_sum(values)
         # Zero for an objective that does not depend on the image.
         (gradient,) = steps.gradients(tape, total, [z])
         z, state = self._optimizer.update(z, gradient, state, step, lr, weight_decay)
         return self._param.project(z, size), state, values
 
-    def step(self, z, state, step, lr, weight_decay, size, weights, indices, transform_params):
+    def step(self, z, state, step, lr, weight_decay, size, weights, indices, floats,
+             transform_params):
         """One optimisation step for a batch; returns `(z, state, values)` (values `(K,)`)."""
         return self._step(z, state, tf.constant(step, tf.float32), lr, weight_decay,
-                          size, weights, indices, transform_params)
+                          size, weights, indices, floats, transform_params)
 
     def init_state(self, z):
         return self._optimizer.init(z)
@@ -253,7 +256,8 @@ def maximize(model, objective, *, size=None, steps=128, optimizer="adam", lr=Non
         lr: learning rate in [0, 1] image units; default 0.05 for Adam, 1.0 for ascent.
         seed: `None` (a fresh random seed), an int `s` (image `i` uses seed `s + i`), or a list of
             one int per image (which may also set the number of images for an unbatched
-            objective). Image `i` equals the single render of its objective with seed `s + i`.
+            objective). Image `i` equals the single render of its objective with seed `s + i`
+            (unless the objective has a `diversity` term, which ties the images together).
         transforms: random transforms applied at every step: `"standard"` (lucid's jitter, scale,
             rotate, jitter), or a sequence of `keras_vis.maximization.transforms` objects and callables
             (`()` for none).
@@ -274,6 +278,7 @@ def maximize(model, objective, *, size=None, steps=128, optimizer="adam", lr=Non
         batch_size: render at most this many images at once. The default bounds the pixels of a
             batch (at the largest scale): 2**16 on CPU, where small batches stay in cache and run
             faster (16 images of 64×64), 2**22 on an accelerator. Results do not depend on it.
+            An objective with a `diversity` term renders all its images in one batch.
         callbacks: `keras_vis.maximization.callbacks.Callback` objects.
         progress: show a progress bar.
 
@@ -312,9 +317,7 @@ def maximize(model, objective, *, size=None, steps=128, optimizer="adam", lr=Non
     _check_full_model_size(sizes, shape, objective)
     seeds = _seeds(seed, objective.count)
     count = len(seeds)
-    if batch_size is None:
-        batch_size = default_batch_size(sizes[-1])
-    batch_size = min(check_positive_int(batch_size, "batch_size"), count)
+    batch_size = _batch_size(batch_size, sizes[-1], count, objective)
 
     param = get_param(param, decorrelate)
     param.check(shape[-1])
@@ -327,6 +330,7 @@ def maximize(model, objective, *, size=None, steps=128, optimizer="adam", lr=Non
 
     weights = tf.constant(objective.weights())
     indices = objective.data(count)
+    floats = objective.floats(count)
     draw = _Draws(seeds, param, renderer.pipeline, sizes[0], shape[-1], steps * len(sizes))
     output = _Output(renderer, deprocess)
     finals = []
@@ -340,6 +344,7 @@ def maximize(model, objective, *, size=None, steps=128, optimizer="adam", lr=Non
         for callback in callbacks:
             callback.on_batch_begin(state)
         batch_indices = tf.constant(indices[chosen])
+        batch_floats = [tf.constant(f[chosen]) for f in floats]
         for scale, size_now in enumerate(sizes):
             if scale:
                 z = _upscale(renderer, param, z, sizes[scale - 1], size_now, blur)
@@ -349,7 +354,7 @@ def maximize(model, objective, *, size=None, steps=128, optimizer="adam", lr=Non
                 done = scale * steps + step
                 z, optimizer_state, values = renderer.step(
                     z, optimizer_state, step + 1, lr, weight_decay, size_tensor, weights,
-                    batch_indices, draw.transform_params(chosen, done))
+                    batch_indices, batch_floats, draw.transform_params(chosen, done))
                 output.z, output.size = z, size_now
                 state.step, state.scale, state.size = done + 1, scale, size_now
                 state._values = values
@@ -362,6 +367,20 @@ def maximize(model, objective, *, size=None, steps=128, optimizer="adam", lr=Non
     for callback in callbacks:
         callback.on_end(images)
     return images
+
+
+def _batch_size(batch_size, size, count, objective):
+    if objective.couples_batch:
+        if batch_size is not None and check_positive_int(batch_size, "batch_size") < count:
+            raise ValueError(
+                expected("batch_size", f"None or at least {count}, the images of the objective",
+                         batch_size, "Its diversity term compares every image with the others, "
+                         "so they are rendered in one batch.")
+            )
+        return count
+    if batch_size is None:
+        batch_size = default_batch_size(size)
+    return min(check_positive_int(batch_size, "batch_size"), count)
 
 
 def default_batch_size(size):
