@@ -46,7 +46,7 @@ _FUNCTIONS = {
     "keras_vis.io": ("load_image", "load_model", "save_image"),
     "keras_vis.layers": ("conv_layers", "find_layer", "last_conv_layer"),
     "keras_vis.maximization": (
-        "class_visualization", "deprocess", "filter_visualization", "maximize",
+        "class_visualization", "deprocess", "filter_visualization", "invert", "maximize",
         "multiscale_visualization",
     ),
     "keras_vis.metrics": (

@@ -9,6 +9,7 @@
 - `params`: pixel or Fourier parameterisation, optionally with decorrelated colours.
 - `transforms`: random jitter, scale and rotation applied at every step.
 - `callbacks`: a progress bar, the objective's history, a GIF recorder.
+- `invert`: feature inversion, images whose activations at a layer match those of given images.
 - recipes: `filter_visualization`, `multiscale_visualization`, `class_visualization`, `deprocess`.
 """
 
@@ -25,6 +26,7 @@ from keras_vis.maximization.objectives import (
     neuron,
     total_variation,
 )
+from keras_vis.maximization.inversion import invert
 from keras_vis.maximization.recipes import (
     class_visualization,
     deprocess,
@@ -45,6 +47,7 @@ __all__ = [
     "direction_neuron",
     "diversity",
     "filter_visualization",
+    "invert",
     "l2",
     "maximize",
     "multiscale_visualization",
