@@ -32,6 +32,7 @@ _quiet.install_import_filter()
 __version__ = "0.1.0"
 
 _FUNCTIONS = {
+    "keras_vis.atlas": ("Atlas", "activation_atlas"),
     "keras_vis.attribution": (
         "apply_mask", "cam", "deeplift", "gradcam", "gradient_input", "gradient_shap",
         "guided_gradcam", "integrated_gradients", "lrp", "occlusion", "occlusion_mask", "rise",

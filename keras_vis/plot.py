@@ -1,4 +1,5 @@
-"""Overlays and figures: heatmaps over images, image grids, convolution filters and feature maps.
+"""Overlays and figures: heatmaps over images, image grids, convolution filters, feature maps and
+activation atlases.
 
 Figures are `matplotlib.figure.Figure` objects built without `pyplot`: nothing global is touched,
 no window opens, and they work under any backend (Agg included). Jupyter displays a returned figure
@@ -215,6 +216,55 @@ def feature_maps(model, image, layers, *, max_channels=16, cols=None, cmap="viri
         h, w, c = values.shape
         shown = f", channels 0–{count - 1}" if count < c else ""
         subfigure.suptitle(f"{name}  ({h}×{w}×{c}{shown})", fontsize="medium")
+    return figure
+
+
+_ATLAS_FIELDS = ("image", "cells", "classes", "class_shares", "class_names", "size", "layer",
+                 "layout", "method")
+
+
+def atlas(atlas, *, labels=True, class_names=None, size=10.0, title=None):
+    """Draws an activation atlas, each cell framed in the colour of its most frequent class.
+
+    Args:
+        atlas: a `keras_vis.Atlas`.
+        labels: frame the cells by class and add a legend of the class names; a frame's opacity
+            is the share of the cell's vectors of that class.
+        class_names: names for the legend; default the atlas's own (`Atlas.class_names`), else the
+            class numbers.
+        size: width of the figure in inches.
+        title: a title; default names the layer, the cells and the samples.
+
+    Returns:
+        A `matplotlib.figure.Figure`.
+    """
+    from matplotlib.patches import Patch, Rectangle
+
+    if not all(hasattr(atlas, field) for field in _ATLAS_FIELDS):
+        raise TypeError(expected("atlas", "a keras_vis.Atlas (from `activation_atlas` or "
+                                 "`Atlas.load`)", atlas))
+    size = check_number(size, "size", low=0, low_inclusive=False)
+    names = atlas.class_names if class_names is None else tuple(class_names)
+    figure = Figure(figsize=(size, size * (1.08 if labels else 1.0)))
+    axes = figure.add_axes([0.0, 0.08 if labels else 0.0, 1.0, 0.88 if labels else 0.94])
+    axes.imshow(atlas.image, interpolation="lanczos" if atlas.size < 64 else "nearest")
+    axes.set_axis_off()
+    axes.set_title(title or f"{atlas.layer}: {len(atlas.cells)} cells of {len(atlas.layout)} "
+                            f"activation vectors ({atlas.method})")
+    if labels:
+        colours = matplotlib.colormaps["tab10"]
+
+        def name(index):
+            return str(names[index]) if names is not None and 0 <= index < len(names) else str(index)
+
+        for (row, column), klass, share in zip(atlas.cells, atlas.classes, atlas.class_shares):
+            axes.add_patch(Rectangle((column * atlas.size - 0.5, row * atlas.size - 0.5),
+                                     atlas.size, atlas.size, fill=False, linewidth=1.5,
+                                     edgecolor=colours(klass % 10), alpha=float(share)))
+        shown = sorted(set(int(k) for k in atlas.classes))
+        figure.legend(handles=[Patch(facecolor="none", edgecolor=colours(k % 10), label=name(k))
+                               for k in shown],
+                      loc="lower center", ncol=min(len(shown), 6), frameon=False)
     return figure
 
 

@@ -32,6 +32,7 @@ from keras_vis.attribution import (
     rise,
     saliency,
 )
+from keras_vis.atlas import activation_atlas
 from keras_vis.dataset import explain_dataset
 from keras_vis.explorer import serve
 from keras_vis.layers import iter_layers
@@ -147,6 +148,9 @@ CALLS = {
     "class_visualization": lambda s: class_visualization(s.model, 1, steps=2, param="pixel",
                                                          transforms=(), progress=False),
     "invert": lambda s: invert(s.model, s.x, s.last_conv, steps=2, progress=False),
+    "activation_atlas": lambda s: activation_atlas(
+        s.model, s.x, s.last_conv, samples_per_image=4, grid=2, min_density=1, size=16, steps=2,
+        method=lambda vectors: vectors[:, :2], seed=0, progress=False),
     "deconvnet": lambda s: deconvnet(s.model, s.x, s.last_conv),
     "top_activations": lambda s: top_activations(s.model, s.x, s.first_conv, [0, 1], k=1),
     "receptive_field": lambda s: receptive_field(s.model, s.last_conv),

@@ -1,0 +1,10 @@
+"""The activation atlas: a dataset's activations at a layer, laid out in 2-D and rendered.
+
+    >>> atlas = keras_vis.activation_atlas(model, images, "last_conv", grid=20, seed=0)
+    >>> atlas.save("atlas.npz")
+    >>> keras_vis.plot.atlas(keras_vis.Atlas.load("atlas.npz"))
+"""
+
+from keras_vis.atlas.atlas import Atlas, activation_atlas
+
+__all__ = ["Atlas", "activation_atlas"]
