@@ -287,6 +287,15 @@ def test_report_prints_its_path_even_when_quiet(capsys, tmp_path, samples, tenso
     text = (out / "report.html").read_text(encoding="utf-8")
     assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")
     assert f'id="image-{samples[0].stem}"' in text
+    assert '<section id="atlas">' in text  # the demo model's bundled atlas
+
+
+def test_report_refuses_an_atlas_file_that_is_not_one(capsys, tmp_path, samples):
+    (tmp_path / "atlas.npz").write_bytes(b"not an archive")
+    code, _, err = run(capsys, "report", samples[0], "--out", tmp_path / "report", "--atlas",
+                       tmp_path / "atlas.npz", *FAST["report"])
+    assert code != 0 and "Atlas.save" in one_error_line(err)
+    assert not (tmp_path / "report" / "report.html").exists()
 
 
 # --- `--out`, `--class-names` and the wording of library errors ---------------------------------

@@ -94,3 +94,24 @@ def test_sample_batch():
     assert 1.0 < batch.max() <= 255.0
     np.testing.assert_array_equal(batch, demo.sample_images(photos=False)[0])
     assert len(demo.sample_batch(photos=True)) == len(demo.CLASS_NAMES) + len(demo.PHOTOS)
+
+
+def test_the_bundled_atlas_is_the_demo_models_and_separates_its_classes(model):
+    """The atlas shipped with the demo model: its vectors are the model's activations on the
+    generated images it names, and 80% of its cells of at least 10 vectors hold one class for
+    80% or more of their vectors."""
+    from keras_vis.demo.atlas import ATLAS_IMAGES, atlas_images, load_atlas
+    from keras_vis.inspect import feature_maps
+
+    atlas = load_atlas()
+    assert (atlas.layer, atlas.grid, atlas.class_names) == ("last_conv", 20, demo.CLASS_NAMES)
+    assert atlas.sample_images.max() < ATLAS_IMAGES
+    first = atlas.sample_images < 16
+    images = atlas_images()[0][:16]
+    maps = feature_maps(model, images, "last_conv")["last_conv"]
+    y, x = atlas.sample_positions[first].T
+    np.testing.assert_allclose(atlas.activations[first], maps[atlas.sample_images[first], y, x],
+                               rtol=1e-4, atol=1e-4)
+    dense = atlas.counts >= 10
+    assert dense.sum() >= 50
+    assert np.mean(atlas.class_shares[dense] >= 0.8) >= 0.8

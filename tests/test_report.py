@@ -15,6 +15,7 @@ import pytest
 import tensorflow as tf
 
 from keras_vis import plot, registry
+from keras_vis.atlas import activation_atlas
 from keras_vis.report import Settings, make_subject, report, techniques
 from keras_vis.report.methods import METHODS
 from keras_vis.report.pictures import enlarge
@@ -190,6 +191,29 @@ def test_bad_arguments_raise_clear_errors(built):
         make_subject(model, np.zeros((1, SIZE, SIZE, 3), np.uint8), preprocess="vgg16")
     with pytest.raises(ValueError, match="maximize_steps"):
         Settings(maximize_steps=0)
+
+
+def test_an_atlas_gets_a_section_of_its_own(built, tmp_path):
+    model, pictures = built["model"], built["pictures"]
+    atlas = activation_atlas(model, np.random.default_rng(1).uniform(0, 255, (8, SIZE, SIZE, 3)),
+                             "conv2", grid=3, min_density=1, size=16, steps=2, seed=0,
+                             method=lambda vectors: vectors[:, :2], progress=False)
+    path = atlas.save(tmp_path / "atlas.npz")
+    written = report(model, pictures, path=tmp_path / "with_atlas.html", atlas=path,
+                     settings=SETTINGS)
+    parsed = Figures()
+    text = written.read_text(encoding="utf-8")
+    parsed.feed(text)
+    assert parsed.sections == ["model", "filters", "features", "maximization", "atlas",
+                               "explanations", "notes"]
+    assert '<a href="#atlas">Activation atlas</a>' in text
+    (drawn,) = [attrs for _, attrs in parsed.images if attrs["alt"].startswith("Activation atlas")]
+    assert decode(drawn["src"]).std() > 0
+    assert '<a href="#atlas">' not in built["html"]  # no atlas given, no section
+    with pytest.raises(ValueError, match="layer 'conv2'"):
+        report(keras.Sequential([keras.Input((SIZE, SIZE, 3)), keras.layers.Conv2D(2, 3)]),
+               pictures, path=tmp_path / "other.html", atlas=atlas, settings=SETTINGS)
+    assert not (tmp_path / "other.html").exists()
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

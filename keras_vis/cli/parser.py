@@ -345,6 +345,9 @@ def build_parser():
     _add_cam_options(sub["cam"])
     _add_occlusion_options(sub["occlusion"])
     report = sub["report"]
+    report.add_argument("--atlas", metavar="FILE.npz",
+                        help="an activation atlas of the model to show (saved by `Atlas.save`); "
+                             "default for the demo model: its bundled atlas")
     _add_maximize_options(report)
     _add_saliency_options(report)
     _add_lrp_options(report)

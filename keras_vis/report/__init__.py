@@ -4,7 +4,7 @@
     >>> report(model, images, path="report.html", class_names=names)
 
 The page holds the layer table, the first layers' filters, feature maps, activation maximization of
-channels and classes, and for each image every saliency and class-activation-map method, occlusion
+channels and classes, an activation atlas when one is given, and for each image every saliency and class-activation-map method, occlusion
 and the deconvnet. Pictures are embedded as PNG data URIs, so the page is one file that opens
 offline; it is written atomically.
 """
@@ -14,6 +14,9 @@ import os
 import pathlib
 
 from keras_vis import registry
+from keras_vis._checks import expected
+from keras_vis.atlas import Atlas
+from keras_vis.layers import find_layer
 from keras_vis.inspect import summary
 from keras_vis.io import atomic_write
 from keras_vis.cli.parser import version
@@ -30,6 +33,7 @@ SECTIONS = (
     ("filters", "Filters"),
     ("features", "Feature maps"),
     ("maximization", "Activation maximization"),
+    ("atlas", "Activation atlas"),
     ("explanations", "Explanations"),
     ("notes", "Notes"),
 )
@@ -40,7 +44,7 @@ STEPS = ("layer table", "filters", "feature maps", "activation maximization",
 _FOLD_ROWS = 40
 
 
-def build_report(subject, *, settings=None, target=None, progress=None):
+def build_report(subject, *, settings=None, target=None, progress=None, atlas=None):
     """Runs every technique on `subject` and returns the page as a string.
 
     Args:
@@ -49,23 +53,42 @@ def build_report(subject, *, settings=None, target=None, progress=None):
         target: `None` to explain each image's predicted class, or a class index.
         progress: a `Progress` over `len(STEPS)` steps, or `None` for one that follows
             `settings.progress`. While it is live, the techniques' own progress bars stay quiet.
+        atlas: `None`, or a `keras_vis.Atlas` (or the path of one saved by `Atlas.save`) of the
+            subject's model, shown in a section of its own.
 
     Returns:
         The HTML document (str).
     """
+    atlas = _atlas(subject, atlas)
     settings = settings or Settings()
     progress = progress or Progress(len(STEPS), enabled=settings.progress)
     # Its line is the job's one progress display: the techniques' own bars stay quiet.
     with silenced(progress.live):
-        sections = _sections(subject, settings, target, progress)
+        sections = _sections(subject, settings, target, progress, atlas)
     progress.finish()
     footer = (f"Made with keras-vis {page.escape(version())} on "
               f"{datetime.datetime.now():%Y-%m-%d %H:%M}.")
+    nav = [(anchor, title) for anchor, title in SECTIONS if anchor != "atlas" or atlas]
     return page.page_html(f"keras-vis report: {subject.model_name}", _meta(subject, target),
-                          SECTIONS, sections, footer)
+                          nav, sections, footer)
 
 
-def _sections(subject, settings, target, progress):
+def _atlas(subject, atlas):
+    """The atlas to show, loaded if a path, checked to be of a layer of the subject's model."""
+    if atlas is None:
+        return None
+    if not isinstance(atlas, Atlas):
+        atlas = Atlas.load(atlas)
+    try:
+        find_layer(subject.model, atlas.layer)
+    except ValueError:
+        raise ValueError(expected("atlas", f"an atlas of a layer of model '{subject.model_name}'",
+                                  f"an atlas of layer '{atlas.layer}', which it does not have")
+                         ) from None
+    return atlas
+
+
+def _sections(subject, settings, target, progress, atlas=None):
     """The HTML of every section, each step announced on `progress`."""
     sections, notes = [], []
     progress.step(STEPS[0])
@@ -96,6 +119,15 @@ def _sections(subject, settings, target, progress):
         "Images optimized from noise to excite one channel or one class as much as possible: what "
         "the network looks for.",
         page.row_html(techniques.maximization_pictures(subject, settings))))
+
+    if atlas is not None:
+        sections.append(page.section_html(
+            "atlas", "Activation atlas",
+            f"What layer {atlas.layer} represents across {len(atlas.layout)} activation vectors "
+            f"of a dataset: the vectors are laid out by {atlas.method} so that similar ones sit "
+            "together, and each cell of the grid shows its mean vector rendered by feature "
+            "visualization, framed in the colour of the class the model predicts most often for "
+            "its images.", page.row_html([techniques.atlas_picture(atlas)])))
 
     groups, skipped = [], []
     for family in registry.FAMILIES:
@@ -170,7 +202,7 @@ def _notes_html(subject, settings, notes):
 
 
 def report(model, images, target=None, *, path, names=None, preprocess=None, class_names=None,
-           settings=None):
+           settings=None, atlas=None):
     """Writes the report of `model` on `images` to `path` (atomically) and returns the path.
 
     Args:
@@ -183,6 +215,8 @@ def report(model, images, target=None, *, path, names=None, preprocess=None, cla
             `keras.applications.vgg16.preprocess_input`); default the identity.
         class_names: the model's class names in output order.
         settings: a `Settings` (step counts, layers, `progress`).
+        atlas: `None`, or an activation atlas of the model to show: a `keras_vis.Atlas` or the
+            `.npz` path of one (`Atlas.save`).
 
     Returns:
         The `pathlib.Path` written.
@@ -190,7 +224,7 @@ def report(model, images, target=None, *, path, names=None, preprocess=None, cla
     path = pathlib.Path(os.fspath(path))
     subject = make_subject(model, images, names=names, preprocess=preprocess,
                            class_names=class_names)
-    document = build_report(subject, settings=settings, target=target)
+    document = build_report(subject, settings=settings, target=target, atlas=atlas)
     with atomic_write(path, "w", encoding="utf-8") as file:
         file.write(document)
     return path

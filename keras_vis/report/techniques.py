@@ -137,6 +137,14 @@ def maximization_pictures(subject, settings, classes=None):
     return pictures
 
 
+def atlas_picture(atlas):
+    """An activation atlas drawn with its class labels."""
+    return Picture(f"atlas_{atlas.layer}", f"Activation atlas of {atlas.layer}", plot.atlas(atlas),
+                   f"{len(atlas.cells)} cells of a {atlas.grid}×{atlas.grid} grid, each with at "
+                   "least its minimum of vectors; the frame's opacity is the share of the "
+                   "cell's most frequent class.")
+
+
 def class_order(subject):
     """Classes to draw first: those predicted for the images, then the rest in index order."""
     predicted = list(dict.fromkeys(int(c) for c in subject.predicted))
