@@ -11,7 +11,7 @@ import sys
 
 HERE = pathlib.Path(__file__).resolve().parent
 BENCHMARKS = ("attribution", "occlusion", "ablation_cam", "rise", "maximize", "faithfulness",
-              "memory", "scale", "serve")
+              "memory", "scale", "serve", "atlas")
 
 
 def main(argv=None):

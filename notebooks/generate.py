@@ -529,6 +529,110 @@ TRAINING = [
     "shutil.rmtree(log_dir)  # the logs of this notebook are not kept",
 ]
 
+FEATURE_VISUALIZATION = [
+    "# Feature visualization: directions, diversity, inversion and the activation atlas\n\n"
+    "Activation maximization of one channel is the start. A layer's units work together, so "
+    "the interesting objects are *directions* in its activation space; one channel has several "
+    "facets, which *diversity* brings out; *inversion* shows what a layer keeps of an image; and "
+    "the *activation atlas* maps what a layer represents over a whole dataset.",
+    SETUP,
+    "from keras_vis import activation_atlas, invert\n"
+    "from keras_vis.atlas import Atlas\n"
+    "from keras_vis.demo.atlas import load_atlas\n"
+    "from keras_vis.inspect import feature_maps\n"
+    "from keras_vis.maximization import maximize, objectives\n\n"
+    "layer = demo.LAST_CONV_LAYER\n"
+    "steps = 4 if FAST else 256",
+    "## Directions\n\n"
+    "`objectives.direction(layer, vector)` maximizes the dot product of the layer's activation "
+    "vectors with `vector`, averaged over the map. A one-hot vector is the channel objective of "
+    "its channel; a `(K, C)` array renders K directions in one batch, and new vectors of the "
+    "same length reuse the compiled step. Here: two channels on their own, then their sum, and "
+    "the mean activation vector of each class, the direction the layer takes for it.",
+    "sample, labels, _ = shapes(300, seed=1)\n"
+    "maps = feature_maps(model, sample, [layer])[layer]\n"
+    "mean_vectors = np.stack([maps[labels == k].mean(axis=(0, 1, 2))\n"
+    "                         for k in range(len(SHAPE_CLASSES))])\n"
+    "# The two strongest channels among those that respond to a noisy grey image too: the\n"
+    "# ascent starts from noise, and a channel silent there has no gradient to follow.\n"
+    "noise = np.random.default_rng(0).uniform(96, 160, (1, 64, 64, 3))\n"
+    "alive = feature_maps(model, noise, [layer])[layer].max(axis=(0, 1, 2)) > 0\n"
+    "strength = np.where(alive, maps.mean(axis=(0, 1, 2)), -np.inf)\n"
+    "strongest = np.argsort(-strength)[:2]\n"
+    "one_hot = np.eye(maps.shape[-1])[strongest]\n"
+    "vectors = np.concatenate([one_hot, one_hot.sum(axis=0, keepdims=True), mean_vectors])\n"
+    "pictures = maximize(model, objectives.direction(layer, vectors, cossim_pow=1), size=64,\n"
+    "                    steps=steps, seed=0, param=\"fourier\", decorrelate=True, progress=False)\n"
+    "titles = [f\"channel {k}\" for k in strongest] + [\"their sum\"] + list(SHAPE_CLASSES)\n"
+    "plot.grid(pictures, cols=4, titles=titles, tile_size=1.8)",
+    "`objectives.channel_interpolate` blends one channel into another across a batch; with one "
+    "seed for every image, the change from image to image is the objective's alone.",
+    "blend = objectives.channel_interpolate(layer, int(strongest[0]), layer, int(strongest[1]),\n"
+    "                                       count=6)\n"
+    "pictures = maximize(model, blend, size=64, steps=steps, seed=[0] * 6, param=\"fourier\",\n"
+    "                    decorrelate=True, progress=False)\n"
+    "plot.grid(pictures, cols=6, titles=[f\"{t:.1f}\" for t in np.linspace(0, 1, 6)],\n"
+    "          tile_size=1.5)",
+    "## Diversity\n\n"
+    "A channel may respond to several different patterns. `objectives.diversity(layer)` rewards "
+    "the images of a batch for differing from each other: minus the cosine similarity of their "
+    "Gram matrices (which channels fire together), Lucid's diversity term. Added to four copies "
+    "of one channel objective, measured on an earlier layer (its textures), it gives four facets "
+    "of the channel instead of four near-copies.",
+    "channel = int(strongest[0])\n"
+    "plain = objectives.channel(layer, [channel] * 4)\n"
+    "diverse = plain + 300 * objectives.diversity(\"block2_conv1\")\n"
+    "options = dict(size=64, steps=steps, seed=0, param=\"fourier\", decorrelate=True,\n"
+    "               progress=False)\n"
+    "same = maximize(model, plain, **options)\n"
+    "varied = maximize(model, diverse, **options)\n"
+    "plot.grid([*same, *varied], cols=4, tile_size=1.6,\n"
+    "          titles=[\"without diversity\", \"\", \"\", \"\", \"with diversity\", \"\", \"\", \"\"])",
+    "## Feature inversion\n\n"
+    "`invert(model, images, layer)` starts from noise and makes images whose activations at "
+    "`layer` match those of the originals (cosine similarity, with a total-variation penalty "
+    "and jitter). What survives is what the layer keeps. The demo model standardizes each "
+    "image's colours first, so even the first convolution has forgotten the background's "
+    "colour; the last one keeps the shape and little else.",
+    "originals = demo.sample_shapes()[0]\n"
+    "depths = [\"block1_conv1\", \"block2_conv1\", \"block3_conv1\", layer]\n"
+    "rows = [originals] + [invert(model, originals, name, steps=steps, seed=0, progress=False)\n"
+    "                      for name in depths]\n"
+    "plot.grid([p for row in rows for p in row], cols=len(originals), tile_size=1.4,\n"
+    "          titles=[t if i == 0 else \"\" for t in [\"original\", *depths]\n"
+    "                  for i in range(len(originals))])",
+    "## The activation atlas\n\n"
+    "An atlas samples activation vectors of `layer` from many images (where the layer responds "
+    "most), lays them out in 2-D with UMAP so that similar vectors sit together, averages them "
+    "over the cells of a grid and renders each cell's mean as a direction, all cells in one "
+    "batch. Each cell is framed in the colour of the class the model predicts most often for "
+    "its vectors. The demo model ships the atlas of its last convolution over 2,000 generated "
+    "shapes:",
+    "atlas = load_atlas()\n"
+    "print(atlas)\n"
+    "plot.atlas(atlas, size=8)",
+    "Where the classes meet, cells mix them: the vectors of a square's corner and a cross's arm "
+    "may look alike to the layer. The share of each cell's main class says how cleanly the "
+    "layer separates them:",
+    "dense = atlas.counts >= 10\n"
+    "pure = atlas.class_shares[dense] >= 0.8\n"
+    "print(f\"{pure.mean():.0%} of the {dense.sum()} cells with at least 10 vectors hold one \"\n"
+    "      \"class for 80% or more of their vectors\")",
+    "Making one takes a dataset (an array, a `tf.data.Dataset` or a folder of images, streamed) "
+    "and a seed, which makes it reproducible. The atlas keeps every sampled vector and its place "
+    "in the layout, and `save` / `Atlas.load` keep them too.",
+    "import tempfile\n\n"
+    "# t-SNE here when FAST: UMAP compiles itself on its first use in a process.\n"
+    "small = activation_atlas(model, shapes(300 if FAST else 2000, seed=5), layer,\n"
+    "                         grid=8 if FAST else 16, size=32, steps=4 if FAST else 128,\n"
+    "                         method=\"tsne\" if FAST else \"umap\", seed=0,\n"
+    "                         class_names=SHAPE_CLASSES, progress=False)\n"
+    "with tempfile.TemporaryDirectory() as folder:\n"
+    "    reloaded = Atlas.load(small.save(f\"{folder}/atlas.npz\"))\n"
+    "assert np.array_equal(reloaded.layout, small.layout)\n"
+    "plot.atlas(reloaded, size=6)",
+]
+
 NOTEBOOKS = {
     "01_inspect_model.ipynb": INSPECT,
     "02_explain_prediction.ipynb": EXPLAIN,
@@ -536,6 +640,7 @@ NOTEBOOKS = {
     "04_deconvnet.ipynb": DECONV,
     "05_faithfulness.ipynb": FAITHFULNESS,
     "06_training_callbacks.ipynb": TRAINING,
+    "07_feature_visualization.ipynb": FEATURE_VISUALIZATION,
 }
 
 

@@ -108,9 +108,10 @@ def test_nested_base_scorecam_and_layer_paths(models, images):
     assert_model_unchanged(model, before)
 
 
-# The heaviest families (hundreds of layers to trace) run with `-m slow`; the relevance rules of
-# every family are covered without tracing below.
-HEAVY = {"DenseNet121", "ResNet50", "ResNet50V2"}
+# The heaviest families (hundreds of layers to trace) run with `-m slow` (their saliency and
+# Grad-CAM above run always); the relevance rules of every family are covered without tracing
+# below.
+HEAVY = {"DenseNet121", "EfficientNetB0", "ResNet50", "ResNet50V2"}
 
 # Every class activation map and perturbation method of the registry, but classic CAM (it needs a
 # GAP -> Dense head; see above), on every family and the nested transfer model.

@@ -22,10 +22,10 @@ def _generator():
     return module
 
 
-def test_the_six_tutorials_exist_and_match_their_generator(tmp_path):
+def test_the_seven_tutorials_exist_and_match_their_generator(tmp_path):
     generator = _generator()
     assert [p.name for p in NOTEBOOKS] == sorted(generator.NOTEBOOKS)
-    assert len(NOTEBOOKS) == 6
+    assert len(NOTEBOOKS) == 7
     generator.main(tmp_path)
     for path in NOTEBOOKS:
         assert (tmp_path / path.name).read_text() == path.read_text(), (

@@ -16,7 +16,10 @@ grid instead of piling into one cell per class (Lucid's 0.01 suits a million vec
 
 
 def _umap(vectors, seed):
-    import umap  # imported on first use: it compiles with numba when first loaded
+    with warnings.catch_warnings():
+        # umap-learn's progress bars warn in a notebook without ipywidgets; they are not used.
+        warnings.simplefilter("ignore")
+        import umap  # imported on first use: it compiles with numba when first loaded
 
     neighbours = min(20, len(vectors) - 1)
     reducer = umap.UMAP(n_components=2, n_neighbors=neighbours, min_dist=SPREAD, metric="cosine",
