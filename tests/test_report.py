@@ -258,7 +258,7 @@ def test_gallery_writes_every_picture(tmp_path, monkeypatch):
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == sorted(["filters.png", "feature_maps.png", "maximize_channels.png",
                             "maximize_classes.png", "saliency.png", "cam.png",
-                            "relevance.png", "occlusion_deconvnet.png"])
+                            "relevance.png", "occlusion_deconvnet.png", "atlas.png"])
     for name in names:
         image = cv2.imread(os.fspath(tmp_path / name), cv2.IMREAD_COLOR)
         assert image is not None and image.std() > 0

@@ -15,6 +15,7 @@ from PIL import Image
 
 from keras_vis import demo, plot
 from keras_vis.demo import shapes
+from keras_vis.demo.atlas import load_atlas
 from keras_vis.io import atomic_write
 from keras_vis.report import techniques
 from keras_vis.report.methods import group
@@ -66,6 +67,7 @@ def figures(explained):
         "relevance.png": techniques.overview(explained, settings, relevance, tile_size=1.5),
         "occlusion_deconvnet.png": techniques.overview(explained, settings, occluded + deconv,
                                                        tile_size=1.5),
+        "atlas.png": plot.atlas(load_atlas(), size=9),
     }
 
 
