@@ -26,9 +26,9 @@ UPLOAD_LIMIT = 256 * 1024
 
 
 @pytest.fixture(scope="module")
-def server():
+def server(atlas_file):
     process = ExplorerProcess("--steps", str(STEPS), "--max-upload-mb", str(UPLOAD_LIMIT / 2**20),
-                              "--quiet")
+                              "--atlas", str(atlas_file), "--quiet")
     yield process
     code, errors = process.stop()
     assert code == 0, errors[-2000:]
@@ -40,6 +40,24 @@ def reference():
     """The demo model and its samples, here in the test's process."""
     pictures, names = demo.sample_images()
     return demo.load_model(), pictures, names
+
+
+def principal_plane(vectors):
+    """A quick layout for an atlas: the vectors' two principal components."""
+    centred = vectors - vectors.mean(axis=0)
+    _, _, axes = np.linalg.svd(centred, full_matrices=False)
+    return centred @ axes[:2].T
+
+
+@pytest.fixture(scope="module")
+def atlas_file(reference, tmp_path_factory):
+    """A small 4 × 4 atlas of the demo model's last convolution, saved for `--atlas`."""
+    model, _, _ = reference
+    atlas = keras_vis.activation_atlas(model, demo.shapes(24, seed=3)[0], demo.LAST_CONV_LAYER,
+                                       grid=4, size=16, steps=2, min_density=1,
+                                       method=principal_plane, class_names=demo.CLASS_NAMES,
+                                       seed=0, progress=False)
+    return atlas.save(tmp_path_factory.mktemp("atlas") / "atlas.npz")
 
 
 def png_bytes(picture):
@@ -73,6 +91,7 @@ def test_the_model_is_described_with_its_layers_classes_and_every_registry_metho
     assert not rows["predictions"]["features"] and rows["predictions"]["filters_count"] is None
     assert [m["name"] for m in info["methods"]] == [spec.name for spec in registry.drawn()]
     assert all(m["unavailable"] is None for m in info["methods"])  # the demo model runs them all
+    assert info["atlas"] is True  # started with --atlas
 
 
 def test_images_are_the_samples_and_each_is_served_enlarged(server, reference):
@@ -259,7 +278,7 @@ def test_a_bad_channel_or_an_unfinished_job_is_refused(server):
 
 
 def test_json_answers_hold_no_numpy_types(server):
-    for path in ("/api/model", "/api/images", "/api/images/s0/predictions"):
+    for path in ("/api/model", "/api/images", "/api/images/s0/predictions", "/api/atlas"):
         status, kind, body = request(server.api(path))
         json.loads(body)  # valid JSON, not the repr of numpy scalars
         assert b"np." not in body
@@ -275,6 +294,27 @@ def _first(driver, selector, needle):
     """The `src` of the first image `selector` finds, once decoded and holding `needle`."""
     found = loaded_sources(driver, selector)
     return found[0] if found and needle in found[0] else None
+
+
+def _click_atlas_cell(driver, row, column, *, grid):
+    """Clicks the middle of one cell of the atlas picture."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    picture = driver.find_element(By.ID, "atlas")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", picture)
+    width, height = picture.size["width"], picture.size["height"]
+    x = round((column + 0.5) / grid * width - width / 2)  # offsets from the picture's centre
+    y = round((row + 0.5) / grid * height - height / 2)
+    ActionChains(driver).move_to_element_with_offset(picture, x, y).click().perform()
+
+
+def _atlas_cell_text(driver, place):
+    """What the page says under the atlas, once it speaks of the cell at `place`."""
+    found = driver.execute_script("""
+        const where = document.getElementById("atlas-cell");
+        return [where.dataset.row, where.dataset.column, where.textContent];""")
+    return found[2] if (found[0], found[1]) == tuple(map(str, place)) else None
 
 
 @pytest.mark.skipif(CHROMIUM is None or DRIVER is None,
@@ -295,6 +335,15 @@ def test_the_page_in_chromium_picks_a_layer_uploads_an_image_and_switches_the_cl
         listed = [item.get_attribute("data-path")
                   for item in driver.find_elements(By.CSS_SELECTOR, "#layer-tree li.layer")]
         assert listed == [row["path"] for row in summary(model).to_dict()["layers"]]
+        # The atlas panel shows the atlas; a cell clicked says its class, an empty one says so.
+        assert wait.until(lambda d: loaded_sources(d, "#atlas"))[0].endswith("/api/atlas.png")
+        cells = {(c["row"], c["column"]): c for c in get_json(server.api("/api/atlas"))[1]["cells"]}
+        for place in ((0, 0), (0, 1)):
+            _click_atlas_cell(driver, *place, grid=4)
+            told = wait.until(lambda d: _atlas_cell_text(d, place))
+            cell = cells.get(place)
+            assert (f"{cell['class_name']}, {cell['count']} activation vector" in told if cell
+                    else told.endswith("empty cell")), told
         # Every method's picture appears for the first image's predicted class.
         methods = [spec.name for spec in registry.drawn()]
         sources = wait.until(lambda d: loaded_sources(d, "#methods img"))

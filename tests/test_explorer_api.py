@@ -1,7 +1,10 @@
 """`keras_vis.serve` from Python: a server on a background thread over a user's nested model, its
-checks of the arguments, the result cache, and `keras-vis serve`'s one-line errors."""
+checks of the arguments, the result cache, the activation atlas panel's endpoints, and
+`keras-vis serve`'s one-line errors."""
 
+import argparse
 import concurrent.futures
+import dataclasses
 import socket
 import threading
 import time
@@ -14,6 +17,7 @@ import pytest
 import keras_vis
 from conftest import assert_model_unchanged, model_state
 from explorer_client import decode_npy, decode_png, get_json, request
+import keras_vis.explorer
 from keras_vis.cli import main
 from keras_vis.explorer.cache import ResultCache
 from keras_vis.explorer.session import MAX_UPLOADS, Explorer, NotFound
@@ -147,6 +151,80 @@ def test_a_failing_job_reports_its_message(nested):
     assert explorer.jobs.start("key", "again", 3, lambda progress: b"png").id != job.id
 
 
+# --- the activation atlas
+
+
+def first_two(vectors):
+    """A layout without UMAP's slow first compile: the vectors' first two components."""
+    return vectors[:, :2]
+
+
+@pytest.fixture(scope="module")
+def atlas():
+    """A 4 × 4 atlas of the nested model's last convolution, named by its own name."""
+    keras.backend.clear_session()
+    return keras_vis.activation_atlas(nested_cnn(), images(12, seed=5), "deep_conv2", grid=4,
+                                      size=16, steps=2, min_density=1, method=first_two,
+                                      class_names=["x", "y", "z"], seed=0, progress=False)
+
+
+def expected_cells(atlas, names):
+    return [{"row": int(row), "column": int(column), "count": int(count), "class": int(klass),
+             "class_name": names[klass], "share": pytest.approx(float(share))}
+            for (row, column), count, klass, share in zip(
+                atlas.cells, atlas.counts, atlas.classes, atlas.class_shares)]
+
+
+def test_an_atlas_file_is_served_as_json_and_as_its_picture(nested, atlas, tmp_path):
+    path = atlas.save(tmp_path / "atlas.npz")
+    with keras_vis.serve(nested, images(2), port=0, block=False, warm_up=False,
+                         atlas=str(path)) as server:
+        assert get_json(server.url + "api/model")[1]["atlas"] is True
+        status, described = get_json(server.url + "api/atlas")
+        assert status == 200
+        assert {key: described[key] for key in ("layer", "grid", "size", "method", "samples")} == {
+            "layer": "deep_conv2", "grid": 4, "size": 16, "method": "first_two",
+            "samples": len(atlas.layout)}
+        assert described["cells"] == expected_cells(atlas, ["x", "y", "z"])
+        status, kind, body = request(server.url + "api/atlas.png")
+        assert (status, kind) == (200, "image/png")
+        np.testing.assert_array_equal(decode_png(body), atlas.image)
+        assert request(server.url + "api/atlas.png")[2] == body
+        assert server.explorer.cache.hits >= 1
+
+
+def test_an_atlas_without_class_names_takes_the_models(nested, atlas):
+    unnamed = dataclasses.replace(atlas, class_names=None)
+    explorer = Explorer(nested, to_uint8(images(1)), ["s"], class_names=["cat", "dog", "owl"],
+                        atlas=unnamed, settings=QUICK)
+    cells = explorer.describe_atlas()["cells"]
+    assert cells == expected_cells(atlas, ["cat", "dog", "owl"])
+
+
+def test_without_an_atlas_its_endpoints_answer_404(nested):
+    with keras_vis.serve(nested, images(1), port=0, block=False, warm_up=False) as server:
+        assert get_json(server.url + "api/model")[1]["atlas"] is False
+        for path in ("api/atlas", "api/atlas.png"):
+            status, body = get_json(server.url + path)
+            assert status == 404 and "no activation atlas" in body["error"]
+            assert "--atlas" in body["error"]
+
+
+def test_an_atlas_that_cannot_be_shown_is_refused_at_start(nested, atlas, tmp_path):
+    np.savez(tmp_path / "other.npz", values=np.zeros(3))
+    refused = [
+        ("/no/such/atlas.npz", FileNotFoundError, "Expected an atlas file at '/no/such/atlas.npz'"),
+        (tmp_path / "other.npz", ValueError, "Expected an atlas written by `Atlas.save`"),
+        (3, TypeError, "Expected `atlas` to be None, a keras_vis.Atlas or the path"),
+        ("atlas.png", ValueError, "Expected `atlas` to be the path of an atlas .npz file"),
+        (dataclasses.replace(atlas, layer="nope"), ValueError,
+         "Received: an atlas of layer 'nope', which the model does not have"),
+    ]
+    for given, error, words in refused:
+        with pytest.raises(error, match=words):
+            keras_vis.serve(nested, images(1), port=0, block=False, atlas=given)
+
+
 # --- the result cache
 
 
@@ -208,8 +286,22 @@ def test_the_cache_drops_the_least_recently_used_beyond_its_bytes():
     (["--images", "/no/such/folder"], "Expected `--images` to be an existing folder"),
     (["--max-upload-mb", "0"], "Expected `--max-upload-mb` to be a number of MiB"),
     (["--model", "nosuchnet"], "--model"),
+    (["--atlas", "/no/such/atlas.npz"], "Expected an atlas file at '/no/such/atlas.npz'"),
 ], ids=lambda value: None)
 def test_serve_options_fail_in_one_line_before_listening(arguments, words, capsys):
     assert main(["serve", *arguments]) == 2
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and error[0].startswith("keras-vis: error: ") and words in error[0]
+
+
+def test_the_atlas_option_reaches_serve(monkeypatch):
+    from keras_vis.cli import inputs as cli_inputs
+    from keras_vis.demo.atlas import ATLAS_PATH
+
+    given = {}
+    monkeypatch.setattr(keras_vis.explorer, "serve", lambda *args, **options: given.update(options))
+    assert main(["serve", "--atlas", "atlas.npz", "--quiet"]) == 0
+    assert given["atlas"] == "atlas.npz"
+    assert main(["serve", "--quiet"]) == 0 and given["atlas"] == ATLAS_PATH  # the demo's own
+    other_model = argparse.Namespace(atlas=None, model="model.keras")
+    assert cli_inputs.atlas_file(other_model) is None

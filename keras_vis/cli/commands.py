@@ -13,7 +13,6 @@ import sys
 
 from keras_vis import progress, registry
 from keras_vis.cli import inputs
-from keras_vis.demo.atlas import ATLAS_PATH as DEMO_ATLAS
 from keras_vis.inspect import summary as layer_table
 from keras_vis.io import atomic_write, name_the_target
 from keras_vis.report import build_report, techniques
@@ -101,10 +100,8 @@ def deconv(args, subject, target, settings):
 
 
 def report(args, subject, target, settings):
-    atlas = args.atlas
-    if atlas is None and args.model in (None, inputs.DEMO):
-        atlas = DEMO_ATLAS
-    document = build_report(subject, settings=settings, target=target, atlas=atlas)
+    document = build_report(subject, settings=settings, target=target,
+                            atlas=inputs.atlas_file(args))
     return [(FIXED_FILES["report"][0], document.encode("utf-8"))]
 
 

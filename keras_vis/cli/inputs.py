@@ -10,6 +10,7 @@ import sys
 import numpy as np
 
 from keras_vis import demo, io
+from keras_vis.demo import atlas as demo_atlas
 from keras_vis._checks import check_channels_last, expected
 from keras_vis.layers import convolutions_2d, find_layer, output_shape, spatial_layers
 from keras_vis.report.settings import Settings
@@ -222,6 +223,13 @@ def _layer_choice(layers, shown=8):
     if len(names) > shown:
         names = ["..."] + names[-shown:]
     return f"Layers that fit: {', '.join(names)}. "
+
+
+def atlas_file(args):
+    """The atlas `--atlas` names; for the demo model without one, its bundled atlas."""
+    if args.atlas is None and args.model in (None, DEMO):
+        return demo_atlas.ATLAS_PATH
+    return args.atlas
 
 
 def load(args):

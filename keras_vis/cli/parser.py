@@ -198,6 +198,9 @@ def _add_serve_command(commands):
     model.add_argument("--images", metavar="DIR",
                        help="a folder of image files to start with, read recursively (default: "
                             "the bundled sample images); more can be dropped on the page")
+    model.add_argument("--atlas", metavar="FILE.npz",
+                       help="an activation atlas of one of the model's layers to show, as "
+                            "Atlas.save writes it")
     where = parser.add_argument_group("server")
     where.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default: 127.0.0.1, this machine only; any "
@@ -227,11 +230,13 @@ SERVE_DESCRIPTION = SERVE_HELP + """.
 Starts a local web app and prints its address. Pick an image (or drop your own on the page), a
 layer and a class: the page shows the top classes, the layer's feature maps and filters, renders
 the image that maximizes a channel, and draws every attribution method for the class, with
-occlusion and the deconvnet on demand. Ctrl-C stops it."""
+occlusion and the deconvnet on demand; with --atlas, it shows the activation atlas too. Ctrl-C
+stops it."""
 SERVE_EPILOG = """examples:
   keras-vis serve                                 the demo model and its sample images
   keras-vis serve --model vgg16 --weights imagenet --images photos/
-  keras-vis serve --model model.keras --preprocess unit --port 0"""
+  keras-vis serve --model model.keras --preprocess unit --port 0
+  keras-vis serve --model model.keras --atlas atlas.npz"""
 
 
 def _add_maximize_options(parser):

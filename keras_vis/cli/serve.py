@@ -19,7 +19,7 @@ def serve_explorer(args):
         serve(model, args.images, preprocess=preprocess, class_names=class_names,
               model_name=name, host=args.host, port=args.port,
               settings=Settings(**chosen, progress=False), max_upload_mb=args.max_upload_mb,
-              block=True)
+              block=True, atlas=inputs.atlas_file(args))
     except KeyboardInterrupt:
         pass
     if not args.quiet:

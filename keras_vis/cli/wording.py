@@ -23,6 +23,7 @@ OPTIONS = {
     "seed": "--seed",
     "composite": "--composite",
     "class_names": "--class-names",
+    "atlas": "--atlas",
     "out_dir": "--out",
     "dataset": "FOLDER",
 }

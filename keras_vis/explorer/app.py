@@ -6,8 +6,9 @@ thread pool, so many requests are answered at once; the upload endpoint reads th
 arrives and refuses it as soon as it passes the size limit.
 
 Every error is JSON, `{"error": message}`: 400 for a bad parameter or a file that is not an image,
-404 for an unknown image or job, 413 for an upload too large, 422 for a method that does not apply
-to this model, 500 (with the trace on the server's stderr, not in the answer) for anything else.
+404 for an unknown image or job (or the atlas of an explorer given none), 413 for an upload too
+large, 422 for a method that does not apply to this model, 500 (with the trace on the server's
+stderr, not in the answer) for anything else.
 """
 
 import importlib.resources
@@ -105,6 +106,12 @@ def create_app(explorer):
                                "GET /api/jobs/{id} says done.")
         return _png(found.png)
 
+    def atlas(request):
+        return JSONResponse(explorer.describe_atlas())
+
+    def atlas_png(request):
+        return _png(explorer.atlas_png())
+
     async def upload(request):
         data = await _read_body(request, explorer.max_upload_bytes)
         name = request.headers.get("x-file-name") or request.query_params.get("name") or "upload"
@@ -123,6 +130,8 @@ def create_app(explorer):
         Route("/api/images/{image}/occlusion", occlusion),
         Route("/api/images/{image}/deconv", deconv),
         Route("/api/filters", filters),
+        Route("/api/atlas", atlas),
+        Route("/api/atlas.png", atlas_png),
         Route("/api/maximize", start_maximize, methods=["POST"]),
         Route("/api/jobs/{job}", job),
         Route("/api/jobs/{job}/image", job_image),

@@ -13,6 +13,7 @@ import time
 import numpy as np
 
 from keras_vis import demo, io
+from keras_vis.demo import atlas as demo_atlas
 from keras_vis._checks import check_model, expected
 from keras_vis.explorer.app import create_app
 from keras_vis.explorer.session import Explorer
@@ -108,15 +109,16 @@ class Server:
 
 def serve(model=None, images=None, *, names=None, preprocess=None, class_names=None,
           model_name=None, host="127.0.0.1", port=DEFAULT_PORT, settings=None, max_upload_mb=16,
-          block=None, warm_up=True):
+          block=None, warm_up=True, atlas=None):
     """Starts the interactive explorer of a model in the browser.
 
     The page lists the model's layers (nested models expanded); for the chosen image (a sample,
     or one dropped on the page) it shows the top classes; for the chosen layer its feature maps,
     its filters and, on request, the image that maximizes a channel (rendered in the background);
     for the chosen class every attribution method of `keras_vis.registry`, with occlusion and the
-    deconvnet on demand. Pictures are computed by the library's compiled steps, which stay warm,
-    and kept per (image, layer, method, class).
+    deconvnet on demand; given an activation atlas, a panel shows it with each cell's class.
+    Pictures are computed by the library's compiled steps, which stay warm, and kept per (image,
+    layer, method, class).
 
     Example:
         >>> server = keras_vis.serve(model, images, class_names=names, block=False)
@@ -144,18 +146,24 @@ def serve(model=None, images=None, *, names=None, preprocess=None, class_names=N
             (`False`); default `True`, or `False` where an event loop already runs (a notebook).
         warm_up: compute the first image's predictions, Grad-CAM and feature maps right after
             start, so the first clicks find the compiled steps ready.
+        atlas: an activation atlas of one of the model's layers to show: a `keras_vis.Atlas`
+            (from `keras_vis.activation_atlas`) or the path of an `.npz` file `Atlas.save`
+            wrote; default none, or the bundled atlas of the demo model when `model` is `None`.
 
     Returns:
         The `Server`: running when `block` is false, stopped once a blocking `serve` returns.
 
     Raises:
         TypeError, ValueError: for a model without one image input, images it cannot take, a
-            bad `host`, `port` or `max_upload_mb`, or a port already in use.
+            bad `host`, `port`, `max_upload_mb` or `atlas`, or a port already in use.
+        FileNotFoundError, ValueError: for an `atlas` file that cannot be read as an atlas, or an
+            atlas of a layer the model does not have.
     """
     if model is None:
         model = demo.load_model()
         class_names = demo.CLASS_NAMES if class_names is None else class_names
         model_name = model_name or "demo"
+        atlas = demo_atlas.ATLAS_PATH if atlas is None else atlas
     check_model(model)
     pictures, names = _pictures(images, names)
     limit = _check_upload_limit(max_upload_mb)
@@ -164,7 +172,8 @@ def serve(model=None, images=None, *, names=None, preprocess=None, class_names=N
     if block is not None and not isinstance(block, bool):
         raise TypeError(expected("block", "None, True or False", block))
     explorer = Explorer(model, pictures, names, preprocess=preprocess, class_names=class_names,
-                        model_name=model_name, settings=settings, max_upload_bytes=limit)
+                        model_name=model_name, settings=settings, max_upload_bytes=limit,
+                        atlas=atlas)
     sock = _listen(host, port)
     if host not in LOOPBACK:
         print(f"keras-vis: warning: the explorer listens on {host}: every machine that can reach "

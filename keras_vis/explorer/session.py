@@ -10,11 +10,14 @@ import base64
 import dataclasses
 import hashlib
 import itertools
+import os
 import threading
 
 import numpy as np
 
 from keras_vis import demo, io, registry
+from keras_vis._checks import expected
+from keras_vis.atlas import Atlas
 from keras_vis.explorer import drawing
 from keras_vis.explorer.cache import ResultCache
 from keras_vis.explorer.jobs import Jobs
@@ -86,11 +89,19 @@ class Explorer:
         settings: a `keras_vis.report.Settings` (steps, sizes, batch size, seed).
         max_upload_bytes: the largest upload accepted.
         cache_bytes: the most bytes of results kept in memory.
+        atlas: `None`, a `keras_vis.Atlas` of one of the model's layers, or the path of an
+            atlas `.npz` file (read with `Atlas.load`), shown in its own panel.
+
+    Raises:
+        TypeError: for an `atlas` that is neither `None`, an `Atlas` nor a path.
+        FileNotFoundError, ValueError: for an atlas file that cannot be read as one, or an atlas
+            of a layer the model does not have.
     """
 
     def __init__(self, model, pictures, names, *, preprocess=None, class_names=None,
                  model_name=None, settings=None, max_upload_bytes=16 * 2**20,
-                 cache_bytes=256 * 2**20):
+                 cache_bytes=256 * 2**20, atlas=None):
+        self.atlas = load_atlas(atlas)
         self.model = model
         self.preprocess = preprocess or io.no_preprocessing
         self.class_names = None if class_names is None else tuple(class_names)
@@ -110,6 +121,7 @@ class Explorer:
             picture = self._fit(picture)
             self._add(Image(f"s{index}", str(name), "sample", self._subject(picture, name)))
         self._layers = self._layer_table()
+        self._check_atlas_layer()
         first = next(iter(self._images.values())).subject
         if self.class_names is not None and len(self.class_names) != first.class_count:
             raise ValueError(f"Expected `class_names` to hold {first.class_count} names, one per "
@@ -149,6 +161,16 @@ class Explorer:
     def _path_of(self, layer):
         return next(path for path, (found, _) in self._layers.items() if found is layer)
 
+    def _check_atlas_layer(self):
+        if self.atlas is None:
+            return
+        name = self.atlas.layer
+        if name not in self._layers and self._find_path(name) is None:
+            raise ValueError(f"Expected `atlas` to be an atlas of a layer of the model "
+                             f"{self.model_name!r}. Received: an atlas of layer {name!r}, which "
+                             f"the model does not have. Its layers include "
+                             f"{', '.join(list(self._layers)[-8:])}.")
+
     def describe_model(self):
         """The model, its classes, layers and methods, as the page reads them (JSON-ready)."""
         first = next(iter(self._images.values())).subject
@@ -167,6 +189,7 @@ class Explorer:
             "page_size": PAGE_SIZE,
             "max_upload_bytes": self.max_upload_bytes,
             "maximize_steps": self.settings.maximize_steps,
+            "atlas": self.atlas is not None,
         }
 
     def images(self):
@@ -381,6 +404,49 @@ class Explorer:
         return self.jobs.start(("maximize", path, channel), f"{path} · channel {channel}", steps,
                                render)
 
+    # --- the activation atlas ------------------------------------------------------------------
+
+    def _given_atlas(self):
+        if self.atlas is None:
+            raise NotFound("This explorer has no activation atlas; start it with one "
+                           "(`keras-vis serve --atlas FILE.npz`, or `serve(..., atlas=...)`).")
+        return self.atlas
+
+    def describe_atlas(self):
+        """The atlas's layer, grid, layout and every kept cell with its majority class, JSON-ready.
+
+        A cell's `class_name` is the atlas's own name for its class, else the model's (as
+        `describe_model` lists them).
+
+        Raises:
+            NotFound: where the explorer has no atlas.
+        """
+        atlas = self._given_atlas()
+        return {
+            "layer": atlas.layer, "grid": int(atlas.grid), "size": int(atlas.size),
+            "method": atlas.method, "samples": len(atlas.layout),
+            "cells": [{"row": int(row), "column": int(column), "count": int(count),
+                       "class": int(klass), "class_name": self._atlas_class_name(int(klass)),
+                       "share": float(share)}
+                      for (row, column), count, klass, share in zip(
+                          atlas.cells, atlas.counts, atlas.classes, atlas.class_shares)],
+        }
+
+    def _atlas_class_name(self, index):
+        """The atlas's name for class `index`, else the one the page lists for it."""
+        if self.atlas.class_names is not None:
+            return self.atlas.class_name(index)
+        return next(iter(self._images.values())).subject.class_name(index)
+
+    def atlas_png(self):
+        """The composed atlas picture as PNG.
+
+        Raises:
+            NotFound: where the explorer has no atlas.
+        """
+        atlas = self._given_atlas()
+        return self._cached(("atlas_png",), lambda: array_png(atlas.image))
+
     def job(self, job_id):
         found = self.jobs.find(job_id)
         if found is None:
@@ -401,6 +467,24 @@ class Explorer:
         computations under way, so that none is cut off half-way when the process exits."""
         self.jobs.close()
         self.cache.wait_idle(timeout)
+
+
+def load_atlas(atlas):
+    """`None`, or the `Atlas` that `atlas` is or names (a path to an atlas `.npz` file).
+
+    Raises:
+        TypeError: for anything else.
+        FileNotFoundError, ValueError: for a file that cannot be read as an atlas.
+    """
+    if atlas is None or isinstance(atlas, Atlas):
+        return atlas
+    if not isinstance(atlas, (str, os.PathLike)):
+        raise TypeError(expected("atlas", "None, a keras_vis.Atlas or the path of an atlas .npz "
+                                          "file", atlas))
+    if not str(os.fspath(atlas)).endswith(".npz"):
+        raise ValueError(expected("atlas", "the path of an atlas .npz file, as `Atlas.save` "
+                                           "writes it", os.fspath(atlas)))
+    return Atlas.load(atlas)
 
 
 def too_large_message(limit, size=None):

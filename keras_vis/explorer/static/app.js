@@ -11,6 +11,9 @@ const state = {
   featurePage: 0,
   filterPage: 0,
   job: null,
+  atlas: null,        // /api/atlas, once loaded
+  atlasCells: null,   // its cells by "row,column"
+  atlasCell: null,    // the clicked cell, {row, column}
 };
 
 const $ = (id) => document.getElementById(id);
@@ -188,6 +191,71 @@ async function showPictures(where, url, button) {
   }
 }
 
+// --- the activation atlas --------------------------------------------------------------------
+
+async function showAtlas() {
+  try {
+    state.atlas = await api("/api/atlas");
+  } catch (error) {
+    $("atlas-section").hidden = false;
+    $("atlas-detail").textContent = error.message;
+    return;
+  }
+  const atlas = state.atlas;
+  state.atlasCells = new Map(atlas.cells.map((cell) => [`${cell.row},${cell.column}`, cell]));
+  $("atlas-section").hidden = false;
+  $("atlas-title").textContent = atlas.layer;
+  const img = $("atlas");
+  showPicture(img, "/api/atlas.png", $("atlas-detail"));  // its failure replaces the detail
+  $("atlas-detail").textContent = `${atlas.cells.length} of ${atlas.grid}×${atlas.grid} cells ` +
+    `hold some of the ${atlas.samples} activation vectors, laid out by ${atlas.method}; each ` +
+    "shows the image that maximizes its mean vector.";
+  img.addEventListener("mousemove", (event) => showAtlasCell(atlasCellAt(event)));
+  img.addEventListener("mouseleave", () => showAtlasCell(state.atlasCell));
+  img.addEventListener("click", (event) => {
+    state.atlasCell = atlasCellAt(event);
+    showAtlasCell(state.atlasCell);
+  });
+}
+
+// The grid cell under the pointer: row 0 at the top, column 0 on the left.
+function atlasCellAt(event) {
+  const box = event.currentTarget.getBoundingClientRect();
+  const grid = state.atlas.grid;
+  const index = (offset, length) =>
+    Math.min(grid - 1, Math.max(0, Math.floor(offset / length * grid)));
+  return { row: index(event.clientY - box.top, box.height),
+           column: index(event.clientX - box.left, box.width) };
+}
+
+function showAtlasCell(place) {
+  const where = $("atlas-cell");
+  const mark = $("atlas-mark");
+  mark.hidden = !place;
+  if (!place) {
+    where.textContent = "Click or point at a cell to see its class.";
+    delete where.dataset.row;
+    delete where.dataset.column;
+    return;
+  }
+  const { row, column } = place;
+  const side = 100 / state.atlas.grid;
+  Object.assign(mark.style, { top: `${row * side}%`, left: `${column * side}%`,
+                              width: `${side}%`, height: `${side}%` });
+  where.dataset.row = row;
+  where.dataset.column = column;
+  const cell = state.atlasCells.get(`${row},${column}`);
+  const at = `Row ${row}, column ${column}: `;
+  if (!cell) {
+    where.textContent = at + "empty cell";
+    return;
+  }
+  where.textContent = "";
+  where.append(at, element("strong", {}, cell.class_name),
+    `, ${cell.count} activation vector${cell.count === 1 ? "" : "s"}, ` +
+    `${(100 * cell.share).toFixed(0)} % of them from images the model predicts as it`);
+}
+
 // --- images, predictions, classes -------------------------------------------------------------
 
 function showImages() {
@@ -336,6 +404,7 @@ async function start() {
   $("occlusion-button").addEventListener("click", () => showPictures($("occlusion"),
     `/api/images/${state.image}/occlusion?` + query({ class: state.klass }), $("occlusion-button")));
   setUpUploads();
+  if (model.atlas) showAtlas();
   state.image = state.images[0].id;
   selectLayer(model.default_layer);
   await selectImage(state.image);
