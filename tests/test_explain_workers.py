@@ -225,6 +225,7 @@ def test_a_worker_killed_after_its_first_shard_resumes_only_its_missing_shards(r
     assert not list(out.glob("*.tmp"))  # no half-written file is left behind
 
 
+@pytest.mark.slow  # four worker processes started in turn: 15 s; the resume itself is tested above
 def test_multi_worker_mirrored_workers_restarted_together_resume_their_own_shards(reference,
                                                                                   tmp_path):
     """TensorFlow's coordination service refuses a lone restarted worker while the chief runs, so

@@ -137,7 +137,7 @@ def test_maximize_and_report_steps_are_silenced_too(tiny_cnn, capsys):
 
 
 def test_a_report_shows_its_step_lines_only(tiny_cnn, images, capsys, long_jobs, monkeypatch):
-    def steps_with_a_long_job(subject, settings, target, progress):
+    def steps_with_a_long_job(subject, settings, target, progress, atlas=None):
         progress.step("occlusion")
         run_occlusion(tiny_cnn, images)  # would show its own bar outside the report
         return []

@@ -248,6 +248,7 @@ def test_browser_decodes_every_image_and_draws_a_page(built, tmp_path):
     assert shot.std() > 20 and len(colours) > 1000, "the page rendered blank"
 
 
+@pytest.mark.slow  # every technique of the report once more (15 s); `make gallery` runs it too
 def test_gallery_writes_every_picture(tmp_path, monkeypatch):
     from keras_vis.demo import gallery
 

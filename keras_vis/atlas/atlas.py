@@ -37,7 +37,8 @@ class Atlas:
         cells: int32 `(M, 2)`, each kept cell's `(row, column)`, row 0 at the top.
         directions: float32 `(M, C)`, each cell's mean activation vector, the direction rendered.
         counts: int32 `(M,)`, activation vectors in each cell.
-        classes: int32 `(M,)`, each cell's most frequent predicted class.
+        classes: int32 `(M,)`, each cell's most frequent predicted class (-1 throughout for a
+            model whose output is not class scores).
         class_shares: float32 `(M,)`, the share of the cell's vectors with that class.
         density: int32 `(grid, grid)`, vectors per cell, the cells below `min_density` included.
         layout: float32 `(n, 2)`, every sampled vector's place in the unit square (x, y).

@@ -55,9 +55,10 @@ def _chosen_positions(activations, count, sampling, rng):
     return np.argsort(-keys, axis=1, kind="stable")[:, :count], flat
 
 
-def _predicted(model, outputs):
-    if not outputs or outputs[0] is None or outputs[0].ndim < 2:
-        return np.full(len(outputs[0]) if outputs else 0, -1, np.int32)
+def _predicted(model, outputs, count):
+    """Each image's predicted class, or -1 for a model whose output is not a class score."""
+    if outputs[0].ndim < 2:
+        return np.full(count, -1, np.int32)
     return Class().predicted_classes(model, outputs[0], "model")
 
 
@@ -91,8 +92,8 @@ def collect(model, dataset, layer, *, samples_per_image, sampling, batch_size, p
             result = engine.run(model, inputs, None, taps=[layer], head="model",
                                 input_grads=False, batch_size=batch_size)
             activations = np.asarray(result.activations[0], np.float32)
-            predicted = _predicted(model, result.outputs)
             n = len(inputs)
+            predicted = _predicted(model, result.outputs, n)
             if activations.ndim == 4:
                 height, width = activations.shape[1:3]
                 chosen, flat = _chosen_positions(activations, samples_per_image, sampling, rng)
