@@ -47,12 +47,17 @@ def load_model(path=MODEL_PATH):
     Raises:
         FileNotFoundError: If the file does not exist.
     """
+    require_file(path, "the demo model", "keras_vis.demo.train")
+    return keras.saving.load_model(path, compile=False, safe_mode=True)
+
+
+def require_file(path, what, maker):
+    """Raises a `FileNotFoundError` naming the module that makes `path` unless it is a file."""
     if not os.path.isfile(path):
         raise FileNotFoundError(
-            f"Expected the demo model at '{path}', but there is no such file. Create it with "
-            "`python -m keras_vis.demo.train`."
+            f"Expected {what} at '{path}', but there is no such file. Create it with "
+            f"`python -m {maker}`."
         )
-    return keras.saving.load_model(path, compile=False, safe_mode=True)
 
 
 def sample_shapes():

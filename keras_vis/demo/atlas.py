@@ -11,7 +11,8 @@ import os
 import time
 
 from keras_vis.atlas import Atlas, activation_atlas
-from keras_vis.demo import CLASS_NAMES, INPUT_SIZE, LAST_CONV_LAYER, load_model
+from keras_vis.demo import (CLASS_NAMES, INPUT_SIZE, LAST_CONV_LAYER, load_model,
+                            require_file)
 from keras_vis.demo.shapes import shapes
 
 ATLAS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "shapes_atlas.npz")
@@ -51,11 +52,7 @@ def load_atlas(path=ATLAS_PATH):
     Raises:
         FileNotFoundError: if the file does not exist.
     """
-    if not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"Expected the demo atlas at '{path}', but there is no such file. Create it with "
-            "`python -m keras_vis.demo.atlas`."
-        )
+    require_file(path, "the demo atlas", "keras_vis.demo.atlas")
     return Atlas.load(path)
 
 
