@@ -7,6 +7,8 @@ only, with a `KerasAPIError` that names what is missing; `tests/test_keras_api.p
 behaviour each accessor relies on.
 """
 
+import contextlib
+
 import keras
 
 
@@ -100,12 +102,90 @@ def node_inputs(node):
         raise _missing("Node.input_tensors", node) from None
 
 
+def node_arguments(node):
+    """`(args, kwargs)` a node was called with: symbolic tensors where tensors were passed, and
+    the constants as they were (the `1.0` of `x + 1.0`, a `GetItem`'s index)."""
+    try:
+        arguments = node.arguments
+        return tuple(arguments.args), dict(arguments.kwargs)
+    except AttributeError:
+        raise _missing("Node.arguments", node) from None
+
+
+def operation_type(operation):
+    """The class name of a Keras operation (`"Add"` for the `x + 1.0` of a functional model,
+    `"GetItem"`, `"Relu"`), or `None` for layers and for operations from elsewhere.
+
+    Keras records a `keras.ops` call on a symbolic tensor as an instance of a class in its private
+    `keras.src.ops` modules, named after the operation.
+    """
+    if isinstance(operation, keras.layers.Layer):
+        return None
+    if not type(operation).__module__.startswith("keras.src.ops."):
+        return None
+    return type(operation).__name__
+
+
+def application_layer_types(*paths):
+    """The classes of custom layers `keras.applications` models are built of, which Keras does not
+    export: `"convnext.LayerScale"` names `keras.src.applications.convnext.LayerScale`. A class
+    this Keras version lacks is left out (a model built by it cannot hold one)."""
+    import importlib
+
+    found = []
+    for path in paths:
+        module, _, name = path.rpartition(".")
+        try:
+            found.append(getattr(importlib.import_module(f"keras.src.applications.{module}"),
+                                 name))
+        except (ImportError, AttributeError):
+            continue
+    return tuple(found)
+
+
 def node_outputs(node):
     """The symbolic tensors a node produced, flattened."""
     try:
         return list(node.outputs)
     except AttributeError:
         raise _missing("Node.outputs", node) from None
+
+
+class _Caller:
+    """Stands for the model call keras_vis makes layer by layer: the entry of the call context."""
+
+    name = "keras_vis"
+
+
+@contextlib.contextmanager
+def inference_context():
+    """Layer calls inside run as inside `model(x, training=False)`.
+
+    Keras resolves `training` for a layer whose caller passed none from the call context the
+    outermost layer call opened: `predict` opens it with `training=False`, and every nested layer
+    and sublayer reads that value, also those called from a custom layer's `call` that takes no
+    `training` argument. keras_vis calls the layers one by one, so it opens that context itself;
+    without it a sublayer whose `call` defaults to `training=True` (`Resizing`, every random
+    augmentation) would put the layers called after it into training mode (BatchNorm statistics
+    updated, dropout on). The context belongs to the current thread only.
+    """
+    try:
+        from keras.src.backend.common import global_state
+        from keras.src.layers.layer import CallContext
+    except ImportError:
+        raise KerasAPIError(
+            f"keras_vis needs Keras' private `keras.src.layers.layer.CallContext`, which Keras "
+            f"{keras.version()} does not have. This Keras version is not supported yet; install "
+            "the Keras version keras_vis was released with (see its `pyproject.toml`)."
+        ) from None
+    previous = global_state.get_global_attribute("current_call_ctx")
+    context = CallContext(entry_layer=_Caller())
+    context.training = False
+    global_state.set_global_attribute("current_call_ctx", context)
+    try:
+        yield context
+    finally:
+        global_state.set_global_attribute("current_call_ctx", previous)
 
 
 def takes_training_argument(layer):

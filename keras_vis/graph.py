@@ -22,7 +22,7 @@ import weakref
 import keras
 import tensorflow as tf
 
-from keras_vis import _keras
+from keras_vis import _keras, operations
 from keras_vis._checks import (check_choice, check_layer_graph, expected, graph_error,
                                has_layer_graph)
 from keras_vis.layers import is_model
@@ -54,7 +54,10 @@ def fused_activation(layer):
 
 
 def activation_name(layer):
-    """The name of the activation `layer` computes (fused or as the whole layer), or `None`."""
+    """The name of the activation `layer` computes (fused, as the whole layer, or as an operation
+    node such as `keras.ops.relu(x)`), or `None`."""
+    if operations.is_operation(layer):
+        return operations.activation(layer)
     for kind, name in _ACTIVATION_LAYERS:
         if isinstance(layer, kind):
             return name
@@ -69,7 +72,10 @@ ACTIVATION_LAYER_TYPES = (keras.layers.Activation,) + tuple(k for k, _ in _ACTIV
 
 
 def is_activation_layer(layer):
-    """True for layers that only apply an activation (`ReLU`, `Softmax`, `Activation`, ...)."""
+    """True for layers that only apply an activation (`ReLU`, `Softmax`, `Activation`, ...) and
+    for activation operation nodes (`keras.ops.relu(x)`)."""
+    if operations.is_operation(layer):
+        return operations.kind(layer) == operations.ACTIVATION
     return isinstance(layer, ACTIVATION_LAYER_TYPES)
 
 
@@ -117,7 +123,9 @@ def walk(model, inputs, call_layer):
     """Runs the layer graph of `model` on `inputs` (a list), descending into nested models.
 
     Each layer is computed as `call_layer(layer, args, kwargs)`; the values may be tensors or any
-    other objects, which lets the same walk trace tensors and analyse the data flow.
+    other objects, which lets the same walk trace tensors and analyse the data flow. The calls run
+    in Keras' inference call context, so `training=False` reaches every sublayer a layer calls,
+    as in `model.predict`.
 
     Returns:
         The list of the model's outputs.
@@ -133,7 +141,8 @@ def walk(model, inputs, call_layer):
 
         return run
 
-    outputs = _keras.run_through_graph(graph, inputs, operation)
+    with _keras.inference_context():
+        outputs = _keras.run_through_graph(graph, inputs, operation)
     return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
 
 
@@ -233,8 +242,9 @@ class _Trace:
                 "needs only the input gradient."
             ))
         inputs = self.inputs
-        outputs = _keras.stand_in(model)(inputs[0] if len(inputs) == 1 else inputs,
-                                         training=False)
+        with _keras.inference_context():
+            outputs = _keras.stand_in(model)(inputs[0] if len(inputs) == 1 else inputs,
+                                             training=False)
         return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
 
     def call_layer(self, layer, args, kwargs):
@@ -256,7 +266,7 @@ class _Trace:
         assigned = runner._plan.get(layer) if runner._plan is not None else None
         layer_rule = assigned.layer_rule if assigned else None
         activation_rule = assigned.activation_rule if assigned else None
-        tensors = tf.nest.flatten(args)
+        tensors = tensor_operands(layer, args)
         self.layer_inputs[id(layer)] = tensors
         site = assigned.site(self.inputs, self.layer_inputs) if assigned else None
         activation = fused_activation(layer)
@@ -275,10 +285,35 @@ class _Trace:
         return result
 
 
+def _tensor_slots(layer, flat):
+    """Which of a call's flattened positional arguments `flat` are tensors computed by the model,
+    as opposed to constants (the `1.0` of `x + 1.0`, the mean tensor of `preprocess_input`, a
+    `GetItem`'s index): the positions where the recorded call had symbolic tensors."""
+    nodes = _keras.inbound_nodes(layer)
+    if nodes:
+        recorded = keras.tree.flatten(_keras.node_arguments(nodes[0])[0])
+        if len(recorded) == len(flat):
+            return [i for i, value in enumerate(recorded) if isinstance(value, keras.KerasTensor)]
+    return [i for i, value in enumerate(flat) if tf.is_tensor(value)]
+
+
+def tensor_operands(layer, args):
+    """The tensors `layer` is called on among `args`, flattened, its constants left out."""
+    flat = keras.tree.flatten(args)
+    return [flat[i] for i in _tensor_slots(layer, flat)]
+
+
 def _forward(layer, args, kwargs):
-    """`layer`'s call as a function of the flat input tensors of `args`."""
+    """`layer`'s call as a function of its tensor operands (`tensor_operands` order), its
+    constants held as they are."""
+    flat = keras.tree.flatten(args)
+    slots = _tensor_slots(layer, flat)
+
     def forward(*tensors):
-        return layer(*tf.nest.pack_sequence_as(args, list(tensors)), **kwargs)
+        values = list(flat)
+        for slot, tensor in zip(slots, tensors):
+            values[slot] = tensor
+        return layer(*keras.tree.pack_sequence_as(args, values), **kwargs)
 
     return forward
 

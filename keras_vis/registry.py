@@ -200,6 +200,16 @@ LRP_COMPOSITES = ("epsilon_plus_flat", "epsilon_plus", "epsilon", "epsilon_gamma
                   "epsilon_alpha2_beta1", "alpha1_beta0")
 """The named composites of `keras_vis.lrp` (defined in `keras_vis.rules.lrp`), the default first."""
 
+RULE_ROLES = {
+    "elementwise": "maps each value on its own (an activation, a scale, a custom normalization)",
+    "linear": "adds values up with fixed weights (a weighted sum of its inputs, a resampling)",
+    "routing": "only moves, copies or pads values (a reshape, a crop, a slice)",
+    "gate": "multiplies a signal by a gate computed from it",
+}
+"""What a user can say a layer no relevance rule covers computes (`lrp(..., rules=)`,
+`--rule LAYER=ROLE`); each relevance method gives it the rule that fits (`keras_vis.rules.by_name`).
+"""
+
 
 def cam_variant(name, variant, title, caption, *, report_options=_CAM_LAYER, **fields):
     """The entry of a `cam(method=name)` variant, drawn over the image.
@@ -304,12 +314,14 @@ METHODS = (
         "lrp", "lrp", "keras_vis.attribution:lrp", "LRP",
         "The class logit redistributed layer by layer onto the pixels (Bach et al.); red for "
         "the class, blue against it.",
-        report_options={"composite": "settings.lrp_composite"}, drawing=SIGNED),
+        report_options={"composite": "settings.lrp_composite", "rules": "settings.relevance_rules"},
+        drawing=SIGNED),
     MethodSpec(
         "deeplift", "lrp", "keras_vis.attribution:deeplift", "DeepLIFT",
         "Each pixel's share of the logit's difference from a black image (rescale rule, "
         "Shrikumar et al.); red raises it, blue lowers it.",
-        report_options={"baseline": "subject.black_input"}, drawing=SIGNED),
+        report_options={"baseline": "subject.black_input", "rules": "settings.relevance_rules"},
+        drawing=SIGNED),
     # Read as importance (high where hiding a patch costs the most), as the metrics read every
     # map; the report draws occlusion its own way, with the mask of the regions that matter.
     MethodSpec(

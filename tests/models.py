@@ -245,3 +245,48 @@ def conv_gap_cnn(size):
     x = keras.layers.GlobalAveragePooling2D()(x)
     outputs = keras.layers.Dense(3, activation="softmax")(x)
     return keras.Model(inputs, outputs)
+
+
+class FlipThenNormalize(keras.layers.Layer):
+    """A custom block written as many library blocks are: its `call` takes no `training`.
+
+    It calls a random flip (whose own `call` defaults to `training=True`, as every augmentation
+    and `Resizing` do) and then a `Sequential` holding a BatchNormalization. Under `predict`,
+    Keras' call context gives both `training=False`: the flip is the identity and the
+    normalization uses its moving statistics. Run without that context, the flip would flip and
+    the statistics would move.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.flip = keras.layers.RandomFlip("horizontal", seed=3, name="flip")
+        self.body = keras.Sequential([
+            keras.layers.Conv2D(4, 3, padding="same", name="stem_conv"),
+            keras.layers.BatchNormalization(name="stem_bn"),
+            keras.layers.ReLU(name="stem_relu"),
+        ], name="stem_body")
+
+    def build(self, input_shape):
+        self.body.build(input_shape)
+
+    def call(self, inputs):
+        return self.body(self.flip(inputs))
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (4,)
+
+
+def custom_block_cnn():
+    """`FlipThenNormalize` ("stem"), then `cnn`'s layers: conv1(relu) → pool1 → conv2(relu) → GAP →
+    Dense(softmax). The stem's moving statistics are far from any batch's own, so inference mode is
+    told apart from training mode."""
+    inputs = keras.Input((SIZE, SIZE, 3))
+    x = FlipThenNormalize(name="stem")(inputs)
+    outputs = keras.layers.Dense(CLASSES, activation="softmax", name="predictions")(_trunk(x))
+    model = keras.Model(inputs, outputs, name="custom_block")
+    rng = np.random.default_rng(11)
+    bn = model.get_layer("stem").body.get_layer("stem_bn")
+    gamma, beta = rng.uniform(0.5, 1.5, 4), rng.normal(0, 0.5, 4)
+    mean, variance = rng.normal(0.3, 0.2, 4), rng.uniform(2.0, 4.0, 4)
+    bn.set_weights([w.astype(np.float32) for w in (gamma, beta, mean, variance)])
+    return model

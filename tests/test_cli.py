@@ -192,6 +192,21 @@ def test_unsafe_model_loads_with_unsafe_and_a_warning(capsys, tmp_path):
     assert err.startswith("keras-vis: warning:") and "trust" in err
 
 
+def test_a_layer_no_relevance_rule_covers_is_given_one_with_rule(capsys, tmp_path, samples):
+    path = tmp_path / "lambda.keras"
+    tiny_model(lambda_layer=True).save(path)
+    common = ["lrp", samples[0], "--model", path, "--unsafe", "--preprocess", "unit"]
+    code, _, err = run(capsys, *common, "--out", tmp_path / "refused", "--method", "lrp")
+    assert code == 2 and "`--rule double=elementwise`" in err and "rules=" not in err
+    assert not (tmp_path / "refused").exists()
+    out = tmp_path / "out"
+    code, _, err = run(capsys, *common, "--rule", "double=elementwise", "--out", out, "-q")
+    assert code == 0, err
+    assert {p.stem.split("_")[-1] for p in out.glob("*.png")} >= {"lrp", "deeplift"}
+    code, _, err = run(capsys, *common, "--rule", "double=twice", "--out", out)
+    assert code == 2 and "elementwise" in err
+
+
 @pytest.fixture
 def broken_inputs(tmp_path):
     corrupt = tmp_path / "corrupt.png"

@@ -8,6 +8,7 @@ import pytest
 from conftest import assert_model_unchanged, model_state
 
 import keras_vis
+from keras_vis import rules
 
 SHAPE = (4, 4, 3)
 
@@ -143,3 +144,52 @@ def test_baseline_that_does_not_broadcast_is_refused(rng):
     images = rng.random((2,) + SHAPE, dtype=np.float32)
     with pytest.raises(ValueError, match="baseline"):
         keras_vis.deeplift(model, images, baseline=np.zeros((3, 3, 3), np.float32))
+
+
+def operations_net():
+    """Operations where layers would do, and the layers `keras.applications` define themselves:
+    `preprocess_input`'s `x / 127.5 - 1`, a residual `a + b`, ConvNeXt's `LayerScale`,
+    MobileNetV3's hard swish (`x + 3`, ReLU6, `* (1 / 6)`, a `Multiply` of a map and its own
+    gate), `keras.ops.relu`, a bilinear upsampling and InceptionResNetV2's scaled sum."""
+    (layer_scale,) = rules.kinds.CHANNEL_SCALES
+    (scaled_sum,) = rules.kinds.WEIGHTED_SUMS
+    init = dict(bias_initializer="random_normal")
+    inputs = keras.Input((8, 8, 3))
+    x = inputs / 127.5 - 1.0
+    a = keras.layers.Conv2D(4, 3, padding="same", activation="relu", **init)(x)
+    b = layer_scale(0.7, 4)(keras.layers.Conv2D(4, 3, padding="same", **init)(a))
+    x = keras.ops.relu(a + b)
+    gate = keras.layers.ReLU(6.0)(x + 3.0) * (1.0 / 6.0)
+    x = keras.layers.Multiply()([x, gate])
+    x = keras.layers.UpSampling2D(interpolation="bilinear")(x)
+    y = keras.layers.Conv2D(4, 3, padding="same", activation="relu", **init)(x)
+    x = scaled_sum(0.3)([x, y])
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(3, **init)(x))
+
+
+def test_summation_to_delta_through_operations_and_application_layers(rng):
+    model = operations_net()
+    images = rng.uniform(0, 255, (3, 8, 8, 3)).astype(np.float32)
+    targets = [2, 0, 1]
+    maps = keras_vis.deeplift(model, images, targets, baseline=127.5, normalize=False)
+    logits = model.predict(images, verbose=0)[np.arange(3), targets]
+    reference = model.predict(np.full_like(images, 127.5), verbose=0)[np.arange(3), targets]
+    np.testing.assert_allclose(maps.sum((1, 2)), logits - reference, rtol=1e-4, atol=1e-5)
+
+
+def test_a_layer_said_to_be_elementwise_is_rescaled():
+    """`Lambda(x * 2)` refused, then covered by name: it is linear, so summation-to-delta is
+    exact."""
+    model = models.lambda_cnn()
+    images = models.images(2)
+    with pytest.raises(ValueError, match="rules=\\{'double': 'elementwise'\\}"):
+        keras_vis.deeplift(model, images)
+    maps = keras_vis.deeplift(model, images, [0, 1], rules={"double": "elementwise"},
+                              normalize=False)
+    head = model.get_layer("predictions")
+    features = keras.Model(model.inputs, head.input)
+    kernel, bias = head.get_weights()
+    delta = (features.predict(images, verbose=0) - features.predict(np.zeros_like(images),
+                                                                    verbose=0)) @ kernel
+    np.testing.assert_allclose(maps.sum((1, 2)), delta[[0, 1], [0, 1]], rtol=1e-4, atol=1e-6)

@@ -11,8 +11,10 @@ from models import cnn_with_unknown_layer
 
 import keras_vis
 from keras_vis import steps
+from keras_vis.rules import kinds
 from keras_vis.attribution import occlusion
 from keras_vis.engine import run as engine_run
+from keras_vis.graph import record_calls
 from keras_vis.incremental import patch_scorer
 from keras_vis.incremental._graph import local_part
 from keras_vis.incremental._regions import cost_fraction, direct_reads, propagate
@@ -277,3 +279,55 @@ def test_other_images_and_classes_reuse_the_compiled_steps():
     occlusion(model, images((21, 19, 3), count=3, seed=2), [2, 0, 1], **options)
     occlusion(model, images((21, 19, 3), count=1, seed=3), None, fill="mean", **options)
     assert steps.trace_count(model, "incremental") == traced
+
+
+def operations_net(size=(29, 27)):
+    """A model written with plain Keras operations where layers would do: `preprocess_input`'s
+    `x / 127.5 - 1`, a per-channel mean subtracted, `h + 1.0`, `h * 0.5`, a residual `h + y`,
+    `keras.ops.relu`, ConvNeXt's `LayerScale` and MobileNetV3's hard swish (`x + 3`, ReLU6,
+    `* (1 / 6)`, a `Multiply` of a map by its own gate)."""
+    inputs = keras.Input(size + (3,))
+    x = inputs / 127.5 - 1.0
+    x = x - np.array([0.1, -0.2, 0.3], np.float32)
+    x = keras.layers.Conv2D(6, 3, strides=2, padding="same")(x)
+    x = x + 1.0
+    y = keras.layers.DepthwiseConv2D(3, padding="same")(x)
+    (layer_scale,) = kinds.CHANNEL_SCALES
+    y = layer_scale(0.5, 6)(y)
+    x = keras.ops.relu(x + y) * 0.5
+    gate = keras.layers.ReLU(6.0)(x + 3.0) * (1.0 / 6.0)
+    x = keras.layers.Multiply()([x, gate])
+    x = keras.layers.Conv2D(5, 3, strides=2, padding="same")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(4)(x), name="operations")
+
+
+def test_operation_nodes_are_computed_on_regions():
+    model = operations_net()
+    part = local_part(model, (29, 27, 3))
+    # Every call of the convolutional part is local, operations and LayerScale included.
+    calls, _ = record_calls(model)
+    assert sorted(type(calls[i][0]).__name__ for i in part.rest) == [
+        "Dense", "GlobalAveragePooling2D"]
+    x = images((29, 27, 3), count=2) * 255
+    assert_same_maps(model, x, [1, 3], patch=6, stride=3)
+    whole = occlusion(model, x, 1, patch=6, stride=3, normalize=False, incremental=False,
+                      progress=False)
+    approximate = occlusion(model, x, 1, patch=6, stride=3, normalize=False, approximate=1.0,
+                            progress=False)
+    np.testing.assert_allclose(approximate, whole, rtol=0, atol=1e-4 * np.ptp(whole))
+
+
+def test_an_operation_that_cannot_run_on_a_region_falls_back_and_true_says_which():
+    # `preprocess_input` in "caffe" mode reorders the channels by slicing: not computed on regions.
+    inputs = keras.Input((20, 20, 3))
+    x = keras.applications.vgg16.preprocess_input(inputs)
+    x = keras.layers.Conv2D(4, 3, activation="relu")(x)
+    model = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.GlobalMaxPooling2D()(x)))
+    x = images((20, 20, 3), count=1) * 255
+    whole = occlusion(model, x, 1, patch=4, stride=4, incremental=False, progress=False)
+    np.testing.assert_array_equal(occlusion(model, x, 1, patch=4, stride=4, progress=False),
+                                  whole)
+    with pytest.raises(ValueError, match=r"'get_item', is a GetItem") as raised:
+        occlusion(model, x, 1, patch=4, stride=4, incremental=True)
+    assert "\n" not in str(raised.value)

@@ -137,3 +137,67 @@ def test_a_missing_private_attribute_is_named():
         _keras.run_through_graph(object(), [], lambda layer: layer)
     with pytest.raises(_keras.KerasAPIError, match="KerasTensor._keras_history"):
         _keras.history(np.zeros(2))
+
+
+class _TrainingProbe(keras.layers.Layer):
+    """Records the `training` each call receives; its own default is `training=True`, as an
+    augmentation layer's is."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.seen = []
+
+    def call(self, inputs, training=True):
+        self.seen.append(training)
+        return inputs
+
+
+class _NoTrainingArgument(keras.layers.Layer):
+    """A custom layer whose `call` takes no `training`, calling a sublayer that does."""
+
+    def __init__(self, probe, **kwargs):
+        super().__init__(**kwargs)
+        self.probe = probe
+
+    def call(self, inputs):
+        return self.probe(inputs)
+
+
+def test_inference_context_gives_training_false_to_sublayers_of_a_layer_without_the_argument():
+    probe = _TrainingProbe()
+    outer = _NoTrainingArgument(probe)
+    x = tf.ones((1, 2))
+    outer(x)  # no context: the sublayer falls back to its own default
+    with _keras.inference_context():
+        outer(x)
+        with _keras.inference_context():  # nested, as nested models open it again
+            outer(x)
+        outer(x)
+    outer(x)  # the context is closed again: nothing of it stays behind
+    assert probe.seen == [True, False, False, False, True]
+
+
+def test_inference_context_belongs_to_its_thread():
+    import threading
+
+    here, elsewhere = _TrainingProbe(), _TrainingProbe()
+    with _keras.inference_context():
+        thread = threading.Thread(
+            target=lambda: _NoTrainingArgument(elsewhere)(tf.ones((1, 2))))
+        thread.start()
+        thread.join()
+        _NoTrainingArgument(here)(tf.ones((1, 2)))
+    assert here.seen == [False] and elsewhere.seen == [True]
+
+
+def test_operation_nodes_are_described_with_their_constants():
+    inputs = keras.Input((4, 4, 3))
+    shifted = inputs / 127.5 - 1.0
+    model = keras.Model(inputs, shifted)
+    divide = next(op for op in model.operations if _keras.operation_type(op) == "TrueDivide")
+    args, _ = _keras.node_arguments(_keras.inbound_nodes(divide)[0])
+    assert isinstance(args[0], keras.KerasTensor) and args[1] == 127.5
+    assert _keras.operation_type(model.operations[0]) is None  # the input layer is a layer
+    layer_scale, = _keras.application_layer_types("convnext.LayerScale")
+    assert issubclass(layer_scale, keras.layers.Layer)
+    assert _keras.application_layer_types("convnext.NoSuchLayer") == ()

@@ -777,3 +777,163 @@ def test_normalized_relevance_is_the_positive_evidence_scaled_by_its_maximum(rng
     np.testing.assert_allclose(maps, positive / positive.max(axis=(1, 2), keepdims=True),
                                rtol=1e-6, atol=1e-7)
     assert np.all(maps[raw <= 0] == 0)
+
+
+# --- Operations, per-channel scales, resampling, gates and rules by name ----------------------
+
+
+def two_convs(preprocess, merge, scale=None):
+    """8×8×3 → `preprocess` → conv 3×3 (relu) "a" → conv 3×3 "b" [→ `scale`] → `merge(a, b)` →
+    relu → GAP → Dense(3); the same weights whatever `preprocess`, `merge` and `scale` are."""
+    keras.utils.set_random_seed(3)
+    inputs = keras.Input(SHAPE)
+    x = preprocess(inputs)
+    a = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="a")(x)
+    b = keras.layers.Conv2D(4, 3, padding="same", name="b")(a)
+    if scale is not None:
+        b = scale(b)
+    x = keras.layers.ReLU(name="relu")(merge(a, b))
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    return keras.Model(inputs, keras.layers.Dense(3, name="dense")(x))
+
+
+def as_layers(inputs):
+    return keras.layers.Rescaling(1 / 127.5, offset=-1.0)(inputs)
+
+
+def as_operations(inputs):
+    return inputs / 127.5 - 1.0
+
+
+def add_layer(a, b):
+    return keras.layers.Add()([a, b])
+
+
+def add_operation(a, b):
+    return a + b
+
+
+@pytest.mark.parametrize("composite", rules.COMPOSITES)
+def test_operations_get_the_rules_of_the_layers_they_stand_for(composite, rng):
+    """`preprocess_input`'s `x / 127.5 - 1` passes relevance through as `Rescaling` does, and a
+    residual `a + b` shares it in proportion as `Add` does."""
+    layers = two_convs(as_layers, add_layer)
+    written = two_convs(as_operations, add_operation)
+    images = rng.uniform(0, 255, (2,) + SHAPE).astype(np.float32)
+    np.testing.assert_allclose(keras_vis.lrp(written, images, [0, 2], composite=composite,
+                                             normalize=False),
+                               keras_vis.lrp(layers, images, [0, 2], composite=composite,
+                                             normalize=False), rtol=1e-4, atol=1e-6)
+
+
+def test_a_per_channel_scale_passes_relevance_as_if_folded_into_its_convolution(rng):
+    """ConvNeXt's `LayerScale` is a diagonal linear map: relevance through `γ · conv(x)` is the
+    relevance through a convolution with `γ` folded into its kernel and bias (γ > 0)."""
+    (layer_scale,) = rules.kinds.CHANNEL_SCALES
+    scaled = two_convs(as_layers, add_layer, scale=layer_scale(1.0, 4, name="scale"))
+    gamma = rng.uniform(0.3, 2.0, 4).astype(np.float32)
+    scaled.get_layer("scale").set_weights([gamma])
+    folded = two_convs(as_layers, add_layer)
+    kernel, bias = folded.get_layer("b").get_weights()
+    folded.get_layer("b").set_weights([kernel * gamma, bias * gamma])
+    images = rng.uniform(0, 255, (2,) + SHAPE).astype(np.float32)
+    for composite in ("epsilon", "epsilon_plus_flat", "alpha1_beta0"):
+        np.testing.assert_allclose(
+            keras_vis.lrp(scaled, images, [1, 0], composite=composite, normalize=False),
+            keras_vis.lrp(folded, images, [1, 0], composite=composite, normalize=False),
+            rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("resample", [
+    lambda x: keras.layers.UpSampling2D(interpolation="bilinear")(x),
+    lambda x: keras.layers.UpSampling2D(interpolation="nearest")(x),
+    lambda x: keras.layers.Resizing(13, 11, interpolation="bicubic")(x),
+], ids=["bilinear upsampling", "nearest upsampling", "bicubic resizing"])
+def test_lrp0_through_resampling_is_gradient_times_input(resample, rng):
+    """Resampling is a fixed linear map: on a bias-free linear network (a fully convolutional one
+    ending in a resized map) LRP-0 is gradient × input, and relevance sums to the logit."""
+    inputs = keras.Input(SHAPE)
+    x = keras.layers.Conv2D(3, 3, padding="same", use_bias=False)(inputs)
+    x = keras.layers.Flatten()(resample(x))
+    model = keras.Model(inputs, keras.layers.Dense(2, use_bias=False)(x))
+    images = 100.0 * signed_images(rng, 2)  # so the stabilizer's 1e-6 is negligible
+    relevance = keras_vis.lrp(model, images, [0, 1], normalize=False,
+                              composite=rules.Composite([(rules.LINEAR, rules.Zero())]))
+    product = keras_vis.gradient_input(model, images, [0, 1], reduce="sum", normalize=False)
+    assert_close(relevance, product, 1e-4)
+    logits = model.predict(images, verbose=0)[[0, 1], [0, 1]]
+    np.testing.assert_allclose(relevance.sum((1, 2)), logits, rtol=1e-4)
+
+
+def hard_swish_net():
+    """conv (linear, no bias) → hard swish written as MobileNetV3 writes it: `x * relu6(x + 3) *
+    (1 / 6)`, a `Multiply` of a map by a gate computed from it → GAP → Dense (no bias)."""
+    inputs = keras.Input(SHAPE)
+    x = keras.layers.Conv2D(4, 3, padding="same", use_bias=False, name="conv")(inputs)
+    gate = keras.layers.ReLU(6.0)(x + 3.0) * (1.0 / 6.0)
+    x = keras.layers.Multiply(name="swish")([x, gate])
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(3, use_bias=False)(x))
+
+
+def test_a_gate_computed_from_its_signal_gets_no_relevance(rng):
+    """The signal and its gate have the same shape; the data flow tells the gate apart, and the
+    whole relevance reaches the signal: with LRP-0 and no biases it sums to the logit, as
+    relevance through `x · g` with `g` held fixed does."""
+    model = hard_swish_net()
+    images = 3.0 * signed_images(rng, 3)
+    targets = [0, 1, 2]
+    relevance = keras_vis.lrp(model, images, targets, normalize=False,
+                              composite=rules.Composite([(rules.LINEAR, rules.Zero())]))
+    logits = model.predict(images, verbose=0)[np.arange(3), targets]
+    np.testing.assert_allclose(relevance.sum((1, 2)), logits, rtol=1e-4)
+    # The same as the gradient × input of the network whose gate is a constant of the image:
+    # conv(x) · g(x) with g fixed is linear in x.
+    conv = keras.Model(model.inputs, model.get_layer("conv").output).predict(images, verbose=0)
+    gate = np.clip(conv + 3.0, 0, 6) / 6
+    kernel = model.layers[-1].get_weights()[0]
+    weights = kernel[:, targets].T[:, None, None, :] * gate / (SHAPE[0] * SHAPE[1])
+    expected = conv * weights  # relevance at the conv output, per channel
+    np.testing.assert_allclose(relevance.sum((1, 2)), expected.sum((1, 2, 3)), rtol=1e-4)
+
+
+def test_the_rule_suggested_for_a_layer_no_rule_covers_works():
+    model = models.lambda_cnn()
+    images = models.images(2)
+    with pytest.raises(ValueError) as raised:
+        keras_vis.lrp(model, images)
+    message = str(raised.value)
+    assert "'double'" in message and "rules={'double': 'elementwise'}" in message
+    assert "--rule double=elementwise" in message
+    maps = keras_vis.lrp(model, images, rules={"double": "elementwise"}, normalize=False)
+    assert maps.shape == (2, 16, 16) and np.all(np.isfinite(maps)) and np.any(maps)
+    np.testing.assert_array_equal(
+        keras_vis.lrp(model, images, rules={"double": rules.Pass()}, normalize=False), maps)
+
+
+def test_a_rule_by_name_reaches_an_operation(rng):
+    """`x + 1.0` has its rule; naming it gives it another, with the constant held apart."""
+    inputs = keras.Input(SHAPE)
+    x = keras.layers.Conv2D(4, 3, activation="relu", name="conv")(inputs)
+    x = keras.layers.Flatten()(x + 1.0)
+    model = keras.Model(inputs, keras.layers.Dense(3)(x))
+    (add,) = [op for op in model.operations if op.name.startswith("add")]
+    images = signed_images(rng)
+    passed = keras_vis.lrp(model, images, composite="epsilon", normalize=False)
+    np.testing.assert_array_equal(keras_vis.lrp(model, images, composite="epsilon",
+                                                normalize=False, rules={add.name: rules.Pass()}),
+                                  passed)
+    composite = rules.Composite([(rules.LINEAR, rules.Epsilon())], names={add.name: rules.Norm()})
+    absorbed = keras_vis.lrp(model, images, composite=composite, normalize=False)
+    # The proportional rule lets the constant absorb its share: less reaches the input.
+    assert np.all(np.abs(absorbed.sum((1, 2))) < np.abs(passed.sum((1, 2))))
+
+
+def test_rules_by_name_are_checked_before_any_work():
+    model = models.lambda_cnn()
+    with pytest.raises(ValueError, match="Did you mean: 'double'"):
+        keras_vis.lrp(model, models.images(1), rules={"doubel": "elementwise"})
+    with pytest.raises(ValueError, match="'elementwise', 'linear', 'routing', 'gate'"):
+        keras_vis.lrp(model, models.images(1), rules={"double": "twice"})
+    with pytest.raises(TypeError, match="dict"):
+        keras_vis.lrp(model, models.images(1), rules=["double"])

@@ -59,7 +59,7 @@ from keras_vis.metrics import (
 )
 from explorer_client import get_json, request
 from method_cases import CASES as METHOD_CASES, call
-from models import cnn, images, nested_cnn
+from models import cnn, custom_block_cnn, images, nested_cnn
 
 # Public functions that are given no model, so have none to change.
 MODEL_FREE = {
@@ -97,6 +97,9 @@ class Subject:
     x: np.ndarray = dataclasses.field(default_factory=lambda: images(2))
     maps: np.ndarray = dataclasses.field(
         default_factory=lambda: np.random.default_rng(1).random((2, 16, 16)).astype(np.float32))
+    # The calls that refuse this model with a clear error naming `refused_layer`.
+    refuses: frozenset = frozenset()
+    refused_layer: str = None
 
 
 def scribbled(arrays):
@@ -115,6 +118,9 @@ def explored(s):
                      "explanation?method=gradcam&class=1", f"features?layer={s.last_conv}",
                      f"deconv?layer={s.last_conv}", "occlusion"):
             status, _, body = request(f"{server.url}api/images/s0/{path}")
+            if path.endswith("lrp") and "lrp" in s.refuses:
+                assert status == 400 and s.refused_layer.encode() in body, body[:300]
+                continue
             assert status == 200, body[:300]
         status, job = get_json(f"{server.url}api/maximize?layer={s.first_conv}&channel=0",
                                data=b"", method="POST")
@@ -221,10 +227,19 @@ def test_every_public_function_that_takes_a_model_has_a_case():
         "a new public function: add it to CALLS if it takes a model, else to MODEL_FREE")
 
 
-@pytest.fixture(params=["flat", "nested"])
+@pytest.fixture(params=["flat", "nested", "custom block"])
 def subject(request, tmp_path):
     if request.param == "flat":
         return Subject(cnn(), "conv1", "conv2", tmp_path / "maps")
+    if request.param == "custom block":
+        # A custom layer whose `call` takes no `training` calls a layer defaulting to
+        # `training=True`, then a BatchNorm-holding `Sequential`: only Keras' call context keeps
+        # them in inference mode. No relevance rule covers it, and occlusion cannot run on a
+        # region of it: those refuse, and must leave the model as it was all the same.
+        refuses = frozenset({"lrp", "deeplift", "method lrp", "method deeplift",
+                             "callback ExplainCallback", "occlusion, incremental"})
+        return Subject(custom_block_cnn(), "conv1", "conv2", tmp_path / "maps",
+                       refuses=refuses, refused_layer="stem")
     return Subject(nested_cnn(), "deep_conv1", "deep_conv2", tmp_path / "maps")
 
 
@@ -281,7 +296,11 @@ def test_public_function_changes_nothing_and_writes_no_layer_while_the_model_ser
     caller.start()
     caller.ready.wait()
     try:
-        EVERY[name](subject)  # traces its compiled steps while the other thread runs the model
+        if name in subject.refuses:
+            with pytest.raises(ValueError, match=f"'{subject.refused_layer}'"):
+                EVERY[name](subject)
+        else:
+            EVERY[name](subject)  # traces its compiled steps while the other thread runs it
     finally:
         caller.stop.set()
         caller.join()
@@ -411,3 +430,24 @@ def test_a_failure_half_way_leaves_the_model_unchanged(tiny_cnn, tmp_path, case)
     with pytest.raises(error, match=pattern):
         call(tiny_cnn, tmp_path / "maps")
     assert_model_unchanged(tiny_cnn, before)
+
+
+def test_the_layer_by_layer_forward_equals_predict_through_a_custom_block():
+    """keras_vis runs a model layer by layer; a custom layer whose `call` takes no `training`
+    still gets inference mode for what it calls (its random flip stays the identity, its
+    normalization uses the moving statistics), exactly as under `predict`."""
+    from keras_vis.graph import GraphRunner
+
+    model = custom_block_cnn()
+    x = images(3)
+    before = model_state(model)
+    stem = model.get_layer("stem")
+    expected = keras.Model(model.inputs, [model.output, stem.output]).predict(x, verbose=0)
+    runner = GraphRunner(model, [stem], head="model")
+    (outputs,), (tapped,) = tf.function(lambda t: runner([t]), autograph=False)(x)
+    np.testing.assert_allclose(outputs.numpy(), expected[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(tapped.numpy(), expected[1], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(feature_maps(model, x, ["stem"])["stem"], expected[1],
+                               rtol=1e-5, atol=1e-6)
+    gradcam(model, x)
+    assert_model_unchanged(model, before)

@@ -3,14 +3,16 @@
 from keras_vis import engine
 from keras_vis._checks import check_positive_int
 from keras_vis.attribution import _defaults
-from keras_vis.attribution._inputs import check_flag, prepare
+from keras_vis.attribution._inputs import check_flag, head, prepare
 from keras_vis.attribution._maps import check_reduce, finish, reduce_channels
 from keras_vis.rules import relevance_composite
+from keras_vis.rules.by_name import LRP_RULES, layer_rules
 
 
 def lrp(model, images, target=None, *, composite=_defaults.LRP_COMPOSITE,
         epsilon=_defaults.LRP_EPSILON, gamma=_defaults.LRP_GAMMA, low=None, high=None,
-        reduce=_defaults.RELEVANCE_REDUCE, normalize=True, batch_size=_defaults.BATCH_SIZE):
+        rules=None, reduce=_defaults.RELEVANCE_REDUCE, logits=True, normalize=True,
+        batch_size=_defaults.BATCH_SIZE):
     """Layer-wise relevance propagation: the target's logit redistributed, layer by layer, onto
     the pixels.
 
@@ -37,8 +39,14 @@ def lrp(model, images, target=None, *, composite=_defaults.LRP_COMPOSITE,
         low, high: for the zᴮ rule, the smallest and largest value a model input can take, in
             the model's input units (a number or one per channel); `None` for each image's own
             minimum and maximum.
+        rules: rules for particular layers or operations, by name, before the composite's:
+            `{"doubling": "elementwise"}` says what a custom layer computes (`"elementwise"`,
+            `"linear"`, `"routing"` or `"gate"`, see `keras_vis.rules.by_name`), or give a
+            `keras_vis.rules.Rule` (`{"add": keras_vis.rules.Pass()}`).
         reduce: how the colour axis is collapsed: `"sum"` (signed relevance), `"abs_sum"`,
             `"max_abs"` or `"l2"`.
+        logits: start from the pre-softmax logit (True); False starts from the model's output
+            (a probability after a softmax or sigmoid), passed through the output activation.
         normalize: scale each map's positive relevance (the evidence for the target) to
             [0, 1] by its maximum; False returns the raw, signed relevance.
         batch_size: images per compiled call.
@@ -54,8 +62,9 @@ def lrp(model, images, target=None, *, composite=_defaults.LRP_COMPOSITE,
     check_reduce(reduce)
     normalize = check_flag(normalize, "normalize")
     batch_size = check_positive_int(batch_size, "batch_size")
-    rules = relevance_composite(composite, epsilon=epsilon, gamma=gamma, low=low, high=high)
-    result = engine.run(model, images, target, head="linear", composite=rules,
+    chosen = relevance_composite(composite, epsilon=epsilon, gamma=gamma, low=low, high=high,
+                                 rules=layer_rules(rules, LRP_RULES))
+    result = engine.run(model, images, target, head=head(logits), composite=chosen,
                         batch_size=batch_size)
     return finish(reduce_channels(result.input_grads[0], reduce), images.shape[1:3], normalize,
                   evidence=True)

@@ -260,11 +260,25 @@ def _add_saliency_options(parser):
                         help="GradientSHAP samples per image (default 16)")
 
 
+def _layer_role(text):
+    layer, separator, role = text.rpartition("=")
+    if not separator or not layer or role not in registry.RULE_ROLES:
+        raise argparse.ArgumentTypeError(
+            f"expected LAYER=ROLE with ROLE one of {', '.join(registry.RULE_ROLES)}, got {text!r}")
+    return layer, role
+
+
 def _add_lrp_options(parser):
     parser.add_argument("--composite", choices=registry.LRP_COMPOSITES, metavar="NAME",
                         dest="lrp_composite",
                         help="the LRP rules: one of " + ", ".join(registry.LRP_COMPOSITES)
                              + f" (default {registry.LRP_COMPOSITES[0]})")
+    parser.add_argument("--rule", action="append", type=_layer_role, metavar="LAYER=ROLE",
+                        dest="relevance_rules",
+                        help="what a layer no relevance rule covers computes, for LRP and "
+                             "DeepLIFT: " + "; ".join(f"{role}: {meaning}" for role, meaning
+                                                     in registry.RULE_ROLES.items())
+                             + "; repeat for several")
 
 
 def _add_cam_options(parser):

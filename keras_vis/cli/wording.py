@@ -52,6 +52,8 @@ PHRASES = {
     "`overwrite=True`": "`--overwrite`",
 }
 
+# "`rules={'x': 'gate'}` in Python (`--rule x=gate` on the command line)": the option alone.
+_BOTH_SPELLINGS = re.compile(r"`[^`]*` in Python \((`[^`]*`) on the command line\)")
 _IN_CODE = re.compile(r"`(\w+)=([^`]*)`")  # `weights=None`, `weights='path/x.weights.h5'`
 _QUOTED = re.compile(r"`(\w+)`")  # `layer`
 _RECEIVED = re.compile(r"(?:(?<=\s)|^)(\w+)=")  # Received: layer='x' (not inside a path)
@@ -71,6 +73,7 @@ def for_cli(message, command=None):
     options = {**OPTIONS, **{name: flag for name, flag in COMMAND_OPTIONS.items() if flag in flags}}
     for python, cli in PHRASES.items():
         message = message.replace(python, cli)
+    message = _BOTH_SPELLINGS.sub(lambda found: found.group(1), message)
     message = _IN_CODE.sub(lambda found: _option_with_value(found, options), message)
     message = _QUOTED.sub(lambda found: _option(found, options, "`{}`"), message)
     return _RECEIVED.sub(lambda found: _option(found, options, "{}="), message)

@@ -3,9 +3,11 @@
 A call is *local* when each position of its output depends on a window of positions of its inputs
 only: convolutions of every kind, poolings, paddings and croppings (read through
 `keras_vis.spatial`), per-position layers (BatchNormalization, activations, rescalings, dropouts in
-inference) and merges of maps of one size (Add, Concatenate, ...). The local part of a model is
-every local call reached from the image input through local calls only; the rest (from the first
-Flatten, global pooling, Dense, or any layer this module does not know) is computed whole.
+inference, ConvNeXt's `LayerScale`) and operations (`x + 1.0`, the `x / 127.5 - 1` of
+`preprocess_input`, `keras.ops.relu`), and merges of maps of one size (Add, Concatenate, a
+residual `inputs + x`, ...). The local part of a model is every local call reached from the image
+input through local calls only; the rest (from the first Flatten, global pooling, Dense, or any
+layer or operation this module does not know) is computed whole.
 """
 
 import dataclasses
@@ -13,8 +15,10 @@ import math
 
 import keras
 
+from keras_vis import operations
 from keras_vis.graph import (ACTIVATION_LAYER_TYPES, Placeholder, head_layers, output_count,
                              reads, record_calls)
+from keras_vis.rules.kinds import CHANNEL_SCALES
 from keras_vis.spatial import SHIFT_TYPES, WINDOW_TYPES, UnsupportedLayer, window_axes
 
 _IDENTITY_TYPES = (
@@ -63,6 +67,10 @@ def _is_last_axis(axis):
 
 def _pointwise(layer):
     """Whether each output position of `layer` depends on the same input position only."""
+    if operations.is_operation(layer):
+        return operations.per_position(layer)
+    if isinstance(layer, CHANNEL_SCALES):
+        return True
     if isinstance(layer, keras.layers.PReLU):
         return all(size == 1 for size in tuple(layer.alpha.shape)[:-1])
     if isinstance(layer, keras.layers.Softmax):
@@ -83,7 +91,7 @@ def _kind(layer, shapes):
         return None
     if isinstance(layer, WINDOW_TYPES + SHIFT_TYPES):
         return "window" if len(shapes) == 1 else None
-    if isinstance(layer, _MERGE_TYPES):
+    if isinstance(layer, _MERGE_TYPES) or _merging_operation(layer, shapes):
         same = all(shape[:2] == shapes[0][:2] for shape in shapes)
         if isinstance(layer, keras.layers.Concatenate) and not _is_last_axis(layer.axis):
             return None
@@ -91,8 +99,21 @@ def _kind(layer, shapes):
     return "pointwise" if len(shapes) == 1 and _pointwise(layer) else None
 
 
+def _merging_operation(layer, shapes):
+    """An element-wise operation of several maps of one shape (`inputs + x`), without constants
+    that could vary over positions."""
+    return (operations.is_operation(layer) and len(shapes) > 1
+            and operations.kind(layer) in (operations.SUM, operations.PRODUCT, operations.EXTREME)
+            and all(shape == shapes[0] for shape in shapes)
+            and not operations.constants(layer))
+
+
 def _output_shape(layer, shapes):
     """The `(H, W, C)`-like output shape of a call (batch axis left out), `None` if unknown."""
+    if operations.is_operation(layer):
+        # Element-wise operations keep their maps' shape; no other kind is local.
+        elementwise = operations.per_position(layer) or _merging_operation(layer, shapes)
+        return tuple(shapes[0]) if shapes and elementwise else None
     batched = [(None,) + tuple(shape) for shape in shapes]
     try:
         shape = layer.compute_output_shape(batched[0] if len(batched) == 1 else batched)
@@ -104,7 +125,7 @@ def _output_shape(layer, shapes):
 
 
 def _cost(layer, shape):
-    weights = sum(math.prod(tuple(w.shape)) for w in layer.weights)
+    weights = sum(math.prod(tuple(w.shape)) for w in getattr(layer, "weights", ()))
     if shape is None or None in shape:
         return float(weights)
     area = math.prod(shape[:-1]) if len(shape) > 1 else 1
@@ -163,6 +184,8 @@ def local_part(model, image_shape, *, excluded=()):
             except UnsupportedLayer:
                 kind = None
         shape = _output_shape(layer, read_shapes) if None not in read_shapes else None
+        if kind == "pointwise" and shape is None:  # a custom layer that cannot tell its shape
+            shape = read_shapes[0]
         if kind is not None and axes is not None and shape is not None:
             shape = (axes[0].output_size, axes[1].output_size, shape[-1])
         if kind is not None and (shape is None or len(shape) != 3 or None in shape):
@@ -178,7 +201,12 @@ def local_part(model, image_shape, *, excluded=()):
         nodes.append(node)
         by_value[(index, 0)] = node
     if len(nodes) == 1:
-        raise NotLocal("no layer after the input computes each position from a window of it")
+        first = calls[0][0] if calls else None
+        named = "" if first is None else (
+            f" (the first, '{first.name}', is a {type(first).__name__}, which keras_vis cannot "
+            "compute on a region of its map)")
+        raise NotLocal("no layer after the input computes each position from a window of "
+                       f"it{named}")
     read_by_rest = {(value.call, value.index) for index in rest
                     for value in reads(*calls[index][1:])}
     read_by_rest |= {(value.call, value.index) for value in outputs

@@ -181,6 +181,10 @@ class IncrementalSteps:
         return result
 
     def _copies(self, pixels, starts, cached, class_index):
+        with _keras.inference_context():
+            return self._copies_in_context(pixels, starts, cached, class_index)
+
+    def _copies_in_context(self, pixels, starts, cached, class_index):
         part, sizes = self.part, self.sizes
         maps = dict(zip(self._cached, cached))
         values = {0: pixels}

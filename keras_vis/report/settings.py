@@ -4,6 +4,7 @@ import dataclasses
 import typing
 
 from keras_vis._checks import check_number, check_positive_int, expected
+from keras_vis.registry import RULE_ROLES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,6 +35,8 @@ class Settings:
         rise_masks: RISE random masks per image.
         shap_samples: GradientSHAP samples per image.
         lrp_composite: the layer-wise relevance propagation composite (see `keras_vis.lrp`).
+        relevance_rules: `(layer name, role)` pairs: what layers no relevance rule covers compute
+            (a role of `keras_vis.registry.RULE_ROLES`), for LRP and DeepLIFT (their `rules=`).
         occlusion_patch: side of the occluding square; default an eighth of the image (at least 4).
         occlusion_stride: step between patches; default half the patch.
         occlusion_threshold: share of the maximum below which a region counts as needed.
@@ -63,6 +66,7 @@ class Settings:
     rise_masks: int = 1000
     shap_samples: int = 16
     lrp_composite: str = "epsilon_plus_flat"
+    relevance_rules: typing.Tuple[typing.Tuple[str, str], ...] = ()
     occlusion_patch: typing.Optional[int] = None
     occlusion_stride: typing.Optional[int] = None
     occlusion_threshold: float = 0.85
@@ -88,6 +92,13 @@ class Settings:
                          low_inclusive=False)
         if not isinstance(self.lrp_composite, str):
             raise TypeError(expected("lrp_composite", "a composite name", self.lrp_composite))
+        object.__setattr__(self, "relevance_rules", tuple(
+            tuple(pair) for pair in self.relevance_rules))
+        for pair in self.relevance_rules:
+            if (len(pair) != 2 or not isinstance(pair[0], str) or pair[1] not in RULE_ROLES):
+                raise ValueError(expected(
+                    "relevance_rules", f"(layer name, role) pairs with roles among "
+                    f"{', '.join(RULE_ROLES)}", self.relevance_rules))
         for name in ("filter_layers", "feature_layers", "deconv_layers"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, str) or not value):

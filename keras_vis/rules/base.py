@@ -26,10 +26,13 @@ class Rule:
             the first half (DeepLIFT); the engine then runs images and references together.
         needs_linear_map: the rule computes with the layer's weights (see `Site.linear`), so it
             only applies to layer kinds `keras_vis.rules.linear` can express.
+        reads_gates: the rule reads which inputs are gates computed from another input
+            (`Site.gates`), found from the model's data flow.
     """
 
     needs_reference = False
     needs_linear_map = False
+    reads_gates = False
 
     def __call__(self, forward, inputs, site):
         """Computes `forward(*inputs)` with this rule's backward pass.
@@ -107,11 +110,14 @@ class Site:
             sigmoid, pooling of such values...), so rules may skip terms of negative inputs.
         folded: the `BatchNormalization` layers canonized into this one, `(before, after)`,
             each `None` where there is none.
+        gates: for a rule that `reads_gates`, the positions of the layer's inputs computed from
+            another of its inputs (the gate of `x * gate(x)`); `None` if unknown.
     """
 
     def __init__(self, layer, *, folded=(None, None), nonnegative_input=False, prefix=None,
-                 model_inputs=(), layer_inputs=None):
+                 model_inputs=(), layer_inputs=None, gates=None):
         self.layer = layer
+        self.gates = gates
         self.folded = folded
         self.nonnegative_input = nonnegative_input
         self._prefix = prefix

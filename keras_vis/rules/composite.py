@@ -20,8 +20,11 @@ requires a match (guided backprop and deconvnet saliency) refuses a model none o
 gives a rule, whose result would be the plain gradient under another name.
 """
 
+import difflib
+
 import keras
 
+from keras_vis import operations
 from keras_vis._checks import check_layer_graph, expected
 from keras_vis.graph import (ACTIVATION_LAYER_TYPES, SQUASH_ACTIVATIONS, activation_name,
                              head_layers, is_activation_layer)
@@ -29,6 +32,7 @@ from keras_vis.layers import is_model
 from keras_vis.rules.base import Rule, Site
 from keras_vis.rules.dataflow import DataFlow
 from keras_vis.rules.linear import has_linear_map
+from keras_vis.rules.roles import suggestion
 
 
 class _AnyActivation:
@@ -122,19 +126,21 @@ class Assignment:
     """The rules one layer gets: for its main computation and for its activation."""
 
     def __init__(self, layer, layer_rule, activation_rule, *, folded=(None, None),
-                 nonnegative_input=False, prefix=None):
+                 nonnegative_input=False, prefix=None, gates=None):
         self.layer = layer
         self.layer_rule = layer_rule
         self.activation_rule = activation_rule
         self._folded = folded
         self._nonnegative_input = nonnegative_input
         self._prefix = prefix
+        self._gates = gates
 
     def site(self, model_inputs, layer_inputs):
         """The `Site` its rules see in a trace with these model inputs and `{id(layer): input
         tensors}` of the layers computed so far."""
         return Site(self.layer, folded=self._folded, nonnegative_input=self._nonnegative_input,
-                    prefix=self._prefix, model_inputs=model_inputs, layer_inputs=layer_inputs)
+                    prefix=self._prefix, model_inputs=model_inputs, layer_inputs=layer_inputs,
+                    gates=self._gates)
 
 
 class Plan:
@@ -272,6 +278,7 @@ class Composite:
         before, after = flow.batchnorm_folds() if self.canonize else ({}, {})
         folded = {id(bn) for bn in [*before.values(), *after.values()]}
         dropped = {id(layer) for layer in head_layers(model)} if linear_head else set()
+        self._check_names(model, flow.layers())
         assignments, activations, opaque = {}, [], []
         for layer in flow.layers():
             if is_model(layer):  # a subclassed model nested in a functional one runs as is
@@ -287,7 +294,8 @@ class Composite:
             elif not is_activation_layer(layer):
                 layer_rule, found = self._layer_rule(layer, id(layer) in first)
                 if not found and self.strict:
-                    self._refuse(layer, model, f"a {type(layer).__name__} layer")
+                    noun = "operation" if operations.is_operation(layer) else "layer"
+                    self._refuse(layer, model, f"a {type(layer).__name__} {noun}")
             name = activation_name(layer)
             activations.append(name)
             if id(layer) in dropped and name in SQUASH_ACTIVATIONS:
@@ -310,7 +318,9 @@ class Composite:
                 layer, layer_rule, activation_rule,
                 folded=(before.get(id(layer)), after.get(id(layer))),
                 nonnegative_input=flow.nonnegative_input(before.get(id(layer), layer)),
-                prefix=flow.prefix(layer) if id(layer) in first else None)
+                prefix=flow.prefix(layer) if id(layer) in first else None,
+                gates=flow.gate_inputs(layer) if getattr(layer_rule, "reads_gates", False)
+                else None)
         if self.require_match and not assignments:
             self._refuse_unmatched(model, activations, opaque)
         return Plan(assignments, needs_reference=self.needs_reference)
@@ -340,11 +350,22 @@ class Composite:
             "(method='vanilla')."
         )
 
+    def _check_names(self, model, layers):
+        """Raises `ValueError` for a name in `names` that no layer or operation of the model has
+        (a typo would otherwise leave the layer it meant without its rule)."""
+        known = [layer.name for layer in layers]
+        for name in self.names:
+            if name not in known:
+                close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+                hint = f" Did you mean: {', '.join(map(repr, close))}?" if close else ""
+                raise ValueError(expected(
+                    "rules", f"names of layers or operations of model '{model.name}'", name,
+                    f"No layer it calls has that name.{hint} `keras_vis.summary(model)` lists "
+                    "them."))
+
     def _refuse(self, layer, model, what):
         raise ValueError(
             f"Expected every layer of model '{model.name}' to have a backward rule in "
-            f"{self._label()}. "
-            f"Received: layer '{layer.name}', {what}, which no rule covers. Add one for it, e.g. "
-            f"`keras_vis.rules.Composite([...], names={{{layer.name!r}: rule}})`, or use a "
-            "gradient method."
+            f"{self._label()}. Received: layer '{layer.name}', {what}, which no rule covers. "
+            f"{suggestion(layer.name)}"
         )

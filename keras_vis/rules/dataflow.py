@@ -56,6 +56,20 @@ def _is_nonnegative(layer, inputs):
     return False
 
 
+def _upstream(value):
+    """The ids of every value `value` is computed from."""
+    found, pending = set(), [value]
+    while pending:
+        producer = pending.pop().producer
+        if producer is None:
+            continue
+        for read in producer.inputs:
+            if id(read) not in found:
+                found.add(id(read))
+                pending.append(read)
+    return found
+
+
 def _normalizes_last_axis(layer):
     shape = output_shape(layer)
     return shape is not None and layer.axis in (-1, len(shape) - 1)
@@ -157,6 +171,18 @@ class DataFlow:
         """True if every call of `layer` reads only values known to be >= 0."""
         calls = self.calls_of(layer)
         return bool(calls) and all(value.nonnegative for call in calls for value in call.inputs)
+
+    def gate_inputs(self, layer):
+        """The positions of the inputs of `layer`'s call that are computed from another of its
+        inputs: the gate of a product `x * gate(x)` (squeeze-and-excitation, hard swish), whatever
+        its shape. `None` when the layer is called more than once."""
+        calls = self.calls_of(layer)
+        if len(calls) != 1:
+            return None
+        inputs = calls[0].inputs
+        upstream = [_upstream(value) for value in inputs]
+        return tuple(i for i, found in enumerate(upstream)
+                     if any(j != i and id(inputs[j]) in found for j in range(len(inputs))))
 
     def prefix(self, layer):
         """The layers from the model input to `layer`'s input, in order, if they form a chain of

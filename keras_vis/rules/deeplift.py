@@ -90,14 +90,19 @@ class Product(Rule):
 # Linear at inference, or passing one input's value on (max pooling keeps its gradient, as in the
 # paper): the plain gradient is their multiplier.
 _GRADIENT_LAYERS = (kinds.LINEAR + (keras.layers.BatchNormalization,) + kinds.PREPROCESSING
-                    + kinds.AVERAGE_POOLING + kinds.SUMS + kinds.ROUTING
-                    + kinds.INFERENCE_IDENTITY + kinds.WINNERS)
+                    + kinds.AVERAGE_POOLING + kinds.SUMS + kinds.WEIGHTED_SUMS + kinds.ROUTING
+                    + kinds.RESAMPLING + kinds.CHANNEL_SCALES + kinds.INFERENCE_IDENTITY
+                    + kinds.WINNERS)
+_GRADIENT_OPERATIONS = (kinds.AFFINE_OPERATIONS, kinds.SUM_OPERATIONS, kinds.ROUTING_OPERATIONS,
+                        kinds.EXTREME_OPERATIONS)
 
 
 DEEPLIFT = Composite(
     [
         (_GRADIENT_LAYERS, Gradient()),
+        *[(selector, Gradient()) for selector in _GRADIENT_OPERATIONS],
         (keras.layers.Multiply, Product()),
+        (kinds.PRODUCT_OPERATIONS, Product()),
         (kinds.NORMALIZATIONS, Rescale()),
         (ACTIVATIONS, Rescale()),
     ],

@@ -1,10 +1,14 @@
-"""Keras layers grouped by what their computation is, for composites to select by.
+"""Keras layers and operations grouped by what their computation is, for composites to select by.
 
-Each group is a tuple of layer classes, so it works as a selector (`(rules.CONV, rule)`) and in
-`isinstance`.
+Each group of layers is a tuple of layer classes, so it works as a selector (`(rules.CONV, rule)`)
+and in `isinstance`. Each group of operation nodes (`x + 1.0`, the arithmetic of
+`preprocess_input`, a residual `inputs + x`) is an `OperationKind`, a selector function of the
+node (see `keras_vis.operations`).
 """
 
 import keras
+
+from keras_vis import _keras, operations
 
 _L = keras.layers
 
@@ -36,8 +40,20 @@ SUMS = (_L.Add, _L.Average, _L.Subtract)
 
 ROUTING = (_L.Flatten, _L.Reshape, _L.Permute, _L.RepeatVector, _L.Concatenate,
            _L.ZeroPadding1D, _L.ZeroPadding2D, _L.ZeroPadding3D, _L.Cropping1D, _L.Cropping2D,
-           _L.Cropping3D, _L.UpSampling1D, _L.UpSampling2D, _L.UpSampling3D)
+           _L.Cropping3D)
 """Layers that only move, copy or pad values."""
+
+RESAMPLING = (_L.UpSampling1D, _L.UpSampling2D, _L.UpSampling3D, _L.Resizing)
+"""Layers that resample a map by a fixed linear map of its values: upsampling (nearest or
+bilinear) and resizing (with any interpolation)."""
+
+CHANNEL_SCALES = _keras.application_layer_types("convnext.LayerScale")
+"""Layers that scale each channel by a learned factor (ConvNeXt's `LayerScale`): a diagonal
+linear map."""
+
+WEIGHTED_SUMS = _keras.application_layer_types("inception_resnet_v2.CustomScaleLayer")
+"""Layers that add their inputs with fixed weights (InceptionResNetV2's `inputs[0] + inputs[1] *
+scale`)."""
 
 INFERENCE_IDENTITY = (_L.Dropout, _L.SpatialDropout1D, _L.SpatialDropout2D, _L.SpatialDropout3D,
                       _L.GaussianDropout, _L.GaussianNoise, _L.AlphaDropout,
@@ -49,3 +65,45 @@ PREPROCESSING = (_L.Rescaling, _L.Normalization)
 
 NORMALIZATIONS = (_L.LayerNormalization, _L.GroupNormalization, _L.UnitNormalization)
 """Normalizations by statistics of each example (not batch normalization)."""
+
+
+class OperationKind:
+    """A selector of the operation nodes that compute one `keras_vis.operations` kind.
+
+    Args:
+        kind: the kind (`keras_vis.operations.AFFINE`, ...).
+        name: the selector's name, for messages.
+    """
+
+    def __init__(self, kind, name):
+        self.kind = kind
+        self.__name__ = name
+
+    def __call__(self, layer):
+        return operations.is_operation(layer) and operations.kind(layer) == self.kind
+
+    def __repr__(self):
+        return f"keras_vis.rules.{self.__name__}"
+
+    def __eq__(self, other):
+        return isinstance(other, OperationKind) and other.kind == self.kind
+
+    def __hash__(self):
+        return hash(("OperationKind", self.kind))
+
+
+AFFINE_OPERATIONS = OperationKind(operations.AFFINE, "AFFINE_OPERATIONS")
+"""Element-wise operations of one tensor with constants: `x + 1.0`, `x / 127.5 - 1`, `x * scale`,
+`-x` — an affine map of each value."""
+
+SUM_OPERATIONS = OperationKind(operations.SUM, "SUM_OPERATIONS")
+"""Element-wise sums and differences of tensors: `inputs + x`."""
+
+PRODUCT_OPERATIONS = OperationKind(operations.PRODUCT, "PRODUCT_OPERATIONS")
+"""Element-wise products of two tensors: `x * gate`."""
+
+EXTREME_OPERATIONS = OperationKind(operations.EXTREME, "EXTREME_OPERATIONS")
+"""Element-wise maxima and minima of tensors."""
+
+ROUTING_OPERATIONS = OperationKind(operations.ROUTING, "ROUTING_OPERATIONS")
+"""Operations that move, copy, cast or pad values: slicing, stacking, concatenating, reshaping."""

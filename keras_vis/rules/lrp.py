@@ -299,19 +299,23 @@ class Norm(_Relevance):
 
 
 class Gate(Rule):
-    """A product of a signal and a gate (squeeze-and-excitation's `Multiply`): all relevance goes
-    to the one input with the output's shape, none to the broadcast gate (Arras et al., 2017)."""
+    """A product of a signal and a gate (squeeze-and-excitation's `Multiply`, hard swish's
+    `x * hard_sigmoid(x)`): all relevance goes to the signal, none to the gate (Arras et al.,
+    2017). The gate is the input computed from the other one, read from the model's data flow;
+    failing that, the signal is the one input of the output's shape and the gates are broadcast.
+    """
+
+    reads_gates = True
 
     def __call__(self, forward, inputs, site):
         output = forward(*inputs)
-        shape = output.shape[1:]
-        signals = [i for i, x in enumerate(inputs) if x.shape[1:] == shape]
+        signals = self._signals(inputs, output, site)
         if len(signals) != 1:
             raise _keras.pass_through_tracing(ValueError(
-                f"Expected layer '{site.layer.name}' to multiply one signal of its output's shape "
-                f"{tuple(shape)} by gates of smaller, broadcast shapes. Received: inputs of shapes "
-                f"{[tuple(x.shape[1:]) for x in inputs]}. Give it another rule with "
-                f"`names={{{site.layer.name!r}: rule}}`."
+                f"Expected layer '{site.layer.name}' to multiply one signal by gates computed "
+                f"from it or of smaller, broadcast shapes. Received: inputs of shapes "
+                f"{[tuple(x.shape[1:]) for x in inputs]}, none of them computed from another. "
+                f"Give it another rule with `names={{{site.layer.name!r}: rule}}`."
             ))
 
         def backward(relevance):
@@ -320,20 +324,46 @@ class Gate(Rule):
 
         return with_backward(inputs, output, backward)
 
+    @staticmethod
+    def _signals(inputs, output, site):
+        gates = site.gates if site is not None else None
+        if gates:
+            signals = [i for i in range(len(inputs)) if i not in gates]
+            if len(signals) == 1 and inputs[signals[0]].shape[1:] == output.shape[1:]:
+                return signals
+        return [i for i, x in enumerate(inputs) if x.shape[1:] == output.shape[1:]]
+
 
 def structure_rules(epsilon):
     """The rules every relevance composite gives the layers that are not convolutions or dense
-    layers: max-pooling winner-take-all, proportional pooling and sums, ε on a batch
-    normalization not folded into a linear layer, pass-through for preprocessing, the other
-    normalizations (each value's relevance stays with it) and activations, the signal of a gated
-    product, and the plain gradient for layers that only move values."""
+    layers.
+
+    - Winner-take-all for max pooling and element-wise maxima and minima.
+    - Proportional (`Norm`) for what adds values up with fixed weights: average pooling, sums of
+      tensors (`Add` layers, residual `inputs + x` operations, InceptionResNetV2's scaled sums)
+      and resampling (`UpSampling2D` of any interpolation, `Resizing`), a fixed linear map.
+    - ε for a batch normalization not folded into a linear layer.
+    - Pass-through for what maps each value on its own: preprocessing (`Rescaling`,
+      `Normalization`, and the `x / 127.5 - 1` or mean subtraction of `preprocess_input` written
+      as operations), per-channel scales (ConvNeXt's `LayerScale`), the other normalizations and
+      activations. Each output value has one input value as its only contribution, so every rule
+      that leaves constants out (as z⁺ leaves out biases) gives it all of the output's relevance.
+    - The signal of a gated product (`Multiply` layers and operations: squeeze-and-excitation,
+      hard swish).
+    - The plain gradient for what only moves values (reshapes, slicing, padding, concatenation).
+    """
     return [
         (kinds.WINNERS, Gradient()),
-        (kinds.AVERAGE_POOLING + kinds.SUMS, Norm()),
+        (kinds.EXTREME_OPERATIONS, Gradient()),
+        (kinds.AVERAGE_POOLING + kinds.SUMS + kinds.WEIGHTED_SUMS + kinds.RESAMPLING, Norm()),
+        (kinds.SUM_OPERATIONS, Norm()),
         (keras.layers.BatchNormalization, Epsilon(epsilon)),
-        (kinds.PREPROCESSING + kinds.NORMALIZATIONS, Pass()),
+        (kinds.PREPROCESSING + kinds.NORMALIZATIONS + kinds.CHANNEL_SCALES, Pass()),
+        (kinds.AFFINE_OPERATIONS, Pass()),
         (keras.layers.Multiply, Gate()),
+        (kinds.PRODUCT_OPERATIONS, Gate()),
         (kinds.ROUTING + kinds.INFERENCE_IDENTITY, Gradient()),
+        (kinds.ROUTING_OPERATIONS, Gradient()),
         (ACTIVATIONS, Pass()),
     ]
 
@@ -355,7 +385,7 @@ def _named_rules(name, epsilon, gamma, low, high):
 
 
 def relevance_composite(composite="epsilon_plus_flat", *, epsilon=1e-6, gamma=0.25, low=None,
-                        high=None):
+                        high=None, rules=None):
     """The complete relevance composite for a name or a user's `Composite`.
 
     A user's composite chooses the rules of convolutions and dense layers (and whatever else it
@@ -367,6 +397,8 @@ def relevance_composite(composite="epsilon_plus_flat", *, epsilon=1e-6, gamma=0.
         epsilon: ε of the ε rules (dense layers, batch normalization not folded).
         gamma: γ of the γ rule (`"epsilon_gamma_box"`).
         low, high: the input bounds of the zᴮ rule (`"epsilon_gamma_box"`); see `ZBox`.
+        rules: `{layer name: Rule}` for particular layers, before every other entry (see
+            `keras_vis.rules.by_name`).
 
     Raises:
         ValueError, TypeError: for an unknown name or a bad parameter.
@@ -376,11 +408,12 @@ def relevance_composite(composite="epsilon_plus_flat", *, epsilon=1e-6, gamma=0.
         base = composite
     elif isinstance(composite, str):
         check_choice(composite, "composite", COMPOSITES)
-        rules, first = _named_rules(composite, epsilon, check_number(gamma, "gamma", low=0),
-                                    low, high)
-        base = Composite(rules, first=first, name=composite)
+        entries, first = _named_rules(composite, epsilon,
+                                      check_number(gamma, "gamma", low=0), low, high)
+        base = Composite(entries, first=first, name=composite)
     else:
         raise TypeError(expected("composite", f"one of {', '.join(map(repr, COMPOSITES))} or a "
                                  "`keras_vis.rules.Composite`", composite))
+    names = {**base.names, **(rules or {})}
     return base.extended(structure_rules(epsilon), strict=True, canonize=True,
-                         seed_with_score=True)
+                         seed_with_score=True, names=names)
