@@ -41,6 +41,28 @@ def iter_layers(model):
             yield from iter_layers(layer)
 
 
+def graph_nodes(model):
+    """The layers and the operation nodes of `model`'s own graph, in graph order: `model.layers`
+    with the operations written between them (`x + 1.0`, the arithmetic of `preprocess_input`, a
+    residual `inputs + x`), which are not layers but compute, and can be tapped, like them."""
+    if isinstance(model, keras.Sequential) or _keras.layer_graph(model) is None:
+        return list(model.layers)
+    return list(getattr(model, "operations", None) or model.layers)
+
+
+def iter_nodes(model):
+    """`iter_layers`, with each model's operation nodes (see `graph_nodes`) in their place."""
+    for node in graph_nodes(model):
+        yield node
+        if is_model(node):
+            yield from iter_nodes(node)
+
+
+def is_operation_node(node):
+    """True for an operation node of a functional graph (`x + 1.0`), not a layer."""
+    return isinstance(node, keras.Operation) and not isinstance(node, keras.layers.Layer)
+
+
 def output_shape(layer):
     """The symbolic output shape of `layer` (first output, first call), or `None` if unknown."""
     try:
@@ -62,10 +84,12 @@ def find_layer(model, name_or_index):
         model: a built `keras.Model`.
         name_or_index: a layer name (a nested layer may also be written as a path such as
             `"vgg16/block5_conv3"`), an integer index into `model.layers` (negative counts from the
-            end), or a layer object that belongs to the model.
+            end), or a layer object that belongs to the model. Operation nodes of a functional
+            model (the `add` of a residual `inputs + x`, the `true_divide` of `preprocess_input`)
+            are found by their names too, as `keras_vis.summary` lists them.
 
     Returns:
-        The `keras.layers.Layer`.
+        The `keras.layers.Layer` (or the operation node).
 
     Raises:
         ValueError: for an unknown name (the message lists the closest names) or an index out of
@@ -78,8 +102,8 @@ def find_layer(model, name_or_index):
 
 def layer_of(model, name_or_index):
     """`find_layer` for a model already checked: the package's own lookups use it."""
-    if isinstance(name_or_index, keras.layers.Layer):
-        if any(layer is name_or_index for layer in iter_layers(model)):
+    if isinstance(name_or_index, keras.Operation):
+        if any(layer is name_or_index for layer in iter_nodes(model)):
             return name_or_index
         raise ValueError(
             f"Expected `layer` to be a layer of model '{model.name}'. "
@@ -102,7 +126,7 @@ def layer_of(model, name_or_index):
     found = _find_by_path(model, name_or_index)
     if found is not None:
         return found
-    names = [layer.name for layer in iter_layers(model)]
+    names = [layer.name for layer in iter_nodes(model)]
     close = difflib.get_close_matches(name_or_index, names, n=5, cutoff=0.5)
     hint = f" Did you mean: {', '.join(repr(n) for n in close)}?" if close else ""
     raise ValueError(
@@ -144,7 +168,7 @@ def _find_by_path(model, name):
             if layer.name == head and is_model(layer):
                 return _find_by_path(layer, rest)
         return None
-    for layer in iter_layers(model):
+    for layer in iter_nodes(model):
         if layer.name == name:
             return layer
     return None
@@ -175,9 +199,10 @@ def convolutions_2d(model):
 
 
 def spatial_layers(model):
-    """Layers whose output is a 4D feature map `(N, H, W, C)`, nested ones included, in graph order."""
+    """Layers whose output is a 4D feature map `(N, H, W, C)`, nested ones included, in graph
+    order; operation nodes computing one (a residual `inputs + x`) too."""
     found = []
-    for layer in iter_layers(model):
+    for layer in iter_nodes(model):
         if is_model(layer) or isinstance(layer, keras.layers.InputLayer):
             continue
         shape = output_shape(layer)

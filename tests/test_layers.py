@@ -15,7 +15,9 @@ APPLICATIONS = {
     "DenseNet121": (keras.applications.DenseNet121, "relu"),
     "Xception": (keras.applications.Xception, "block14_sepconv2_act"),
     "InceptionV3": (keras.applications.InceptionV3, "mixed10"),
-    "ConvNeXtTiny": (keras.applications.ConvNeXtTiny, "convnext_tiny_stage_3_block_2_identity"),
+    # The stage output is the residual `inputs + x`, an operation node: named by Keras
+    # ("add_17"), found as what the head's pooling reads.
+    "ConvNeXtTiny": (keras.applications.ConvNeXtTiny, "convnext_tiny_head_gap"),
 }
 
 
@@ -25,7 +27,12 @@ def test_last_conv_layer_of_every_application_family(name):
     size = 75 if name in ("InceptionV3", "Xception") else 32
     model = build(weights=None, input_shape=(size, size, 3), classes=10)
     layer = last_conv_layer(model)
-    assert layer.name == expected
+    if name == "ConvNeXtTiny":
+        head = model.get_layer(expected)
+        assert layer is head._inbound_nodes[0].input_tensors[0]._keras_history.operation
+        assert type(layer).__name__ == "Add" and find_layer(model, layer.name) is layer
+    else:
+        assert layer.name == expected
     assert len(layer.output.shape) == 4
 
 
@@ -75,3 +82,47 @@ def test_model_without_convolutions_has_no_cam_layer():
         last_conv_layer(model)
     with pytest.raises(TypeError, match="keras.Model"):
         find_layer("not a model", "x")
+
+
+def residual_stage_model():
+    """conv(relu) → conv, added as `a + b` and rectified by `keras.ops.relu`, → GAP → Dense(3):
+    the stage output is an operation node, as in ConvNeXt."""
+    inputs = keras.Input((12, 12, 3))
+    a = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="a")(inputs)
+    b = keras.layers.Conv2D(4, 3, padding="same", name="b")(a)
+    stage = keras.ops.relu(a + b)
+    pooled = keras.layers.GlobalAveragePooling2D(name="gap")(stage)
+    return keras.Model(inputs, keras.layers.Dense(3, name="dense")(pooled))
+
+
+def test_operation_nodes_are_listed_found_and_tapped_like_layers():
+    import numpy as np
+
+    import keras_vis
+
+    model = residual_stage_model()
+    stage = model.get_layer("gap")._inbound_nodes[0].input_tensors[0]._keras_history.operation
+    add = stage._inbound_nodes[0].input_tensors[0]._keras_history.operation
+    table = keras_vis.summary(model)
+    rows = {row.name: row for row in table}
+    assert rows[add.name].operation and rows[add.name].type == "Add"
+    assert rows[stage.name].activation == "relu" and rows[stage.name].output_shape == (
+        None, 12, 12, 4)
+    assert f"{add.name}" in str(table) and "Add (operation)" in str(table)
+    assert [row.name for row in table.top_level] == [layer.name for layer in model.layers]
+    assert find_layer(model, add.name) is add and find_layer(model, stage) is stage
+    assert last_conv_layer(model) is stage
+
+    x = np.random.default_rng(0).random((2, 12, 12, 3), dtype=np.float32)
+    maps = keras_vis.feature_maps(model, x, [add.name, stage.name])
+    expected = keras.Model(model.inputs, [add.output, stage.output]).predict(x, verbose=0)
+    np.testing.assert_allclose(maps[add.name], expected[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(maps[stage.name], expected[1], rtol=1e-5, atol=1e-6)
+    # GAP → Dense head: Grad-CAM on the operation's maps is CAM, the class weights times them.
+    kernel = model.get_layer("dense").get_weights()[0]
+    cam = np.maximum(np.einsum("nhwc,cn->nhw", expected[1], kernel[:, [0, 2]]), 0)
+    peak = cam.max(axis=(1, 2), keepdims=True)
+    cam = np.divide(cam, peak, out=np.zeros_like(cam), where=peak > 0)
+    np.testing.assert_allclose(keras_vis.gradcam(model, x, [0, 2]), cam, rtol=1e-4, atol=1e-5)
+    channel = keras_vis.saliency(model, x, keras_vis.Channel(add.name, 1), normalize=False)
+    assert channel.shape == (2, 12, 12) and np.any(channel)

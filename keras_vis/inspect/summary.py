@@ -9,7 +9,8 @@ import numpy as np
 
 from keras_vis._checks import expected
 from keras_vis.inspect._walk import walk
-from keras_vis.layers import output_shape
+from keras_vis import operations
+from keras_vis.layers import is_operation_node, output_shape
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +32,9 @@ class LayerRow:
         strides: the strides of a convolution or pooling layer, else `None`.
         activation: the name of the layer's activation function, if it has one.
         trainable: the layer's `trainable` flag.
+        operation: the row is an operation node, not a layer: a Keras operation written in a
+            functional model (`x + 1.0`, the `true_divide` of `preprocess_input`, a residual
+            `inputs + x`), which every technique taps by its name like a layer.
     """
 
     name: str
@@ -46,6 +50,7 @@ class LayerRow:
     strides: typing.Optional[tuple]
     activation: typing.Optional[str]
     trainable: bool
+    operation: bool = False
 
 
 _COLUMNS = (
@@ -86,7 +91,7 @@ class LayerTable:
     @property
     def top_level(self):
         """The rows of the model's own layers (`depth == 0`), as in `model.layers`."""
-        return [row for row in self.rows if row.depth == 0]
+        return [row for row in self.rows if row.depth == 0 and not row.operation]
 
     def __len__(self):
         return len(self.rows)
@@ -135,7 +140,7 @@ class LayerTable:
         return [
             [
                 "  " * row.depth + row.name,
-                row.type,
+                f"{row.type} (operation)" if row.operation else row.type,
                 _text(row.output_shape),
                 f"{row.params:,}",
                 _text(row.filters if row.filters is not None else row.units),
@@ -208,9 +213,12 @@ def summary(model, *, expand_nested=True):
 
     Returns:
         A `LayerTable`. Its top-level rows are `model.layers` (an `InputLayer` is included for a
-        functional model, as Keras does), and `total_params` equals `model.count_params()`.
+        functional model, as Keras does) with the operation nodes written between them (`x +
+        1.0`, `preprocess_input`'s arithmetic, a residual `inputs + x`: `LayerRow.operation`), and
+        `total_params` equals `model.count_params()`.
     """
-    rows = [_row(path, depth, layer) for path, depth, layer in walk(model, expand_nested=expand_nested)]
+    rows = [_row(path, depth, layer)
+            for path, depth, layer in walk(model, expand_nested=expand_nested, operations=True)]
     return LayerTable(model.name, rows, _count(model.weights), _count(model.trainable_weights))
 
 
@@ -220,6 +228,11 @@ def _count(variables):
 
 
 def _row(path, depth, layer):
+    if is_operation_node(layer):
+        return LayerRow(name=layer.name, path=path, depth=depth, type=type(layer).__name__,
+                        output_shape=output_shape(layer), params=0, trainable_params=0,
+                        filters=None, units=None, kernel_size=None, strides=None,
+                        activation=operations.activation(layer), trainable=False, operation=True)
     window = getattr(layer, "kernel_size", None) or getattr(layer, "pool_size", None)
     activation = getattr(layer, "activation", None)
     return LayerRow(
