@@ -32,6 +32,7 @@ _quiet.install_import_filter()
 __version__ = "0.1.0"
 
 _FUNCTIONS = {
+    "keras_vis._checks": ("NotApplicable",),
     "keras_vis.atlas": ("Atlas", "activation_atlas"),
     "keras_vis.attribution": (
         "apply_mask", "cam", "deeplift", "gradcam", "gradient_input", "gradient_shap",
@@ -64,6 +65,7 @@ _MODULES = {
     "metrics": "keras_vis.metrics",
     "objectives": "keras_vis.maximization.objectives",
     "plot": "keras_vis.plot",
+    "report": "keras_vis.report",
     "rules": "keras_vis.rules",
 }
 _HOME = {name: module for module, names in _FUNCTIONS.items() for name in names}

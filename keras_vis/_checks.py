@@ -15,6 +15,12 @@ import tensorflow as tf
 from keras_vis import _keras
 
 
+class NotApplicable(ValueError):
+    """A technique that cannot run on this model, and the message says why and what to do: a
+    layer no relevance rule covers, a head CAM needs, a model guided backprop has no rectifier
+    in. The report, the command line and the explorer show it as a note and carry on."""
+
+
 def describe(value, limit=80):
     """A short printable form of `value` for error messages."""
     if isinstance(value, (np.ndarray, tf.Tensor)) or keras.ops.is_tensor(value):

@@ -312,7 +312,7 @@ def _grid(tiles, cols=None):
 
 
 def _as_list(layers, name):
-    single = isinstance(layers, (str, int, keras.layers.Layer))
+    single = isinstance(layers, (str, int, keras.Operation))
     layers = [layers] if single else list(layers)
     if not layers:
         raise ValueError(expected(name, "at least one layer", layers))

@@ -58,11 +58,6 @@ def iter_nodes(model):
             yield from iter_nodes(node)
 
 
-def is_operation_node(node):
-    """True for an operation node of a functional graph (`x + 1.0`), not a layer."""
-    return isinstance(node, keras.Operation) and not isinstance(node, keras.layers.Layer)
-
-
 def output_shape(layer):
     """The symbolic output shape of `layer` (first output, first call), or `None` if unknown."""
     try:

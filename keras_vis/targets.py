@@ -540,7 +540,7 @@ class Channel(Target):
     """
 
     def __init__(self, layer, index, border=0):
-        self.layer = layer.name if isinstance(layer, keras.layers.Layer) else layer
+        self.layer = layer.name if isinstance(layer, keras.Operation) else layer
         self.index = int(index)
         self.border = int(border)
 
@@ -578,7 +578,7 @@ class Neuron(Target):
     layer without spatial axes, such as Dense)."""
 
     def __init__(self, layer, index, position=None):
-        self.layer = layer.name if isinstance(layer, keras.layers.Layer) else layer
+        self.layer = layer.name if isinstance(layer, keras.Operation) else layer
         self.index = int(index)
         self.position = None if position is None else tuple(int(p) for p in position)
 

@@ -119,7 +119,7 @@ def explored(s):
                      f"deconv?layer={s.last_conv}", "occlusion"):
             status, _, body = request(f"{server.url}api/images/s0/{path}")
             if path.endswith("lrp") and "lrp" in s.refuses:
-                assert status == 400 and s.refused_layer.encode() in body, body[:300]
+                assert status == 422 and s.refused_layer.encode() in body, body[:300]
                 continue
             assert status == 200, body[:300]
         status, job = get_json(f"{server.url}api/maximize?layer={s.first_conv}&channel=0",

@@ -2,6 +2,7 @@
 written atomically, and rendered by a real headless browser with every image decoded."""
 
 import base64
+import dataclasses
 import html.parser
 import os
 import re
@@ -169,11 +170,11 @@ def test_a_failing_report_leaves_the_previous_file_untouched(built, tmp_path, mo
     path = tmp_path / "report.html"
     path.write_text("previous report", encoding="utf-8")
 
-    def broken(*args, **kwargs):
-        raise RuntimeError("interrupted")
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
 
-    monkeypatch.setattr(techniques, "deconv_pictures", broken)
-    with pytest.raises(RuntimeError):
+    monkeypatch.setattr(techniques, "deconv_pictures", interrupted)
+    with pytest.raises(KeyboardInterrupt):
         report(built["model"], built["pictures"], path=path, settings=SETTINGS)
     assert path.read_text(encoding="utf-8") == "previous report"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
@@ -263,3 +264,55 @@ def test_gallery_writes_every_picture(tmp_path, monkeypatch):
     for name in names:
         image = cv2.imread(os.fspath(tmp_path / name), cv2.IMREAD_COLOR)
         assert image is not None and image.std() > 0
+
+
+def lambda_cam_model():
+    """`cam_model` with a `Lambda` (x · 2) after its last convolution: no relevance rule covers
+    it, every other technique runs."""
+    keras.utils.set_random_seed(3)
+    inputs = keras.Input((SIZE, SIZE, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv1")(inputs)
+    x = keras.layers.Conv2D(6, 3, padding="same", activation="relu", name="conv2")(x)
+    x = keras.layers.Lambda(lambda t: t * 2.0, name="double")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    outputs = keras.layers.Dense(3, activation="softmax", name="predictions")(x)
+    return keras.Model(inputs, outputs, name="with_lambda")
+
+
+def test_a_method_that_cannot_run_becomes_a_note_and_the_rest_is_drawn(tmp_path):
+    pictures = np.random.default_rng(0).integers(0, 256, (1, SIZE, SIZE, 3), dtype=np.uint8)
+    path = report(lambda_cam_model(), pictures, path=tmp_path / "report.html",
+                  settings=SETTINGS)
+    text = path.read_text(encoding="utf-8")
+    parsed = Figures()
+    parsed.feed(text)
+    titles = {attrs["alt"] for _, attrs in parsed.images}
+    assert "LRP" not in titles and "DeepLIFT" not in titles
+    assert {"Grad-CAM", "Guided backprop", "Occlusion", "RISE", "Deconvnet conv2"} <= titles
+    notes = text[text.index('<section id="notes">'):]
+    for title in ("LRP", "DeepLIFT"):
+        assert f"{title} was not drawn: Expected every layer" in notes
+    assert "rules={&#x27;double&#x27;: &#x27;elementwise&#x27;}" in notes
+
+
+def test_a_panel_failing_inside_its_computation_is_noted_in_place(built, tmp_path, monkeypatch):
+    def failing(*args, **kwargs):
+        raise RuntimeError("the feature maps could not be computed")
+
+    monkeypatch.setattr(techniques, "feature_pictures", failing)
+    path = report(built["model"], built["pictures"], path=tmp_path / "report.html",
+                  settings=SETTINGS)
+    text = path.read_text(encoding="utf-8")
+    features = text[text.index('<section id="features">'):text.index('<section id="maximization">')]
+    sentence = "Feature maps was not drawn: RuntimeError: the feature maps could not be computed"
+    assert f'<p class="note">{sentence}' in features and "<img" not in features
+    assert sentence in text[text.index('<section id="notes">'):]
+    assert '<section id="explanations">' in text
+
+
+def test_a_layer_the_settings_name_is_checked_before_any_work(built, tmp_path, monkeypatch):
+    monkeypatch.setattr(techniques, "filter_pictures", lambda *a: pytest.fail("work was done"))
+    with pytest.raises(ValueError, match="conv2"):
+        report(built["model"], built["pictures"], path=tmp_path / "report.html",
+               settings=dataclasses.replace(SETTINGS, deconv_layers=("conv3",)))
+    assert not (tmp_path / "report.html").exists()

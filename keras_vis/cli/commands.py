@@ -12,6 +12,7 @@ import json
 import sys
 
 from keras_vis import progress, registry
+from keras_vis._checks import NotApplicable
 from keras_vis.cli import inputs
 from keras_vis.inspect import summary as layer_table
 from keras_vis.io import atomic_write, name_the_target
@@ -87,6 +88,9 @@ def _attribution(family):
         names = _methods(args, family, subject, settings)
         pictures, skipped = techniques.family_pictures(subject, settings, target, family.name,
                                                        names)
+        # A method asked for by name must run; of all of them, those that can are drawn.
+        if skipped and (args.method and "all" not in args.method or not pictures):
+            raise NotApplicable(skipped[0][1])
         for title, reason in skipped:
             inputs.warn(f"{title} skipped: {reason}")
         return (pictures_files(family.name, subject, pictures)

@@ -16,7 +16,7 @@ import threading
 import numpy as np
 
 from keras_vis import demo, io, registry
-from keras_vis._checks import expected
+from keras_vis._checks import NotApplicable, expected
 from keras_vis.atlas import Atlas
 from keras_vis.explorer import drawing
 from keras_vis.explorer.cache import ResultCache
@@ -31,7 +31,6 @@ from keras_vis.report.methods import compute
 from keras_vis.report.pictures import array_png, enlarge, rgb
 from keras_vis.report.settings import Settings
 from keras_vis.report.subject import file_name, make_subject
-from keras_vis.rules import NoRuleMatches
 
 # Channels (feature maps or filters) per page.
 PAGE_SIZE = 16
@@ -355,7 +354,7 @@ class Explorer:
         def run():
             try:
                 return compute(spec, image.subject, target, self.settings)[0]
-            except NoRuleMatches as error:  # guided backprop on a model without rectifiers
+            except NotApplicable as error:  # a layer no rule covers, no rectifier to guide
                 raise CannotRun(str(error)) from None
 
         return self._cached(("map", image.id, spec.name, target), run)

@@ -10,7 +10,7 @@ import numpy as np
 from keras_vis._checks import expected
 from keras_vis.inspect._walk import walk
 from keras_vis import operations
-from keras_vis.layers import is_operation_node, output_shape
+from keras_vis.layers import output_shape
 
 
 @dataclasses.dataclass(frozen=True)
@@ -228,7 +228,7 @@ def _count(variables):
 
 
 def _row(path, depth, layer):
-    if is_operation_node(layer):
+    if operations.is_operation(layer):
         return LayerRow(name=layer.name, path=path, depth=depth, type=type(layer).__name__,
                         output_shape=output_shape(layer), params=0, trainable_params=0,
                         filters=None, units=None, kernel_size=None, strides=None,

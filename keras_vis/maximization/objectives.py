@@ -116,7 +116,7 @@ def _indices(index, name):
 
 
 def _layer_ref(layer):
-    if isinstance(layer, keras.layers.Layer):
+    if isinstance(layer, keras.Operation):  # a layer, or an operation node such as `x + y`
         return layer.name
     if isinstance(layer, bool) or not isinstance(layer, (str, numbers.Integral)):
         raise TypeError(expected("layer", "a layer name, index or layer object", layer))

@@ -21,6 +21,7 @@ from keras_vis.inspect import summary
 from keras_vis.io import atomic_write
 from keras_vis.cli.parser import version
 from keras_vis.progress import silenced
+from keras_vis.report import layers as choose
 from keras_vis.report import page, techniques
 from keras_vis.report.pictures import Picture
 from keras_vis.report.progress import Progress
@@ -61,6 +62,7 @@ def build_report(subject, *, settings=None, target=None, progress=None, atlas=No
     """
     atlas = _atlas(subject, atlas)
     settings = settings or Settings()
+    choose.check_named(subject.model, settings)
     progress = progress or Progress(len(STEPS), enabled=settings.progress)
     # Its line is the job's one progress display: the techniques' own bars stay quiet.
     with silenced(progress.live):
@@ -100,34 +102,42 @@ def _sections(subject, settings, target, progress, atlas=None):
                                       body))
 
     progress.step(STEPS[1])
+    pictures, missing = _drawn(notes, "Filters", lambda: techniques.filter_pictures(
+        subject, settings))
     sections.append(page.section_html(
         "filters", "Filters",
         "The weights of the first convolutions. The first layer's filters are drawn in colour: "
         "each shows the colour pattern it responds to.",
-        page.row_html(techniques.filter_pictures(subject, settings))))
+        page.pictures_html(pictures, missing)))
 
     progress.step(STEPS[2])
+    pictures, missing = _drawn(notes, "Feature maps", lambda: techniques.feature_pictures(
+        subject, settings))
     sections.append(page.section_html(
         "features", "Feature maps",
         "What the layers compute for each image: early layers respond to edges and colours, later "
         "ones to parts of the object, at a coarser resolution.",
-        page.row_html(techniques.feature_pictures(subject, settings), detail=False)))
+        page.pictures_html(pictures, missing, detail=False)))
 
     progress.step(STEPS[3])
+    pictures, missing = _drawn(notes, "Activation maximization",
+                               lambda: techniques.maximization_pictures(subject, settings))
     sections.append(page.section_html(
         "maximization", "Activation maximization",
         "Images optimized from noise to excite one channel or one class as much as possible: what "
         "the network looks for.",
-        page.row_html(techniques.maximization_pictures(subject, settings))))
+        page.pictures_html(pictures, missing)))
 
     if atlas is not None:
+        pictures, missing = _drawn(notes, "The activation atlas",
+                                   lambda: [techniques.atlas_picture(atlas)])
         sections.append(page.section_html(
             "atlas", "Activation atlas",
             f"What layer {atlas.layer} represents across {len(atlas.layout)} activation vectors "
             f"of a dataset: the vectors are laid out by {atlas.method} so that similar ones sit "
             "together, and each cell of the grid shows its mean vector rendered by feature "
             "visualization, framed in the colour of the class the model predicts most often for "
-            "its images.", page.row_html([techniques.atlas_picture(atlas)])))
+            "its images.", page.pictures_html(pictures, missing)))
 
     groups, skipped = [], []
     for family in registry.FAMILIES:
@@ -137,7 +147,8 @@ def _sections(subject, settings, target, progress, atlas=None):
         skipped += missed
     notes += [f"{title} was not drawn: {reason}" for title, reason in skipped]
     progress.step(STEPS[-1])
-    groups.append(("Deconvnet", techniques.deconv_pictures(subject, settings)))
+    groups.append(("Deconvnet", _drawn(notes, "The deconvnet",
+                                       lambda: techniques.deconv_pictures(subject, settings))[0]))
     sections.append(page.section_html(
         "explanations", "Explanations",
         f"Why the model gave {_target_text(subject, target)}, image by image. Gradient maps show "
@@ -150,6 +161,20 @@ def _sections(subject, settings, target, progress, atlas=None):
     sections.append(page.section_html("notes", "Notes", None,
                                       _notes_html(subject, settings, notes)))
     return sections
+
+
+def _drawn(notes, title, draw):
+    """`(pictures, None)` from `draw()`, or, when it cannot draw on this model, `([], the
+    sentence)`, the sentence also added to `notes`: one panel that cannot run costs its own
+    pictures, never the report."""
+    try:
+        return draw(), None
+    except Exception as error:
+        if not techniques.cannot_run(error):
+            raise
+        sentence = f"{title} was not drawn: {techniques.failure(error)}"
+        notes.append(sentence)
+        return [], sentence
 
 
 def _meta(subject, target):

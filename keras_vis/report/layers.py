@@ -44,3 +44,11 @@ def deconv_layers(model, names=None):
     others = [layer for layer in conv2d_layers(model) if layer is not last]
     middle = others[len(others) // 2] if others else None
     return [layer for layer in (middle, last) if layer is not None]
+
+
+def check_named(model, settings):
+    """Raises `ValueError` (with suggestions) for a layer the settings name that `model` lacks:
+    before any work, not as a note on a panel drawn without it."""
+    for name in ("filter_layers", "feature_layers", "deconv_layers"):
+        named(model, getattr(settings, name) or ())
+    named(model, [name for name in (settings.maximize_layer, settings.cam_layer) if name])

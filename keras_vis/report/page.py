@@ -90,6 +90,18 @@ def row_html(pictures, **options):
     return '<div class="row">' + "".join(figure_html(p, **options) for p in pictures) + "</div>"
 
 
+def note_html(text):
+    """A sentence in place of pictures that could not be drawn."""
+    return f'<p class="note">{escape(text)}</p>'
+
+
+def pictures_html(pictures, missing=None, **options):
+    """The pictures in a row, or the sentence saying why there are none."""
+    if not pictures and missing:
+        return note_html(missing)
+    return row_html(pictures, **options)
+
+
 def section_html(anchor, title, intro, body):
     intro_html = f'<p class="intro">{intro}</p>' if intro else ""
     return f'<section id="{escape(anchor)}"><h2>{escape(title)}</h2>{intro_html}{body}</section>'

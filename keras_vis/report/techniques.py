@@ -16,7 +16,7 @@ from keras_vis.progress import silenced
 from keras_vis.report import layers as choose
 from keras_vis.report.methods import BY_NAME, METHODS, compute
 from keras_vis.report.pictures import Picture, enlarge, rgb
-from keras_vis.rules import NoRuleMatches
+from keras_vis._checks import NotApplicable, error_gist
 
 
 def display(subject, settings, index):
@@ -163,7 +163,8 @@ def attribution_pictures(subject, settings, target=None, names=None):
 
     Returns:
         `(pictures, skipped)`: the pictures (one per method and image) and a list of
-        `(method title, reason)` for methods that cannot run on this model.
+        `(method title, reason)` for methods that cannot run on this model (`NotApplicable`: a
+        layer no relevance rule covers, no rectifier to guide) or failed on it.
     """
     chosen = [BY_NAME[name] for name in names] if names else list(METHODS)
     pictures, skipped = [], []
@@ -175,13 +176,29 @@ def attribution_pictures(subject, settings, target=None, names=None):
         try:
             with silenced(not settings.progress):
                 maps = compute(method, subject, target, settings)
-        except NoRuleMatches as error:  # guided backprop on a model without rectifiers
-            skipped.append((method.title, str(error)))
+        except Exception as error:  # one method that cannot run costs its pictures only
+            if not cannot_run(error):
+                raise
+            skipped.append((method.title, failure(error)))
             continue
         for index in range(len(subject.images)):
             drawn = draw_map(subject, settings, index, method, maps[index])
             pictures.append(Picture(method.name, method.title, drawn, method.caption, index))
     return pictures, skipped
+
+
+def cannot_run(error):
+    """Whether `error` says a technique cannot run on this model (`NotApplicable`, or a failure
+    inside the computation), rather than that an option is wrong (any other `ValueError` or
+    `TypeError`, which the user must hear about)."""
+    return isinstance(error, NotApplicable) or not isinstance(error, (ValueError, TypeError))
+
+
+def failure(error):
+    """Why a technique drew nothing, in one sentence: a `NotApplicable`'s whole message (it says
+    what to do), the first line of any other error."""
+    return str(error) if isinstance(error, NotApplicable) else (
+        f"{type(error).__name__}: {error_gist(error)}")
 
 
 def draw_map(subject, settings, index, method, heatmap):
@@ -208,13 +225,19 @@ def family_pictures(subject, settings, target, family, names=None):
     """
     spec = next(f for f in registry.FAMILIES if f.name == family)
     names = list(registry.choices(spec) if names is None else names)
-    pictures = (_APART[spec.apart](subject, settings, target)
-                if spec.apart and spec.apart in names else [])
+    pictures, skipped = [], []
+    if spec.apart and spec.apart in names:
+        try:
+            pictures = _APART[spec.apart](subject, settings, target)
+        except Exception as error:  # the family's other methods are drawn all the same
+            if not cannot_run(error):
+                raise
+            skipped.append((registry.find(spec.apart).title, failure(error)))
     drawn = [name for name in names if name != spec.apart]
     if not drawn:
-        return pictures, []
-    more, skipped = attribution_pictures(subject, settings, target, drawn)
-    return pictures + more, skipped
+        return pictures, skipped
+    more, missed = attribution_pictures(subject, settings, target, drawn)
+    return pictures + more, skipped + missed
 
 
 def occlusion_patch(subject, settings):

@@ -25,7 +25,7 @@ import difflib
 import keras
 
 from keras_vis import operations
-from keras_vis._checks import check_layer_graph, expected
+from keras_vis._checks import NotApplicable, check_layer_graph, expected
 from keras_vis.graph import (ACTIVATION_LAYER_TYPES, SQUASH_ACTIVATIONS, activation_name,
                              head_layers, is_activation_layer)
 from keras_vis.layers import is_model
@@ -117,9 +117,14 @@ def _selector_key(selector):
     return selector
 
 
-class NoRuleMatches(ValueError):
+class NoRuleMatches(NotApplicable):
     """Raised by `Composite.plan` with `require_match` for a model none of whose layers or
     activations the composite gives a rule: a method that cannot apply to that model."""
+
+
+class NoRuleCovers(NotApplicable):
+    """Raised by `Composite.plan` for a strict composite and a layer (or activation) no entry
+    covers, naming it and saying how to give it a rule."""
 
 
 class Assignment:
@@ -364,7 +369,7 @@ class Composite:
                     "them."))
 
     def _refuse(self, layer, model, what):
-        raise ValueError(
+        raise NoRuleCovers(
             f"Expected every layer of model '{model.name}' to have a backward rule in "
             f"{self._label()}. Received: layer '{layer.name}', {what}, which no rule covers. "
             f"{suggestion(layer.name)}"

@@ -4,6 +4,7 @@ each channel is weighted by the dense weight connecting it to the class."""
 import keras
 import numpy as np
 
+from keras_vis._checks import NotApplicable
 from keras_vis.attribution.cam.base import BaseCAM
 from keras_vis.graph import output_chain
 from keras_vis.targets import Class, split_classes
@@ -25,7 +26,7 @@ def gap_dense_head(model, output=0):
     allowed.
 
     Raises:
-        ValueError: if the model does not end that way.
+        NotApplicable: a `ValueError`, if the model does not end that way.
     """
     chain = output_chain(model, output)
     layer = next(chain, None)
@@ -38,7 +39,7 @@ def gap_dense_head(model, output=0):
     pooled = isinstance(layer, keras.layers.GlobalAveragePooling2D)
     features = next(chain, None) if pooled else None
     if features is None or isinstance(features, keras.layers.InputLayer):
-        raise ValueError(
+        raise NotApplicable(
             f"Expected `model` to end in global average pooling followed by one dense layer, as "
             f"CAM requires. Received: model '{model.name}', whose output {output} is not computed "
             "that way. Use method='gradcam', which equals CAM on such models and works on any."
