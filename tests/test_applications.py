@@ -151,3 +151,18 @@ def test_relevance_methods_give_finite_maps(name, models, images):
                  gradient_shap(model, images, 2, samples=2)):
         check_maps(maps)
     assert_model_unchanged(model, before)
+
+
+@pytest.mark.parametrize("composite", ["epsilon_plus", "epsilon_plus_flat", "alpha1_beta0"])
+def test_zplus_conserves_where_relevance_only_reaches_rectified_outputs(composite, models,
+                                                                        images):
+    """VGG16 as built has zero biases, and every convolution's output is rectified before the
+    next layer reads it: an output that receives relevance has a positive contribution, so z⁺
+    (α1β0) passes all of it on; the input's relevance is the logit to 1e-3, layer by layer."""
+    model = models("VGG16")
+    assert not any(np.any(layer.get_weights()[1]) for layer in model.layers
+                   if getattr(layer, "use_bias", False))
+    _, layers = lrp(model, images, [0, 3], composite=composite, normalize=False,
+                    return_layers=True)
+    assert np.all(np.abs(layers.score) > 1e-3)
+    np.testing.assert_allclose(layers.shares, 1.0, atol=1e-3)

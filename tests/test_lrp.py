@@ -125,6 +125,25 @@ def np_alpha_beta(alpha, beta):
     return rule
 
 
+def np_alpha_beta_zennit(alpha, beta):
+    """zennit's LRP-αβ: the bias's positive part counts with the positive contributions, its
+    negative part with the negative ones (absorbing relevance)."""
+    def rule(x, linear, relevance):
+        z = x[:, None] * linear.matrix()
+        positive, negative = np.maximum(z, 0), np.minimum(z, 0)
+        up = positive.sum(0) + np.maximum(linear.bias, 0)
+        down = negative.sum(0) + np.minimum(linear.bias, 0)
+        return (alpha * positive @ (relevance / stab(up, STABILIZER))
+                - beta * negative @ (relevance / stab(down, STABILIZER)))
+    return rule
+
+
+def np_wsquare_zennit(x, linear, relevance):
+    """zennit's w²: `z_jk = w_jk²`, the squared bias in the denominator."""
+    squares = linear.matrix(np.square)
+    return squares @ (relevance / stab(squares.sum(0) + np.square(linear.bias), STABILIZER))
+
+
 def np_flat(x, linear, relevance):
     """Flat: `z_jk = 1` over each output's receptive field."""
     ones = linear.matrix(np.ones_like)
@@ -378,6 +397,10 @@ RULES = [
     ("flat", rules.Flat, np_flat),
     ("wsquare", rules.WSquare, np_wsquare),
     ("zbox", rules.ZBox, np_zbox()),
+    ("zplus_zennit", lambda: rules.ZPlus(zennit_biases=True), np_alpha_beta_zennit(1.0, 0.0)),
+    ("alpha2_beta1_zennit", lambda: rules.AlphaBeta(2.0, 1.0, zennit_biases=True),
+     np_alpha_beta_zennit(2.0, 1.0)),
+    ("wsquare_zennit", lambda: rules.WSquare(zennit_biases=True), np_wsquare_zennit),
 ]
 
 
@@ -937,3 +960,70 @@ def test_rules_by_name_are_checked_before_any_work():
         keras_vis.lrp(model, models.images(1), rules={"double": "twice"})
     with pytest.raises(TypeError, match="dict"):
         keras_vis.lrp(model, models.images(1), rules=["double"])
+
+
+# --- zennit's convention, and where relevance goes layer by layer ----------------------------
+
+
+@pytest.mark.parametrize("composite, conv_rule", [
+    ("epsilon_plus_flat", np_alpha_beta_zennit(1.0, 0.0)),
+    ("epsilon_alpha2_beta1", np_alpha_beta_zennit(2.0, 1.0)),
+])
+def test_a_named_composite_in_zennits_convention_matches_a_reference_keeping_biases(
+        composite, conv_rule, rng):
+    """zennit's EpsilonPlusFlat and EpsilonAlpha2Beta1: flat (no bias) or αβ for the first
+    convolution, z⁺ or αβ keeping `b⁺`/`b⁻` for the others, ε (bias kept) for dense layers."""
+    model = chain_cnn("flatten", bias=True)
+    images = signed_images(rng, 2)
+    targets = [2, 0]
+    signed, absolute = relevance_maps(model, images, targets, composite, zennit_biases=True)
+
+    def rule_of(layer):
+        if isinstance(layer, keras.layers.Dense):
+            return np_epsilon(1e-6)
+        if layer.name == "conv1" and composite == "epsilon_plus_flat":
+            return np_flat
+        return conv_rule
+
+    want_signed, want_absolute, _ = reference_maps(model, images, targets, rule_of)
+    assert_close(signed, want_signed)
+    assert_close(absolute, want_absolute)
+    ours = relevance_maps(model, images, targets, composite)[0]
+    assert np.abs(ours - signed).max() > 1e-3 * np.abs(signed).max()  # the biases made a change
+
+
+def test_zennit_biases_belong_to_named_composites():
+    with pytest.raises(ValueError, match="zennit_biases=True"):
+        keras_vis.lrp(chain_cnn(), np.zeros((1,) + SHAPE, np.float32), zennit_biases=True,
+                      composite=rules.Composite([(rules.LINEAR, rules.ZPlus())]))
+    with pytest.raises(TypeError, match="zennit_biases"):
+        rules.ZPlus(zennit_biases="yes")
+
+
+def test_layer_sums_show_where_relevance_goes(rng):
+    model = chain_cnn("gap", bias=True)
+    images = 10.0 * signed_images(rng, 3)
+    targets = [1, 0, 2]
+    maps, layers = keras_vis.lrp(model, images, targets, composite="epsilon", normalize=False,
+                                 return_layers=True)
+    assert layers.names == ("conv1", "conv2", "dense", "input")
+    logits = reference_maps(model, images, targets, lambda layer: np_zero)[2]
+    np.testing.assert_allclose(layers.score, logits[np.arange(3), targets], rtol=1e-5)
+    np.testing.assert_allclose(layers.sums[:, 2], layers.score, rtol=1e-5)  # the head's output
+    np.testing.assert_allclose(layers.sums[:, -1], maps.sum((1, 2)), rtol=1e-5)
+    # The biases absorb their share on the way down: ε-LRP's layer sums differ from the score.
+    assert np.abs(layers.shares[:, :2] - 1).max() > 1e-3
+    assert "conv2" in str(layers) and "share of the score" in str(layers)
+    _, unbiased = keras_vis.lrp(chain_cnn("gap", bias=False), images, targets,
+                                composite="epsilon", normalize=False, return_layers=True)
+    np.testing.assert_allclose(unbiased.shares, 1.0, rtol=1e-4)
+
+
+def test_lrp_starts_from_the_output_with_logits_false(rng):
+    model = chain_cnn("gap", bias=False)
+    images = 10.0 * signed_images(rng, 2)
+    maps, layers = keras_vis.lrp(model, images, [0, 1], composite="epsilon", logits=False,
+                                 normalize=False, return_layers=True)
+    probabilities = model.predict(images, verbose=0)[[0, 1], [0, 1]]
+    np.testing.assert_allclose(layers.score, probabilities, rtol=1e-5)
+    np.testing.assert_allclose(maps.sum((1, 2)), probabilities, rtol=1e-3)

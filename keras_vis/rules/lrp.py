@@ -8,8 +8,34 @@ Every rule maps the relevance `R_k` of a layer's outputs to its inputs `j` as
 differing in the contributions `z_jk` (`x_j w_jk` for LRP-0 and ε), with `stab(z) = z + ε·sign(z)`
 (sign(0) = +1) keeping the ratio finite. It is computed with the gradient of the layer's linear
 map (`R_j = x_j · (Wᵀ s)_j` with `s = R / stab(z)`), so a rule costs about one extra pass of its
-layer. Biases count in `z` for LRP-0, ε and γ (they absorb relevance); the other rules leave them
-out, as zennit does.
+layer.
+
+What each rule conserves (the inputs' relevance summing to the outputs'), and when:
+
+- LRP-0, ε and γ count the bias in `z`: a bias (and a batch normalization's shift folded into
+  it) absorbs the share `b_k / z_k` of its output's relevance, and ε the share `ε / (z_k + ε)`.
+  With zero biases and ε → 0 they conserve.
+- z⁺ and αβ leave biases out: an output passes on all its relevance *if it has a contribution of
+  the kept sign*. An output that only its bias makes positive (a depthwise convolution switched
+  on by a folded batch-norm shift) has no positive contribution, and its relevance is dropped.
+  Compounded over the blocks of a batch-normalized network this can leave well under a percent
+  of the logit at the input (a pretrained MobileNetV2); `lrp(..., return_layers=True)` shows
+  where it goes, layer by layer, and `benchmarks/results/lrp_conservation.md` measures it. With
+  zero biases z⁺ conserves wherever relevance only reaches rectified outputs (VGG16 to 1e-3);
+  an output added to a residual stream without a rectifier (MobileNetV2's linear bottlenecks)
+  can hold relevance with only negative contributions and loses it. αβ with `β > 0` conserves
+  only where each output has contributions of both signs: otherwise it passes on `α·R` (or
+  `-β·R`) alone.
+- Flat and w² spread relevance by weights alone over the receptive field: they conserve.
+- zᴮ conserves for inputs within its bounds (its denominator is then positive).
+- Pass-through, winner-take-all and the plain gradient of layers that only move values conserve;
+  the proportional rule of pooling, sums and resampling conserves where its sum is not zero.
+
+zennit keeps biases in z⁺ and αβ (clamped to the kept sign: `b⁺` with the positive
+contributions, `b⁻` with the negative ones) and in w² (`b²`), so there the bias absorbs
+relevance too. `zennit_biases=True` (on the rules, and on `keras_vis.lrp` for the named
+composites) follows that convention, reproducing zennit's composites exactly; zᴮ cancels its
+biases in either convention, and flat has none in zennit either.
 """
 
 import numbers
@@ -89,12 +115,15 @@ def _negative(tensor):
     return tf.minimum(tensor, 0.0)
 
 
-def _signed_terms(x, kernel, same_sign, nonnegative):
-    """The terms of the positive (`same_sign`) or negative contributions `x_j w_jk`."""
+def _signed_terms(x, kernel, same_sign, nonnegative, bias=None):
+    """The terms of the positive (`same_sign`) or negative contributions `x_j w_jk`, with the
+    bias's part of that sign if a bias is given (zennit's convention)."""
     first, second = (_positive, _negative) if same_sign else (_negative, _positive)
+    bias = None if bias is None else first(bias)
     if nonnegative:
-        return [(x, first(kernel), None, 1.0)]
-    return [(_positive(x), first(kernel), None, 1.0), (_negative(x), second(kernel), None, 1.0)]
+        return [(x, first(kernel), bias, 1.0)]
+    return [(_positive(x), first(kernel), bias, 1.0),
+            (_negative(x), second(kernel), None, 1.0)]
 
 
 class Epsilon(_Relevance):
@@ -168,41 +197,57 @@ class Gamma(_Relevance):
 
 class AlphaBeta(_Relevance):
     """LRP-αβ: `α` times the relevance of the positive contributions minus `β` times that of the
-    negative ones, each normalised on its own; biases left out.
+    negative ones, each normalised on its own.
 
     Args:
         alpha, beta: the weights, with `alpha - beta == 1` so relevance is conserved.
         stabilizer: the stabilizer ε.
+        zennit_biases: count the bias's positive part with the positive contributions and its
+            negative part with the negative ones, as zennit does (the bias then absorbs
+            relevance); by default biases are left out.
     """
 
     needs_linear_map = True
 
-    def __init__(self, alpha=1.0, beta=0.0, stabilizer=STABILIZER):
+    def __init__(self, alpha=1.0, beta=0.0, stabilizer=STABILIZER, zennit_biases=False):
         self.alpha = check_number(alpha, "alpha", low=1)
         self.beta = check_number(beta, "beta", low=0)
         if abs(self.alpha - self.beta - 1.0) > 1e-9:
             raise ValueError(expected("alpha", f"beta + 1 = {self.beta + 1:g}, so relevance is "
                                       "conserved", alpha))
         self.stabilizer = check_number(stabilizer, "stabilizer", low=0)
+        self.zennit_biases = _flag(zennit_biases, "zennit_biases")
 
     def relevance(self, inputs, output, relevance, tape, site):
         linear, x = site.linear, site.linear_input(inputs)
+        bias = linear.bias_for(x) if self.zennit_biases else None
         found = self.alpha * redistribute(
-            linear, _signed_terms(x, linear.kernel, True, site.nonnegative_input), relevance,
-            self.stabilizer)
+            linear, _signed_terms(x, linear.kernel, True, site.nonnegative_input, bias),
+            relevance, self.stabilizer)
         if self.beta:
             found -= self.beta * redistribute(
-                linear, _signed_terms(x, linear.kernel, False, site.nonnegative_input),
+                linear, _signed_terms(x, linear.kernel, False, site.nonnegative_input, bias),
                 relevance, self.stabilizer)
         return [found]
 
 
 class ZPlus(AlphaBeta):
     """LRP-z⁺: only positive contributions, `z_jk = (x_j w_jk)⁺`; relevance stays >= 0 where
-    the output relevance is (the same as α1β0)."""
+    the output relevance is (the same as α1β0).
 
-    def __init__(self, stabilizer=STABILIZER):
-        super().__init__(1.0, 0.0, stabilizer)
+    Args:
+        stabilizer: the stabilizer ε.
+        zennit_biases: count the bias's positive part, as zennit does.
+    """
+
+    def __init__(self, stabilizer=STABILIZER, zennit_biases=False):
+        super().__init__(1.0, 0.0, stabilizer, zennit_biases)
+
+
+def _flag(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(expected(name, "True or False", value))
+    return bool(value)
 
 
 class _InputFree(_Relevance):
@@ -218,9 +263,13 @@ class _InputFree(_Relevance):
     def weights(kernel):
         raise NotImplementedError
 
+    def bias(self, linear, x):
+        """The bias term of `z` (none)."""
+        return None
+
     def relevance(self, inputs, output, relevance, tape, site):
         linear, x = site.linear, site.linear_input(inputs)
-        terms = [(tf.ones_like(x), self.weights(linear.kernel), None, 1.0)]
+        terms = [(tf.ones_like(x), self.weights(linear.kernel), self.bias(linear, x), 1.0)]
         return [redistribute(linear, terms, relevance, self.stabilizer)]
 
 
@@ -231,9 +280,22 @@ class Flat(_InputFree):
 
 
 class WSquare(_InputFree):
-    """w²: relevance in proportion to the squared weights, whatever the input (`z_jk = w_jk²`)."""
+    """w²: relevance in proportion to the squared weights, whatever the input (`z_jk = w_jk²`).
+
+    Args:
+        stabilizer: the stabilizer ε.
+        zennit_biases: count the squared bias in `z`, as zennit does (it then absorbs relevance).
+    """
 
     weights = staticmethod(tf.square)
+
+    def __init__(self, stabilizer=STABILIZER, zennit_biases=False):
+        super().__init__(stabilizer)
+        self.zennit_biases = _flag(zennit_biases, "zennit_biases")
+
+    def bias(self, linear, x):
+        bias = linear.bias_for(x) if self.zennit_biases else None
+        return None if bias is None else tf.square(bias)
 
 
 def _bound(value, name):
@@ -372,20 +434,22 @@ COMPOSITES = registry.LRP_COMPOSITES
 """The named composites, the default first."""
 
 
-def _named_rules(name, epsilon, gamma, low, high):
+def _named_rules(name, epsilon, gamma, low, high, zennit_biases):
     dense = (DENSE, Epsilon(epsilon))
+    plus = ZPlus(zennit_biases=zennit_biases)
     return {
         "epsilon": ([(LINEAR, Epsilon(epsilon))], None),
-        "epsilon_plus": ([dense, (CONV, ZPlus())], None),
-        "epsilon_plus_flat": ([dense, (CONV, ZPlus())], Flat()),
+        "epsilon_plus": ([dense, (CONV, plus)], None),
+        "epsilon_plus_flat": ([dense, (CONV, plus)], Flat()),
         "epsilon_gamma_box": ([dense, (CONV, Gamma(gamma))], ZBox(low, high)),
-        "epsilon_alpha2_beta1": ([dense, (CONV, AlphaBeta(2.0, 1.0))], None),
-        "alpha1_beta0": ([(LINEAR, AlphaBeta(1.0, 0.0))], None),
+        "epsilon_alpha2_beta1": ([dense, (CONV, AlphaBeta(2.0, 1.0, zennit_biases=zennit_biases))],
+                                 None),
+        "alpha1_beta0": ([(LINEAR, AlphaBeta(1.0, 0.0, zennit_biases=zennit_biases))], None),
     }[name]
 
 
 def relevance_composite(composite="epsilon_plus_flat", *, epsilon=1e-6, gamma=0.25, low=None,
-                        high=None, rules=None):
+                        high=None, rules=None, zennit_biases=False):
     """The complete relevance composite for a name or a user's `Composite`.
 
     A user's composite chooses the rules of convolutions and dense layers (and whatever else it
@@ -399,17 +463,24 @@ def relevance_composite(composite="epsilon_plus_flat", *, epsilon=1e-6, gamma=0.
         low, high: the input bounds of the zᴮ rule (`"epsilon_gamma_box"`); see `ZBox`.
         rules: `{layer name: Rule}` for particular layers, before every other entry (see
             `keras_vis.rules.by_name`).
+        zennit_biases: for a named composite, keep the biases in its z⁺ and αβ rules as zennit
+            does (see the module docstring).
 
     Raises:
         ValueError, TypeError: for an unknown name or a bad parameter.
     """
     epsilon = check_number(epsilon, "epsilon", low=0)
     if isinstance(composite, Composite):
+        if _flag(zennit_biases, "zennit_biases"):
+            raise ValueError(expected(
+                "zennit_biases", "False with a composite of your own", zennit_biases,
+                "Give its rules `zennit_biases=True` instead (`rules.ZPlus(zennit_biases=True)`)."))
         base = composite
     elif isinstance(composite, str):
         check_choice(composite, "composite", COMPOSITES)
         entries, first = _named_rules(composite, epsilon,
-                                      check_number(gamma, "gamma", low=0), low, high)
+                                      check_number(gamma, "gamma", low=0), low, high,
+                                      _flag(zennit_biases, "zennit_biases"))
         base = Composite(entries, first=first, name=composite)
     else:
         raise TypeError(expected("composite", f"one of {', '.join(map(repr, COMPOSITES))} or a "
