@@ -42,6 +42,7 @@ their keys leave the per-image data out.
 """
 
 import copy
+import difflib
 import math
 import numbers
 import weakref
@@ -51,6 +52,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_vis._checks import expected, graph_error
+from keras_vis.blank import REGION, warn_blank
 from keras_vis.graph import SQUASH_ACTIVATIONS, fused_activation, head_layers
 from keras_vis.layers import layer_of, output_shape, tapped_layer
 
@@ -179,7 +181,8 @@ class Class(Target):
 
     Args:
         index: `None` (predicted class), an int, or one int per image.
-        output: which output of a multi-output model.
+        output: which output of a multi-output model: its index, or the name of the layer that
+            computes it (as in `model.output_names`).
         negative: explain the negative label of sigmoid unit `index` instead of its positive one:
             a bool, or one bool per image. `Class(0, negative=True)` is the negative label of a
             binary classifier, which has no class 1.
@@ -196,7 +199,7 @@ class Class(Target):
         if logits is not None and not isinstance(logits, (bool, np.bool_)):
             raise TypeError(expected("logits", "None, True or False", logits))
         self.index = index
-        self.output = output
+        self.output = _check_output(output)
         self.negative = negative
         self.logits = None if logits is None else bool(logits)
         self._sigmoid = None  # set by `bind`: None, or "logits"/"probabilities" of sigmoid units
@@ -348,7 +351,8 @@ class Region(Target):
         class_index: the class, an int in `[0, K)`.
         mask: `None` (the predicted pixels), or an `(h, w)` mask for every image or `(N, h, w)`
             one per image, at the output's resolution: bools, 0/1 or float weights.
-        output: which output of a multi-output model.
+        output: which output of a multi-output model: its index, or the name of the layer that
+            computes it (as in `model.output_names`).
 
     Raises:
         TypeError: for a `class_index` or `output` that is not an int, or a mask of other values
@@ -360,7 +364,7 @@ class Region(Target):
 
     def __init__(self, class_index, mask=None, output=0):
         self.class_index = _check_index(class_index, "class_index")
-        self.output = _check_index(output, "output")
+        self.output = _check_output(output)
         self.mask = None if mask is None else _check_mask(mask)
         self._threshold = None  # set by `bind` for a sigmoid output: the predicted score's bound
         self._opaque = False  # set by `bind` for a subclassed model, whose outputs show late
@@ -428,6 +432,8 @@ class Region(Target):
                 expected("mask", f"of shape {wanted}, at the resolution of output "
                          f"{self.output}", self.mask, f"It has shape {self.mask.shape}.")
             )
+        warn_blank(f"Region({self.class_index})",
+                   np.flatnonzero(~masks.reshape(count, -1).any(axis=1)), REGION, count=count)
         return masks
 
     def predicted_masks(self, model, values, head):
@@ -475,6 +481,37 @@ class Region(Target):
     def __repr__(self):
         mask = "None" if self.mask is None else f"<mask shape={self.mask.shape}>"
         return f"Region({self.class_index}, mask={mask}, output={self.output})"
+
+
+def _check_output(output):
+    """An output index, or an output's name (resolved by `for_model`)."""
+    if isinstance(output, str) and output:
+        return output
+    return _check_index(output, "output")
+
+
+def output_index(model, output):
+    """The index of output `output` of `model`, given as an index or as the name of the layer
+    that computes it (`model.output_names`)."""
+    if not isinstance(output, str):
+        return output
+    names = list(getattr(model, "output_names", None) or [])
+    if output not in names:
+        close = difflib.get_close_matches(output, names, n=3, cutoff=0.5)
+        hint = f"Did you mean: {', '.join(map(repr, close))}?" if close else (
+            f"Its outputs are {names}." if names else "Its outputs have no names to read.")
+        raise ValueError(expected("output", f"an output index or the name of an output of "
+                                  f"model '{model.name}'", output, hint))
+    return names.index(output)
+
+
+def for_model(target, model):
+    """`target` with an output given by name replaced by its index in `model`."""
+    if not isinstance(getattr(target, "output", None), str):
+        return target
+    resolved = copy.copy(target)
+    resolved.output = output_index(model, target.output)
+    return resolved
 
 
 def _check_index(value, name):

@@ -1,12 +1,12 @@
 """Checks and target resolution shared by the attribution methods."""
 
-import warnings
 
 import numpy as np
 
 from keras_vis import engine
+from keras_vis.blank import REGION_NOT_PREDICTED, warn_blank
 from keras_vis._checks import check_channels_last, check_model, expected, to_float_batch
-from keras_vis.targets import (PREDICTED, Class, Region, as_target, binary_output,
+from keras_vis.targets import (PREDICTED, Class, Region, as_target, binary_output, for_model,
                                sigmoid_output, split_classes)
 
 
@@ -47,7 +47,7 @@ def prepare(model, images, target):
                          f"Its input has shape {tuple(inputs[0].shape)}.")
             )
     check_channels_last(model)
-    return to_float_batch(images, model), as_target(target)
+    return to_float_batch(images, model), for_model(as_target(target), model)
 
 
 def broadcast_baseline(baseline, images, name="baseline"):
@@ -124,14 +124,8 @@ def resolve_classes(model, images, target, *, batch_size, outputs=None, classes=
         predicted = target.predicted_classes(model, values, head)
         return np.where(unresolved, predicted, classes).astype(np.int32)
     predicted = target.predicted_masks(model, values, head)
-    empty = np.flatnonzero(~predicted.any(axis=(1, 2)))
-    if len(empty):
-        warnings.warn(
-            f"No pixel is predicted as class {target.class_index} in image(s) "
-            f"{empty.tolist()}: their region is empty, so their maps are zero. Pass a `mask` to "
-            "`keras_vis.Region` to explain a region of your choice.",
-            stacklevel=3,
-        )
+    warn_blank(f"Region({target.class_index})", np.flatnonzero(~predicted.any(axis=(1, 2))),
+               REGION_NOT_PREDICTED.format(class_index=target.class_index), count=len(predicted))
     return np.where(unresolved, predicted, classes).astype(np.float32)
 
 

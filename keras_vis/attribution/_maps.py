@@ -4,6 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_vis._checks import check_choice
+from keras_vis.blank import check_maps
 
 REDUCTIONS = ("max_abs", "abs_sum", "sum", "l2")
 
@@ -68,13 +69,18 @@ def center(maps):
     return 0.5 + np.divide(maps, 2 * peak, out=np.zeros_like(maps), where=peak > 0)
 
 
-def finish(maps, size, normalize_maps, *, evidence=False):
+def finish(maps, size, normalize_maps, *, evidence=False, blank=None):
     """Resizes `maps` `(N, h, w)` to `size` and, if asked, normalises each to [0, 1] (float32).
 
     With `evidence`, the maps are signed contributions (relevance, DeepLIFT, SHAP), whose zero
     means "no contribution": normalising keeps their positive part, the evidence for the target,
     divided by its maximum, so zero stays zero.
+
+    `blank`, a `(method name, reason)` pair, warns (`keras_vis.attribution.BlankMapWarning`) for
+    the maps with no variation, with the reason.
     """
+    if blank is not None:
+        check_maps(*blank, maps)
     maps = resize(np.asarray(maps, np.float32), size)
     if not normalize_maps:
         return maps.astype(np.float32, copy=False)

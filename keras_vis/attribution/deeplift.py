@@ -4,6 +4,7 @@ import numpy as np
 
 from keras_vis import engine
 from keras_vis._checks import check_positive_int
+from keras_vis import blank
 from keras_vis.attribution import _defaults
 from keras_vis.attribution._inputs import broadcast_baseline, check_flag, head, prepare
 from keras_vis.attribution._maps import check_reduce, finish, reduce_channels
@@ -56,4 +57,4 @@ def deeplift(model, images, target=None, *, baseline=0.0, rules=None,
                         references=references, batch_size=batch_size)
     contributions = (images - references) * result.input_grads[0]
     return finish(reduce_channels(contributions, reduce), images.shape[1:3], normalize,
-                  evidence=True)
+                  evidence=True, blank=("deeplift", blank.DIFFERENCE))

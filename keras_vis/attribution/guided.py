@@ -1,6 +1,7 @@
 """Guided Grad-CAM (Selvaraju et al., 2017): guided backprop sharpened where Grad-CAM points."""
 
 from keras_vis._checks import check_positive_int
+from keras_vis import blank
 from keras_vis.attribution import _defaults
 from keras_vis.attribution._inputs import check_flag, head, prepare
 from keras_vis.attribution._maps import check_reduce, finish, reduce_channels
@@ -41,5 +42,7 @@ def guided_gradcam(model, images, target=None, *, layer=None, reduce=_defaults.S
     # Guided first: a model it refuses is refused before Grad-CAM runs.
     fine = reduce_channels(input_gradients(model, images, target, composite=COMPOSITES["guided"],
                                            logits=logits, batch_size=batch_size), reduce)
-    coarse = grad_cam.compute(model, images, target, cam_layer, head(logits), False, batch_size)
-    return finish(coarse * fine, images.shape[1:3], normalize)
+    coarse = grad_cam.compute(model, images, target, cam_layer, head(logits), False, batch_size,
+                              check_blank=False)
+    return finish(coarse * fine, images.shape[1:3], normalize,
+                  blank=("guided_gradcam", blank.CAM))

@@ -3,6 +3,7 @@
 import numpy as np
 
 from keras_vis._checks import check_positive_int
+from keras_vis import blank
 from keras_vis.attribution import _defaults
 from keras_vis.attribution._copies import mean_input_gradients
 from keras_vis.attribution._inputs import (broadcast_baseline, check_flag, head, prepare,
@@ -58,4 +59,5 @@ def integrated_gradients(model, images, target=None, *, steps=_defaults.IG_STEPS
     mean_gradients = mean_input_gradients(model, target, classes, len(images), steps, path_points,
                                           batch_size=batch_size, head=head(logits),
                                           label="integrated gradients", progress=progress)
-    return finish(reduce_channels(delta * mean_gradients, reduce), images.shape[1:3], normalize)
+    return finish(reduce_channels(delta * mean_gradients, reduce), images.shape[1:3], normalize,
+                  blank=("integrated_gradients", blank.GRADIENT))

@@ -6,6 +6,7 @@ import numpy as np
 
 from keras_vis import engine
 from keras_vis._checks import check_positive_int
+from keras_vis import blank
 from keras_vis.attribution import _defaults
 from keras_vis.attribution._inputs import check_flag, head, prepare
 from keras_vis.attribution._maps import check_reduce, finish, reduce_channels
@@ -122,7 +123,7 @@ def lrp(model, images, target=None, *, composite=_defaults.LRP_COMPOSITE,
                         taps=taps, tap_grads=return_layers, batch_size=batch_size)
     relevance = result.input_grads[0]
     maps = finish(reduce_channels(relevance, reduce), images.shape[1:3], normalize,
-                  evidence=True)
+                  evidence=True, blank=("lrp", blank.RELEVANCE))
     if not return_layers:
         return maps
     sums = [g.reshape(len(g), -1).sum(1, dtype=np.float64) for g in result.tap_grads]

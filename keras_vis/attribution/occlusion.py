@@ -7,6 +7,7 @@ from keras_vis.attribution import _defaults
 from keras_vis.attribution._copies import copy_scores
 from keras_vis.attribution._fill import fill_images
 from keras_vis.attribution._inputs import check_flag, head, prepare, resolve_classes
+from keras_vis.blank import NO_REGION, PERTURBATION, check_maps, warn_blank
 from keras_vis.attribution._maps import normalize as normalize_maps
 from keras_vis.incremental import NotLocal, patch_scorer
 from keras_vis.progress import Bar, check_progress
@@ -156,6 +157,7 @@ def occlusion(model, images, target=None, *, patch=_defaults.OCCLUSION_PATCH,
     sums = cover_rows @ grid @ cover_cols.T
     counts = np.outer(cover_rows.sum(axis=1), cover_cols.sum(axis=1))
     heatmap = (sums / counts).astype(np.float32)
+    check_maps("occlusion", PERTURBATION, grid)
     return normalize_maps(heatmap) if normalize else heatmap
 
 
@@ -204,7 +206,10 @@ def occlusion_mask(heatmap, threshold=_defaults.OCCLUSION_THRESHOLD):
                                   heatmap))
     threshold = check_number(threshold, "threshold", low=0, high=1)
     scaled = normalize_maps(values[None] if values.ndim == 2 else values)
-    return (scaled < threshold).reshape(values.shape)
+    masks = scaled < threshold
+    warn_blank("occlusion_mask", np.flatnonzero(~masks.reshape(len(masks), -1).any(axis=1)),
+               NO_REGION.format(threshold=threshold), count=len(masks))
+    return masks.reshape(values.shape)
 
 
 def apply_mask(image, mask, *, fill=0):

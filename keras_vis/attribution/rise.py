@@ -18,6 +18,7 @@ from keras_vis.attribution import _defaults
 from keras_vis.attribution._copies import copy_scores
 from keras_vis.attribution._fill import fill_images, seen_through
 from keras_vis.attribution._inputs import check_flag, head, prepare, resolve_classes
+from keras_vis.blank import PERTURBATION, check_maps
 from keras_vis.attribution._maps import normalize as normalize_maps
 from keras_vis.attribution.occlusion import size_pair
 from keras_vis.progress import check_progress
@@ -136,6 +137,8 @@ def rise_maps(model, images, target, masks, *, fill, logits, batch_size, progres
     scores = copy_scores(model, target, classes, len(images), masks.count, masked_copies,
                          batch_size=batch_size, head=head(logits), label="RISE",
                          progress=progress)
+    # Equal scores weight every mask alike: the map is the masks' own noise, not an answer.
+    check_maps("rise", PERTURBATION, scores)
     return weighted_masks(masks, scores, batch_size)
 
 

@@ -4,6 +4,7 @@ import numpy as np
 
 from keras_vis import engine
 from keras_vis._checks import check_choice, check_number, check_positive_int
+from keras_vis import blank
 from keras_vis.attribution import _defaults
 from keras_vis.attribution._copies import mean_input_gradients
 from keras_vis.attribution._inputs import check_flag, head, prepare, resolve_classes
@@ -106,7 +107,8 @@ def saliency(model, images, target=None, *, method=_defaults.SALIENCY_METHOD,
     gradients = input_gradients(model, images, target, composite=COMPOSITES[method], logits=logits,
                                 smooth_samples=smooth_samples, smooth_noise=smooth_noise, seed=seed,
                                 batch_size=batch_size, progress=check_progress(progress))
-    return finish(reduce_channels(gradients, reduce), images.shape[1:3], normalize)
+    return finish(reduce_channels(gradients, reduce), images.shape[1:3], normalize,
+                  blank=(f"saliency (method={method!r})", blank.GRADIENT))
 
 
 def gradient_input(model, images, target=None, *, reduce=_defaults.SIGNED_REDUCE, logits=True,
@@ -132,4 +134,5 @@ def gradient_input(model, images, target=None, *, reduce=_defaults.SIGNED_REDUCE
     normalize = check_flag(normalize, "normalize")
     batch_size = check_positive_int(batch_size, "batch_size")
     gradients = input_gradients(model, images, target, logits=logits, batch_size=batch_size)
-    return finish(reduce_channels(gradients * images, reduce), images.shape[1:3], normalize)
+    return finish(reduce_channels(gradients * images, reduce), images.shape[1:3], normalize,
+                  blank=("gradient_input", blank.GRADIENT))

@@ -3,6 +3,7 @@
 import numpy as np
 
 from keras_vis._checks import check_number, check_positive_int, expected
+from keras_vis import blank
 from keras_vis.attribution import _defaults
 from keras_vis.attribution._copies import mean_input_gradients
 from keras_vis.attribution._inputs import check_flag, head, prepare, resolve_classes
@@ -97,4 +98,4 @@ def gradient_shap(model, images, target=None, *, baselines=None, samples=_defaul
                                         path_points, batch_size=batch_size, head=head(logits),
                                         label="GradientSHAP", progress=progress)
     return finish(reduce_channels(attributions, reduce), images.shape[1:3], normalize,
-                  evidence=True)
+                  evidence=True, blank=("gradient_shap", blank.GRADIENT))

@@ -15,7 +15,7 @@ import threading
 
 import numpy as np
 
-from keras_vis import demo, io, registry
+from keras_vis import blank, demo, io, registry
 from keras_vis._checks import NotApplicable, expected
 from keras_vis.atlas import Atlas
 from keras_vis.explorer import drawing
@@ -348,23 +348,34 @@ class Explorer:
     def explanation_map(self, image, method_name, class_text=None):
         """float32 `(H, W)`: the map of a registry method for an image and class, in [0, 1]
         (a signed method's centred, zero at 0.5), as the report draws it."""
+        return self._explanation(image, method_name, class_text)[0]
+
+    def _explanation(self, image, method_name, class_text=None):
+        """`(map, reason)`: the map, and why it is blank (`""` when it is not)."""
         spec = self.method(method_name)
         target = self.class_index(image, class_text)
 
         def run():
             try:
-                return compute(spec, image.subject, target, self.settings)[0]
+                with blank.collected() as blanks:
+                    found = compute(spec, image.subject, target, self.settings)[0]
             except NotApplicable as error:  # a layer no rule covers, no rectifier to guide
                 raise CannotRun(str(error)) from None
+            return found, blanks.get(0, "")
 
         return self._cached(("map", image.id, spec.name, target), run)
 
     def explanation_png(self, image, method_name, class_text=None):
         spec = self.method(method_name)
         target = self.class_index(image, class_text)
-        return self._cached(("map_png", image.id, spec.name, target), lambda: array_png(
-            techniques.draw_map(image.subject, self.settings, 0, spec,
-                                self.explanation_map(image, method_name, target))))
+
+        def draw():
+            found, reason = self._explanation(image, method_name, target)
+            if reason:  # the picture says why it shows nothing
+                return techniques.blank_picture(image.subject, self.settings, 0, reason)
+            return techniques.draw_map(image.subject, self.settings, 0, spec, found)
+
+        return self._cached(("map_png", image.id, spec.name, target), lambda: array_png(draw()))
 
     def occlusion(self, image, class_text=None):
         """Occlusion's heatmap and mask for an image and class, as `pictures_json` gives them."""

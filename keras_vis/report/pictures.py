@@ -84,3 +84,30 @@ def rgb(image):
     if pixels.shape[-1] == 1:
         pixels = np.repeat(pixels, 3, axis=-1)
     return pixels[..., :3]
+
+
+def sentence_tile(image, sentence):
+    """`image` (uint8 RGB) dimmed, with `sentence` written over it in white: a picture that says
+    why there is nothing to show, instead of a blank tile that looks like an answer."""
+    tile = (np.asarray(image, np.float32) * 0.25).astype(np.uint8)
+    height, width = tile.shape[:2]
+    scale = max(0.3, min(1.0, width / 400))
+    thickness = 1
+    (_, line_height), baseline = cv2.getTextSize("Ag", cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+    margin, step = max(2, width // 32), line_height + baseline + 2
+    lines, current = [], ""
+    for word in sentence.split():
+        candidate = f"{current} {word}".strip()
+        fits = cv2.getTextSize(candidate, cv2.FONT_HERSHEY_SIMPLEX, scale,
+                               thickness)[0][0] <= width - 2 * margin
+        if fits or not current:
+            current = candidate
+        else:
+            lines.append(current)
+            current = word
+    lines.append(current)
+    top = max(margin + line_height, (height - step * len(lines)) // 2 + line_height)
+    for number, line in enumerate(lines):
+        cv2.putText(tile, line, (margin, top + number * step), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                    (255, 255, 255), thickness, cv2.LINE_AA)
+    return tile

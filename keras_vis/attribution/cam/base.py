@@ -21,6 +21,7 @@ import numpy as np
 
 from keras_vis import engine
 from keras_vis._checks import check_layer_graph, check_positive_int, expected
+from keras_vis import blank
 from keras_vis.attribution import _defaults
 from keras_vis.attribution._inputs import check_flag, prepare, resolve_classes, resolved_target
 from keras_vis.attribution._maps import finish
@@ -305,11 +306,24 @@ class BaseCAM:
         # The copies explain what was predicted for the image itself, not for each copy.
         resolved = resolve_classes(model, images, target, batch_size=batch_size)
         maps = self.compute(model, augment(images), _augmented_target(target, resolved), layer,
-                            head, False, batch_size, progress=progress, eigen_smooth=eigen_smooth)
-        return finish(restore(maps, len(images)), images.shape[1:3], normalize)
+                            head, False, batch_size, progress=progress, eigen_smooth=eigen_smooth,
+                            check_blank=False)
+        return finish(restore(maps, len(images)), images.shape[1:3], normalize,
+                      blank=self.blank_reason(layer, eigen_smooth))
+
+    def blank_reason(self, layer, eigen_smooth=False, map_size=None):
+        """`(method, reason)`: how the warning for a blank map of this method reads, for its
+        layer (whose feature maps are `map_size`, default its symbolic output's)."""
+        method = f"cam ({type(self).__name__})"
+        if map_size is None and layer is not None:
+            shape = output_shape(layer)
+            map_size = tuple(shape[1:3]) if shape is not None and len(shape) == 4 else None
+        if map_size is not None and tuple(map_size) == (1, 1):
+            return method, blank.SMALL_LAYER.format(layer=layer.name, height=1, width=1)
+        return method, blank.EIGEN if eigen_smooth or self.principal_component else blank.CAM
 
     def compute(self, model, images, target, layer, head, normalize, batch_size, progress=True, *,
-                eigen_smooth=False):
+                eigen_smooth=False, check_blank=True):
         """The maps for arguments `__call__` has checked.
 
         Args:
@@ -324,6 +338,7 @@ class BaseCAM:
             progress: whether a long job may show a progress bar.
             eigen_smooth: take the principal component instead of the channel sum; only True if
                 `supports_eigen_smooth`.
+            check_blank: warn for maps with no variation (`BlankMapWarning`).
 
         Returns:
             float32 array `(N, H, W)`, non-negative, at the input resolution.
@@ -344,4 +359,6 @@ class BaseCAM:
             maps = principal_map(weighted)
         else:
             maps = np.sum(weighted, axis=-1)
-        return finish(np.maximum(maps, 0.0), images.shape[1:3], normalize)
+        reason = self.blank_reason(layer, eigen_smooth, activations.shape[1:3])
+        return finish(np.maximum(maps, 0.0), images.shape[1:3], normalize,
+                      blank=reason if check_blank else None)

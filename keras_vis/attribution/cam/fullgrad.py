@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from keras_vis import steps
 from keras_vis._checks import check_layer_graph, expected
+from keras_vis import blank
 from keras_vis.attribution._maps import finish
 from keras_vis.attribution.cam.base import BaseCAM
 from keras_vis.graph import GraphRunner
@@ -108,13 +109,14 @@ class FullGrad(BaseCAM):
         return None
 
     def compute(self, model, images, target, layer, head, normalize, batch_size, progress=True, *,
-                eigen_smooth=False):
+                eigen_smooth=False, check_blank=True):
         data = target.data(model, images)
         step = steps.cached(model, "fullgrad", (target.key(), head),
                             lambda: FullGradStep(model, target, head))
         chunks = [slice(start, start + batch_size) for start in range(0, len(images), batch_size)]
         maps = np.concatenate([step(images[chunk], data[chunk]) for chunk in chunks])
-        return finish(maps, images.shape[1:3], normalize)
+        return finish(maps, images.shape[1:3], normalize,
+                      blank=(f"cam ({type(self).__name__})", blank.GRADIENT) if check_blank else None)
 
 
 class FullGradStep:
