@@ -38,6 +38,13 @@ def expected(name, what, value, hint=None):
 def check_model(model, name="model"):
     """Raises `TypeError` unless `model` is a built `keras.Model`."""
     if not isinstance(model, keras.Model):
+        wrapped = getattr(model, "model", None)
+        if isinstance(wrapped, keras.Model) and callable(getattr(model, "preprocess", None)):
+            raise TypeError(expected(
+                name, "a `keras.Model`", model,
+                "`keras_vis.load_model` returns the model with its preprocessing: pass "
+                "`loaded.model`, with images run through `loaded.preprocess` (or unpack it: "
+                "`model, preprocess = keras_vis.load_model(...)`)."))
         raise TypeError(expected(name, "a `keras.Model`", model))
     if not model.built:
         raise ValueError(
@@ -106,13 +113,16 @@ def graph_error(error):
     return _keras.pass_through_tracing(error)
 
 
-def check_positive_int(value, name, minimum=1):
-    """Returns `value` as an int, or raises if it is not an integer >= `minimum`."""
+def check_positive_int(value, name, minimum=1, maximum=None):
+    """Returns `value` as an int, or raises if it is not an integer in `[minimum, maximum]`."""
+    wanted = (f"an integer >= {minimum}" if maximum is None
+              else f"an integer in [{minimum}, {maximum}]")
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(expected(name, f"an integer >= {minimum}", value))
-    if value < minimum:
-        raise ValueError(expected(name, f"an integer >= {minimum}", value))
+        raise TypeError(expected(name, wanted, value))
+    if value < minimum or (maximum is not None and value > maximum):
+        raise ValueError(expected(name, wanted, value))
     return int(value)
+
 
 
 def check_number(value, name, *, low=None, high=None, low_inclusive=True, high_inclusive=True):

@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from keras_vis import steps
 from keras_vis.graph import GraphRunner
-from keras_vis.targets import Target, as_target
+from keras_vis.targets import Target, as_target, for_model
 
 
 class Result(dict):
@@ -63,7 +63,7 @@ class Engine:
     def __init__(self, model, taps=(), target=None, *, head="linear", composite=None,
                  input_grads=True, tap_grads=False, jit_compile=False, taps_only=False):
         target = target if isinstance(target, Target) else as_target(target)
-        self.target = target.bind(model, head)
+        self.target = for_model(target, model).bind(model, head)
         target_layers = self.target.resolve(model)
         self.taps = list(taps)
         plan = None if composite is None else composite.plan(model, linear_head=head == "linear")

@@ -29,6 +29,50 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+def can_write_to(folder, target):
+    """Whether `target` (a folder, or the folder of a file) can be written, `folder` being its
+    deepest existing ancestor (or itself).
+
+    Permissions can say yes where the file system says no (`/proc`, a read-only mount): a
+    read-only file system is asked for, and a folder still to be created is tried (and removed)
+    in `folder`. An existing folder is left untouched.
+    """
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return False
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return False
+    except (AttributeError, OSError):  # no statvfs on this system
+        pass
+    if pathlib.Path(target) == pathlib.Path(folder):
+        return True
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".keras-vis-", dir=folder))
+    except OSError:
+        return False
+    return True
+
+
+def check_writable(path, name="path"):
+    """Raises `ValueError` unless the file `path` can be written (its folders created): before the
+    work whose result it will hold, not after.
+
+    Returns:
+        `path` as a `pathlib.Path`.
+    """
+    path = pathlib.Path(os.fspath(path))
+    if path.is_dir():
+        raise ValueError(expected(name, "a file path", str(path), "It is a folder."))
+    existing = next((p for p in path.parents if p.exists()), pathlib.Path.cwd())
+    if not existing.is_dir():
+        raise ValueError(expected(name, "a path whose folders can be created", str(path),
+                                  f"'{existing}' is a file."))
+    if not can_write_to(existing, path.parent):
+        raise ValueError(expected(name, "a file that can be written", str(path),
+                                  f"'{existing}' is not writable."))
+    return path
+
+
 @contextlib.contextmanager
 def atomic_write(path, mode="wb", **open_kwargs):
     """Opens a temporary file next to `path` and moves it over `path` only if the block succeeds.

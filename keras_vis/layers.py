@@ -247,7 +247,8 @@ def default_cam_layer(model):
 
 
 _LARGEST_SQUARE = 4096
-# {model: {(height, width): None or (smallest size, the error at this size)}}, weak by model.
+# {model: {(height, width, layers): None or (smallest size, the error at this size)}}, weak by
+# model.
 _SIZE_CHECKS = weakref.WeakKeyDictionary()
 _SIZE_LOCK = threading.Lock()
 
@@ -288,12 +289,14 @@ def input_size_error(model, height, width):
     inputs = getattr(model, "inputs", None)
     if not inputs or len(inputs[0].shape) != 4 or None not in inputs[0].shape[1:3]:
         return None
-    key = (int(height), int(width))
+    size = (int(height), int(width))
+    # A model edited in place (a `Sequential` popped or grown) is a new question.
+    key = size + (tuple(id(layer) for layer in model.layers),)
     with _SIZE_LOCK:
         checks = _SIZE_CHECKS.setdefault(model, {})
         if key in checks:
             return checks[key]
-    found = _size_error(model, inputs[0], *key)
+    found = _size_error(model, inputs[0], *size)
     with _SIZE_LOCK:
         checks[key] = found
     return found

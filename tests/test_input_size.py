@@ -56,3 +56,15 @@ def test_the_size_probe_writes_nothing_to_the_model(rng, monkeypatch):
         except ValueError:
             assert side < 8
     assert writes == []
+
+
+def test_the_size_probe_answers_anew_for_a_model_edited_in_place():
+    model = keras.Sequential([keras.Input((None, None, 3)),
+                              keras.layers.Conv2D(2, 3, name="first"),
+                              keras.layers.Conv2D(2, 3, name="second")])
+    small = np.zeros((1, 4, 4, 3), np.float32)
+    with pytest.raises(ValueError, match="at least 5×5"):
+        check_input_size(model, small)
+    model.pop()  # one 3×3 convolution left: 4×4 images fit now
+    check_input_size(model, small)
+

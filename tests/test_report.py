@@ -316,3 +316,18 @@ def test_a_layer_the_settings_name_is_checked_before_any_work(built, tmp_path, m
         report(built["model"], built["pictures"], path=tmp_path / "report.html",
                settings=dataclasses.replace(SETTINGS, deconv_layers=("conv3",)))
     assert not (tmp_path / "report.html").exists()
+
+
+def test_a_binary_classifier_is_described_by_its_two_labels():
+    keras.utils.set_random_seed(3)
+    inputs = keras.Input((SIZE, SIZE, 3))
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(2, 3, name="conv")(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid", name="cat")(x))
+    pictures = np.random.default_rng(0).integers(0, 256, (2, SIZE, SIZE, 3), dtype=np.uint8)
+    subject = make_subject(model, pictures, class_names=["cat"])
+    assert subject.binary and subject.class_description == "binary: “cat” or not"
+    probability = float(model.predict(subject.inputs[:1], verbose=0)[0, 0])
+    top = subject.top_classes(0)
+    assert {name for name, _ in top} == {"cat", "not cat"}
+    assert top[0][1] == max(probability, 1 - probability)
+    assert techniques.input_picture(subject, SETTINGS, 0).detail.startswith(top[0][0])

@@ -135,6 +135,7 @@ def run(args):
     # Progress of the techniques goes to stderr: stdout carries only results (paths, the table).
     with contextlib.redirect_stdout(sys.stderr), progress.silenced(args.quiet):
         subject, target, settings = inputs.load(args)
+        techniques.check(subject, settings)
         files = COMMANDS[args.command](args, subject, target, settings)
     files, text = files if isinstance(files, tuple) else (files, None)
     inputs.check_file_names(folder, [name for name, _ in files])

@@ -11,6 +11,8 @@ from keras_vis.cli import inputs
 
 
 def _strategy(name):
+    """The strategy `--strategy` names: made before the model loads, as TensorFlow requires of a
+    `MultiWorkerMirroredStrategy` (its collective operations are configured once, at startup)."""
     import tensorflow as tf
 
     if name == "mirrored":
@@ -61,6 +63,7 @@ def explain_folder(args):
     if not os.path.isdir(os.path.expanduser(args.folder)):
         raise ValueError(expected("FOLDER", "a folder of image files", args.folder))
     out = inputs.out_dir(args.out)
+    strategy = _strategy(args.strategy)
     model, preprocess, _, class_names = inputs.load_model(args)
     inputs.input_size(model)
     target = _target(args.target, model, class_names)
@@ -70,7 +73,6 @@ def explain_folder(args):
         if len(args.layer) > 1:
             raise ValueError(expected("--layer", "one layer for `explain-dataset`", args.layer))
         options["layer"] = args.layer[0]
-    strategy = _strategy(args.strategy)
     summary = explain_dataset(
         model, os.path.expanduser(args.folder), args.method, out_dir=out, target=target,
         batch_size=args.batch_size or 32, shard_size=args.shard_size, dtype=args.dtype,
@@ -79,7 +81,7 @@ def explain_folder(args):
         overwrite=args.overwrite, **options)
     worker = find_worker(strategy, resolver)
     if summary is not None:
-        print(summary)
+        print(summary.describe(class_names))
     if not args.quiet:
         if worker.is_chief:
             done = f"{summary.count} maps in {out}"

@@ -175,18 +175,16 @@ def settings(args, model):
     fields = {f.name for f in dataclasses.fields(Settings)}
     chosen = {k: v for k, v in vars(args).items() if k in fields and v is not None}
     chosen["progress"] = not args.quiet
-    if args.layer:
-        if args.command not in LAYER_OPTION:
-            raise ValueError(expected("--layer", f"not given to `{args.command}`", args.layer,
-                                      f"`{args.command}` does not use a layer."))
-        for name in args.layer:
+    layers = getattr(args, "layer", None)  # only the commands that use a layer take `--layer`
+    if layers:
+        for name in layers:
             check_layer(model, name, args.command)
         targets, several = LAYER_OPTION[args.command]
-        if not several and len(args.layer) > 1:
-            raise ValueError(expected("--layer", f"one layer for `{args.command}`", args.layer))
+        if not several and len(layers) > 1:
+            raise ValueError(expected("--layer", f"one layer for `{args.command}`", layers))
         for field in (targets,) if isinstance(targets, str) else targets:
             several_field = field.endswith("_layers")
-            chosen[field] = tuple(args.layer) if several_field else args.layer[0]
+            chosen[field] = tuple(layers) if several_field else layers[0]
     return Settings(**chosen)
 
 
@@ -236,13 +234,13 @@ def load(args):
     """`(subject, target, settings)` for parsed arguments; every option is checked here."""
     model, preprocess, name, class_names = load_model(args)
     run_settings = settings(args, model)
-    pictures, names = load_pictures(args.images, model)
+    pictures, names = load_pictures(getattr(args, "images", None) or [], model)
     subject = make_subject(model, pictures, names=names, preprocess=preprocess,
                            class_names=class_names, model_name=name)
     if class_names is not None and len(class_names) != subject.class_count:
         raise ValueError(expected("--class-names", f"{subject.class_count} names, one per class",
                                   f"{len(class_names)} names"))
-    return subject, resolve_target(args.target, subject), run_settings
+    return subject, resolve_target(getattr(args, "target", None), subject), run_settings
 
 
 def out_dir(path, file_names=()):
@@ -264,11 +262,12 @@ def out_dir(path, file_names=()):
     if not existing.is_dir():
         raise ValueError(expected("--out", "a folder that can be created", str(folder),
                                   f"'{existing}' is a file."))
-    if not os.access(existing, os.W_OK | os.X_OK):
+    if not io.can_write_to(existing, folder):
         raise ValueError(expected("--out", "a folder keras-vis can write to", str(folder),
                                   f"'{existing}' is not writable."))
     check_file_names(folder, file_names)
     return folder
+
 
 
 def check_file_names(folder, file_names):

@@ -5,6 +5,7 @@ import functools
 import importlib.metadata
 
 from keras_vis import registry  # standard library only, so `--help` needs no TensorFlow
+from keras_vis.limits import MAX_SIDE
 
 DEFAULT_OUT = "keras_vis_output"
 
@@ -43,14 +44,17 @@ class Parser(argparse.ArgumentParser):
         return namespace, extras
 
 
-def _integer(minimum):
+def _integer(minimum, maximum=None):
+    wanted = (f"an integer >= {minimum}" if maximum is None
+              else f"an integer in [{minimum}, {maximum}]")
+
     def parse(text):
         try:
             value = int(text)
         except ValueError:
             value = None
-        if value is None or value < minimum:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}")
+        if value is None or value < minimum or (maximum is not None and value > maximum):
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}")
         return value
 
     return parse
@@ -58,6 +62,7 @@ def _integer(minimum):
 
 _positive = _integer(1)
 _non_negative = _integer(0)
+_side = _integer(1, MAX_SIDE)  # a picture's side in pixels
 
 
 def _fraction(text):
@@ -106,7 +111,7 @@ def _add_target_option(group):
                             "names (default: each image's predicted class)")
 
 
-def _add_run_options(group, out_help):
+def _add_run_options(group, out_help, batch=True):
     group.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
                        help=f"{out_help} (default: {DEFAULT_OUT})")
     group.add_argument("--quiet", "-q", action="store_true",
@@ -114,28 +119,57 @@ def _add_run_options(group, out_help):
     group.add_argument("--verbose", action="store_true",
                        help="also show TensorFlow's own log lines (oneDNN, CPU instructions, CUDA "
                             "libraries, devices), hidden by default; not with --quiet")
-    group.add_argument("--batch-size", type=_positive, metavar="N",
-                       help="images per compiled call")
+    if batch:
+        group.add_argument("--batch-size", type=_positive, metavar="N",
+                           help="images per compiled call")
 
 
-def _common_options():
-    common = Parser(add_help=False)
-    model = common.add_argument_group("model and images")
-    model.add_argument("images", nargs="*", metavar="IMAGE",
-                       help="image files to explain (default: the bundled sample images)")
+# What each command that draws pictures reads beyond the model and `--out`: its images, one
+# layer or several, a target, and how it computes and draws. A command takes only its own.
+PICTURE_OPTIONS = {
+    "summary": frozenset(),
+    "filters": frozenset({"layers"}),
+    "features": frozenset({"images", "layers", "batch"}),
+    # Its channels are those most active on the images.
+    "maximize": frozenset({"images", "layer", "target", "batch", "seed", "display"}),
+    "saliency": frozenset({"images", "target", "batch", "seed", "display"}),
+    "cam": frozenset({"images", "layer", "target", "batch", "display"}),
+    "lrp": frozenset({"images", "target", "batch", "display"}),
+    "occlusion": frozenset({"images", "target", "batch", "seed", "display"}),
+    "deconv": frozenset({"images", "layers", "batch", "display"}),
+    "report": frozenset({"images", "layer", "target", "batch", "seed", "display"}),
+}
+
+
+def _picture_command(commands, name, summary):
+    """The parser of a command that draws pictures, with the options `PICTURE_OPTIONS` gives it."""
+    parser = commands.add_parser(name, help=summary, description=summary)
+    used = PICTURE_OPTIONS[name]
+    model = parser.add_argument_group("model and images")
+    if "images" in used:
+        model.add_argument("images", nargs="*", metavar="IMAGE",
+                           help="image files to explain (default: the bundled sample images)")
     _add_model_options(model)
-    what = common.add_argument_group("what to show")
-    what.add_argument("--layer", action="append", metavar="NAME",
-                      help="layer name (nested layers as outer/inner); repeat for several "
-                           "(default: chosen from the model)")
-    _add_target_option(what)
-    run = common.add_argument_group("output")
-    _add_run_options(run, "folder the pictures are written to")
-    run.add_argument("--seed", type=_non_negative, metavar="N",
-                     help="seed of random starts and noise")
-    run.add_argument("--display-size", type=_positive, metavar="PX",
-                     help="enlarge smaller pictures to at least this many pixels (default 128)")
-    return common
+    what = parser.add_argument_group("what to show")
+    if "layers" in used:
+        what.add_argument("--layer", action="append", metavar="NAME",
+                          help="layer name (nested layers as outer/inner); repeat for several "
+                               "(default: chosen from the model)")
+    if "layer" in used:
+        what.add_argument("--layer", action="append", metavar="NAME",
+                          help="layer name (nested layers as outer/inner), one (default: chosen "
+                               "from the model)")
+    if "target" in used:
+        _add_target_option(what)
+    run = parser.add_argument_group("output")
+    _add_run_options(run, "folder the pictures are written to", batch="batch" in used)
+    if "seed" in used:
+        run.add_argument("--seed", type=_non_negative, metavar="N",
+                         help="seed of random starts and noise")
+    if "display" in used:
+        run.add_argument("--display-size", type=_side, metavar="PX",
+                         help="enlarge smaller pictures to at least this many pixels (default 128)")
+    return parser
 
 
 STRATEGIES = ("none", "mirrored", "multi-worker")
@@ -155,7 +189,9 @@ def _add_dataset_command(commands):
     what = parser.add_argument_group("what to compute")
     what.add_argument("--method", default="gradcam", choices=registry.known_names(),
                       metavar="METHOD",
-                      help="the attribution method, by its registry name (default: gradcam)")
+                      help="the attribution method: one of "
+                           + ", ".join(spec.name for spec in registry.METHODS)
+                           + " (default: gradcam)")
     what.add_argument("--layer", action="append", metavar="NAME",
                       help="the layer of a method that takes one (a CAM's convolution)")
     _add_target_option(what)
@@ -216,7 +252,7 @@ def _add_serve_command(commands):
                      help="seed of random starts and noise")
     run.add_argument("--steps", type=_positive, metavar="N", dest="maximize_steps",
                      help="optimisation steps of a channel image (default 64)")
-    run.add_argument("--display-size", type=_positive, metavar="PX",
+    run.add_argument("--display-size", type=_side, metavar="PX",
                      help="enlarge smaller pictures to at least this many pixels (default 128)")
     run.add_argument("--quiet", "-q", action="store_true", help="no information lines")
     run.add_argument("--verbose", action="store_true",
@@ -247,7 +283,7 @@ def _add_maximize_options(parser):
                         help="optimisation steps per channel image (default 64)")
     parser.add_argument("--class-steps", type=_non_negative, metavar="N", dest="class_steps",
                         help="optimisation steps per class image, 0 for none (default 96)")
-    parser.add_argument("--size", type=_positive, metavar="PX", dest="maximize_size",
+    parser.add_argument("--size", type=_side, metavar="PX", dest="maximize_size",
                         help="size of the channel images (default: the input size, at most 128)")
 
 
@@ -337,7 +373,6 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"keras-vis {version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
                                      parser_class=Parser)
-    common = _common_options()
     sub = {}
     for name, summary in COMMANDS.items():
         if name == "explain-dataset":
@@ -345,8 +380,7 @@ def build_parser():
         elif name == "serve":
             sub[name] = _add_serve_command(commands)
         else:
-            sub[name] = commands.add_parser(name, parents=[common], help=summary,
-                                            description=summary)
+            sub[name] = _picture_command(commands, name, summary)
     sub["filters"].add_argument("--max-filters", type=_positive, metavar="N", dest="max_filters",
                                 help="kernels drawn per layer (default 32)")
     sub["features"].add_argument("--channels", type=_positive, metavar="N",

@@ -32,6 +32,8 @@ OPTIONS = {
 COMMAND_OPTIONS = {
     "patch": "--patch",
     "stride": "--stride",
+    "occlusion_patch": "--patch",
+    "occlusion_stride": "--stride",
     "threshold": "--threshold",
     "size": "--size",
     "max_maps": "--score-cam-maps",

@@ -51,7 +51,17 @@ class DatasetSummary:
         return self.indices[np.argsort(-self.outside, kind="stable")[:k]]
 
     def __str__(self):
-        classes = ", ".join(f"{c}: {n}" for c, n in sorted(self.class_counts.items()))
+        return self.describe()
+
+    def describe(self, class_names=None):
+        """The summary in words; classes by name when `class_names` (in output order) are given.
+        """
+        def label(index):
+            if class_names is not None and 0 <= index < len(class_names):
+                return str(class_names[index])
+            return str(index)
+
+        classes = ", ".join(f"{label(c)}: {n}" for c, n in sorted(self.class_counts.items()))
         lines = [f"{self.count} maps; images per explained class: {classes}"]
         if self.outside is not None:
             lines.append(f"map mass outside the object: {self.mean_outside:.1%} on average "

@@ -21,6 +21,7 @@ from keras_vis._checks import (
     check_channels_last, check_choice, check_layer_graph, check_model, check_number,
     check_positive_int, error_gist, expected,
 )
+from keras_vis.limits import MAX_SIDE
 from keras_vis.layers import layer_of, smallest_square
 from keras_vis.maximization.callbacks import Callback, ProgressBar, RenderState
 from keras_vis.maximization.objectives import TooSmall, as_objective
@@ -486,10 +487,10 @@ def resolve_size(size, model):
         fixed = tuple(_image_input_shape(model)[1:3])
         return fixed if None not in fixed else (128, 128)
     if isinstance(size, (tuple, list)) and len(size) == 2:
-        return tuple(check_positive_int(s, "size") for s in size)
+        return tuple(check_positive_int(s, "size", maximum=MAX_SIDE) for s in size)
     if not isinstance(size, numbers.Integral) or isinstance(size, bool):
         raise TypeError(expected("size", "an int or a (height, width) pair", size))
-    size = check_positive_int(size, "size")
+    size = check_positive_int(size, "size", maximum=MAX_SIDE)
     return size, size
 
 

@@ -10,18 +10,15 @@ offline; it is written atomically.
 """
 
 import datetime
-import os
-import pathlib
 
 from keras_vis import registry
 from keras_vis._checks import expected
 from keras_vis.atlas import Atlas
 from keras_vis.layers import find_layer
 from keras_vis.inspect import summary
-from keras_vis.io import atomic_write
+from keras_vis.io import atomic_write, check_writable
 from keras_vis.cli.parser import version
 from keras_vis.progress import silenced
-from keras_vis.report import layers as choose
 from keras_vis.report import page, techniques
 from keras_vis.report.pictures import Picture
 from keras_vis.report.progress import Progress
@@ -62,7 +59,7 @@ def build_report(subject, *, settings=None, target=None, progress=None, atlas=No
     """
     atlas = _atlas(subject, atlas)
     settings = settings or Settings()
-    choose.check_named(subject.model, settings)
+    techniques.check(subject, settings)
     progress = progress or Progress(len(STEPS), enabled=settings.progress)
     # Its line is the job's one progress display: the techniques' own bars stay quiet.
     with silenced(progress.live):
@@ -181,7 +178,7 @@ def _meta(subject, target):
     shape = "×".join(str(d) for d in subject.images.shape[1:])
     count = len(subject.images)
     return page.escape(
-        f"Model {subject.model_name} · input {shape} · {subject.class_count} classes · "
+        f"Model {subject.model_name} · input {shape} · {subject.class_description} · "
         f"{count} image{'s' if count != 1 else ''} · explaining {_target_text(subject, target)}")
 
 
@@ -246,7 +243,7 @@ def report(model, images, target=None, *, path, names=None, preprocess=None, cla
     Returns:
         The `pathlib.Path` written.
     """
-    path = pathlib.Path(os.fspath(path))
+    path = check_writable(path)
     subject = make_subject(model, images, names=names, preprocess=preprocess,
                            class_names=class_names)
     document = build_report(subject, settings=settings, target=target, atlas=atlas)

@@ -4,6 +4,7 @@ import dataclasses
 import typing
 
 from keras_vis._checks import check_number, check_positive_int, expected
+from keras_vis.limits import MAX_SIDE
 from keras_vis.registry import RULE_ROLES
 
 
@@ -86,6 +87,9 @@ class Settings:
         for name in ("maximize_size", "occlusion_patch", "occlusion_stride"):
             if getattr(self, name) is not None:
                 check_positive_int(getattr(self, name), name)
+        for name in ("display_size", "maximize_size"):
+            if getattr(self, name) is not None:
+                check_positive_int(getattr(self, name), name, maximum=MAX_SIDE)
         check_number(self.occlusion_threshold, "occlusion_threshold", low=0, high=1)
         if self.occlusion_approximate is not None:
             check_number(self.occlusion_approximate, "occlusion_approximate", low=0, high=1,

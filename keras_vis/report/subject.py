@@ -12,6 +12,7 @@ from keras_vis import engine
 from keras_vis._checks import check_model, expected
 from keras_vis.io import no_preprocessing
 from keras_vis.pixels import to_uint8
+from keras_vis.targets import binary_output
 
 
 @dataclasses.dataclass(eq=False)
@@ -59,11 +60,28 @@ class Subject:
 
     @property
     def class_count(self):
+        """The number of classes the output scores (one for a binary classifier's unit)."""
         return self.outputs.shape[-1]
+
+    @functools.cached_property
+    def binary(self):
+        """Whether the model is a binary classifier: one sigmoid unit, whose output is the
+        probability of the positive label (class 0), `1 - p` that of the negative one."""
+        return binary_output(self.model)
+
+    @property
+    def class_description(self):
+        """What the output scores, in words: `"5 classes"`, `"1 class"`, or a binary label."""
+        if self.binary:
+            return f"binary: “{self.class_name(0)}” or not"
+        count = self.class_count
+        return f"{count} class{'es' if count != 1 else ''}"
 
     @property
     def outputs_are_probabilities(self):
         """Whether the outputs are probabilities (in [0, 1], summing to 1), not raw scores."""
+        if self.binary:  # a sigmoid unit's output is the positive label's probability
+            return True
         values = self.outputs
         return bool(values.min() >= 0 and np.allclose(values.sum(axis=-1), 1.0, atol=1e-3))
 
@@ -75,8 +93,13 @@ class Subject:
         return f"class {index}"
 
     def top_classes(self, image_index, k=3):
-        """`[(class name, output), ...]` of the `k` highest-scoring classes of one image."""
+        """`[(class name, output), ...]` of the `k` highest-scoring classes of one image; for a
+        binary classifier, its two labels, the predicted one first."""
         row = self.outputs[image_index]
+        if self.binary:
+            positive = float(row[0])
+            labels = [(self.class_name(0), positive), (f"not {self.class_name(0)}", 1 - positive)]
+            return sorted(labels, key=lambda label: -label[1])
         order = np.argsort(-row, kind="stable")[:k]
         return [(self.class_name(c), float(row[c])) for c in order]
 

@@ -6,7 +6,7 @@ technique runs batched over all images at once.
 
 import numpy as np
 
-from keras_vis import plot, registry
+from keras_vis import blank, plot, registry
 from keras_vis.attribution import occlusion, occlusion_mask
 from keras_vis.deconv import deconvnet
 from keras_vis.inspect import feature_maps
@@ -15,8 +15,8 @@ from keras_vis.maximization import class_visualization, maximize, objectives
 from keras_vis.progress import silenced
 from keras_vis.report import layers as choose
 from keras_vis.report.methods import BY_NAME, METHODS, compute
-from keras_vis.report.pictures import Picture, enlarge, rgb
-from keras_vis._checks import NotApplicable, error_gist
+from keras_vis.report.pictures import Picture, enlarge, rgb, sentence_tile
+from keras_vis._checks import NotApplicable, error_gist, expected
 
 
 def display(subject, settings, index):
@@ -174,7 +174,7 @@ def attribution_pictures(subject, settings, target=None, names=None):
             skipped.append((method.title, reason))
             continue
         try:
-            with silenced(not settings.progress):
+            with silenced(not settings.progress), blank.collected() as blanks:
                 maps = compute(method, subject, target, settings)
         except Exception as error:  # one method that cannot run costs its pictures only
             if not cannot_run(error):
@@ -182,9 +182,17 @@ def attribution_pictures(subject, settings, target=None, names=None):
             skipped.append((method.title, failure(error)))
             continue
         for index in range(len(subject.images)):
-            drawn = draw_map(subject, settings, index, method, maps[index])
-            pictures.append(Picture(method.name, method.title, drawn, method.caption, index))
+            reason = blanks.get(index, "")
+            drawn = (blank_picture(subject, settings, index, reason) if reason
+                     else draw_map(subject, settings, index, method, maps[index]))
+            pictures.append(Picture(method.name, method.title, drawn, method.caption, index,
+                                    reason))
     return pictures, skipped
+
+
+def blank_picture(subject, settings, index, reason):
+    """The image dimmed, with the first sentence of why its map is blank written over it."""
+    return sentence_tile(display(subject, settings, index), blank.headline(reason))
 
 
 def cannot_run(error):
@@ -241,36 +249,59 @@ def family_pictures(subject, settings, target, family, names=None):
 
 
 def occlusion_patch(subject, settings):
-    """`(patch, stride)`: the settings', or an eighth of the image and half of that."""
+    """`(patch, stride)`: the settings', or an eighth of the image and half of that.
+
+    Raises:
+        ValueError: for a patch the settings name that is larger than the images.
+    """
     height, width = subject.images.shape[1:3]
-    patch = settings.occlusion_patch or max(4, min(height, width) // 8)
-    patch = min(patch, height, width)
+    if settings.occlusion_patch is not None and settings.occlusion_patch > min(height, width):
+        raise ValueError(expected(
+            "occlusion_patch", f"at most {min(height, width)}, the images' shorter side",
+            settings.occlusion_patch, f"The images are {height}×{width} as the model sees them."))
+    patch = min(settings.occlusion_patch or max(4, min(height, width) // 8), height, width)
     stride = settings.occlusion_stride or max(1, patch // 2)
     return patch, stride
 
 
+def check(subject, settings):
+    """Raises `ValueError` for settings that cannot apply to the subject (a layer its model lacks,
+    an occlusion patch larger than its images): before any technique runs."""
+    choose.check_named(subject.model, settings)
+    occlusion_patch(subject, settings)
+
+
 def occlusion_pictures(subject, settings, target=None):
     """The drop of the class probability as a grey patch slides over each image, and the image
-    seen through the regions whose occlusion matters."""
+    seen through the regions whose occlusion matters; a picture with nothing to show says why."""
     patch, stride = occlusion_patch(subject, settings)
-    heatmaps = occlusion(subject.model, subject.inputs, target, patch=patch, stride=stride,
-                         fill=subject.grey_input, batch_size=max(settings.batch_size, 64),
-                         approximate=settings.occlusion_approximate, progress=settings.progress)
-    masks = occlusion_mask(heatmaps, settings.occlusion_threshold)
+    with blank.collected() as flat:
+        heatmaps = occlusion(subject.model, subject.inputs, target, patch=patch, stride=stride,
+                             fill=subject.grey_input, batch_size=max(settings.batch_size, 64),
+                             approximate=settings.occlusion_approximate,
+                             progress=settings.progress)
+    with blank.collected() as unmasked:
+        masks = occlusion_mask(heatmaps, settings.occlusion_threshold)
     pictures = []
     for index in range(len(subject.images)):
         image = display(subject, settings, index)
         mask = enlarge(masks[index].astype(np.uint8), settings.display_size).astype(bool)
+        heatmap_reason = flat.get(index, "")
+        mask_reason = heatmap_reason or unmasked.get(index, "")
         pictures.append(Picture(
-            "heatmap", "Occlusion", plot.overlay(image, 1.0 - heatmaps[index],
-                                                   cmap=registry.OVER_IMAGE.cmap,
-                                                   alpha=registry.OVER_IMAGE.alpha),
+            "heatmap", "Occlusion",
+            blank_picture(subject, settings, index, heatmap_reason) if heatmap_reason else
+            plot.overlay(image, 1.0 - heatmaps[index], cmap=registry.OVER_IMAGE.cmap,
+                         alpha=registry.OVER_IMAGE.alpha),
             f"Red: hiding a {patch}×{patch} grey patch here (stride {stride}) lowers the class "
-            "probability most.", index))
+            "probability most.", index, heatmap_reason))
         pictures.append(Picture(
-            "mask", "Occlusion mask", np.where(mask[..., None], image, image // 4),
+            "mask", "Occlusion mask",
+            blank_picture(subject, settings, index, mask_reason) if mask_reason else
+            np.where(mask[..., None], image, image // 4),
             f"The image where occlusion drops the probability below "
-            f"{settings.occlusion_threshold:.0%} of its maximum; the rest dimmed.", index))
+            f"{settings.occlusion_threshold:.0%} of its maximum; the rest dimmed.", index,
+            mask_reason))
     return pictures
 
 
