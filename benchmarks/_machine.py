@@ -59,3 +59,24 @@ def write_result(path, title, intro, sections):
     with open(temporary, "w") as handle:
         handle.write("\n".join(parts))
     os.replace(temporary, path)
+
+
+def command_line(description, name, argv=None):
+    """The `--quick` and `--out` options every benchmark script takes.
+
+    Returns:
+        `(quick, out)`: whether to run small sizes, and the results file (by default
+        `benchmarks/results/<name>.md`, or a temporary file with `--quick`).
+    """
+    import argparse
+    import pathlib
+    import tempfile
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
+    parser.add_argument("--out", help=f"results file (default: benchmarks/results/{name}.md; a "
+                                      "temporary file with --quick)")
+    args = parser.parse_args(argv)
+    default = (os.path.join(tempfile.gettempdir(), f"keras_vis_{name}_quick.md") if args.quick
+               else str(pathlib.Path(__file__).resolve().parent / "results" / f"{name}.md"))
+    return args.quick, args.out or default

@@ -11,7 +11,7 @@ import sys
 
 HERE = pathlib.Path(__file__).resolve().parent
 BENCHMARKS = ("attribution", "occlusion", "ablation_cam", "rise", "maximize", "faithfulness",
-              "memory", "scale", "serve", "atlas", "lrp_conservation")
+              "memory", "scale", "serve", "atlas", "lrp_conservation", "defaults")
 
 
 def main(argv=None):

@@ -52,21 +52,24 @@ class Family:
         apart: the name of a method of the family that the report and the subcommand draw their
             own way, before the drawn methods (occlusion: its heatmap and the mask of the regions
             that matter); `""` for none. It is a `--method` choice like the drawn methods.
+        uses: what its subcommand takes beyond the images, the target and the drawing options:
+            `"layer"` (one layer, `--layer`), `"seed"` (`--seed`, for random noise or masks).
     """
 
     name: str
     summary: str
     heading: str
     apart: str = ""
+    uses: typing.Tuple[str, ...] = ()
 
 
 FAMILIES = (
-    Family("saliency", "gradient saliency maps", "Gradients"),
-    Family("cam", "class activation maps", "Class activation maps"),
+    Family("saliency", "gradient saliency maps", "Gradients", uses=("seed",)),
+    Family("cam", "class activation maps", "Class activation maps", uses=("layer",)),
     Family("lrp", "rule-based relevance", "Relevance"),
     Family("occlusion",
            "hide parts of each image and map the drop of the class probability",
-           "Occlusion", apart="occlusion"),
+           "Occlusion", apart="occlusion", uses=("seed",)),
 )
 
 
@@ -200,6 +203,30 @@ LRP_COMPOSITES = ("epsilon_plus_flat", "epsilon_plus", "epsilon", "epsilon_gamma
                   "epsilon_alpha2_beta1", "alpha1_beta0")
 """The named composites of `keras_vis.lrp` (defined in `keras_vis.rules.lrp`), the default first."""
 
+DEFAULTS = types.MappingProxyType({
+    # How much work each method does: chosen so that a default call explains an image of a 224²
+    # ImageNet network in seconds on a CPU (benchmarks/results/defaults.md measures them).
+    "smooth_samples": 16,
+    "ig_steps": 32,
+    "shap_samples": 16,
+    "score_cam_maps": 64,
+    "rise_masks": 300,
+    # How much the report and the command line draw.
+    "display_size": 128,
+    "max_filters": 32,
+    "feature_channels": 8,
+    "maximize_filters": 16,
+    "maximize_steps": 64,
+    "class_steps": 96,
+    "max_classes": 8,
+    "occlusion_threshold": 0.85,
+    "batch_size": 32,
+    "seed": 0,
+})
+"""The one default of each option a user tunes, by its `keras_vis.report.Settings` name: the
+methods' Python signatures (`integrated_gradients(steps=)`, `rise(masks=)`, ...), the report's
+`Settings`, the command line's `--help` and the explorer all read it here."""
+
 RULE_ROLES = {
     "elementwise": "maps each value on its own (an activation, a scale, a custom normalization)",
     "linear": "adds values up with fixed weights (a weighted sum of its inputs, a resampling)",
@@ -243,7 +270,7 @@ METHODS = (
     MethodSpec(
         "smoothgrad", "saliency", "keras_vis.attribution:saliency", "SmoothGrad",
         "Gradients averaged over noisy copies of the image.",
-        defaults={"smooth_samples": 25, "seed": 0},
+        defaults={"smooth_samples": DEFAULTS["smooth_samples"], "seed": 0},
         report_options={"smooth_samples": "settings.smooth_samples", "seed": "settings.seed"},
         drawing=ON_ITS_OWN),
     MethodSpec(

@@ -227,3 +227,32 @@ def test_cli_docs_name_every_drawn_method():
         (row,) = [line for line in docs.splitlines() if line.startswith(f"| `{family.name}` |")]
         for method in registry.drawn(family.name):
             assert re.search(rf"[ (]{re.escape(method.name)}[ ,]", row), (family.name, method.name)
+
+
+def test_each_work_size_has_one_default_everywhere():
+    """The Python signatures, the report's `Settings`, the registry's named methods and the
+    command line's `--help` state the same default for each work size."""
+    import inspect
+
+    from keras_vis.attribution import gradient_shap, integrated_gradients, rise
+    from keras_vis.attribution.cam.scorecam import ScoreCAM
+    from keras_vis.cli.parser import build_parser
+    from keras_vis.report.settings import Settings
+
+    defaults = registry.DEFAULTS
+    settings = Settings()
+    for name, value in defaults.items():
+        assert getattr(settings, name) == value, name
+
+    def default(function, parameter):
+        return inspect.signature(function).parameters[parameter].default
+
+    assert default(integrated_gradients, "steps") == defaults["ig_steps"]
+    assert default(gradient_shap, "samples") == defaults["shap_samples"]
+    assert default(rise, "masks") == defaults["rise_masks"]
+    assert ScoreCAM().max_maps == defaults["score_cam_maps"]
+    assert registry.find("smoothgrad").defaults["smooth_samples"] == defaults["smooth_samples"]
+    helps = {action.dest: action.help for action in build_parser().subcommands["report"]._actions}
+    for name in ("smooth_samples", "ig_steps", "shap_samples", "score_cam_maps", "rise_masks",
+                 "maximize_steps", "class_steps", "maximize_filters", "occlusion_threshold"):
+        assert f"(default {defaults[name]})" in " ".join(helps[name].split()), name

@@ -1,10 +1,13 @@
 """Default settings of every attribution method, kept in one place.
 
 The public signatures read their defaults from here, so `help()` shows the values and a change is
-made once.
+made once; the work sizes users tune come from `keras_vis.registry.DEFAULTS`, which the report and
+the command line read too.
 """
 
-BATCH_SIZE = 32
+from keras_vis.registry import DEFAULTS
+
+BATCH_SIZE = DEFAULTS["batch_size"]
 """Images per compiled call for the gradient methods and CAM."""
 
 SALIENCY_METHOD = "vanilla"
@@ -18,7 +21,7 @@ SMOOTH_SAMPLES = 0
 SMOOTH_NOISE = 0.15
 """SmoothGrad noise standard deviation, as a fraction of each image's value range."""
 
-IG_STEPS = 50
+IG_STEPS = DEFAULTS["ig_steps"]
 
 LRP_COMPOSITE = "epsilon_plus_flat"
 LRP_EPSILON = 1e-6
@@ -26,17 +29,20 @@ LRP_GAMMA = 0.25
 RELEVANCE_REDUCE = "sum"
 """Relevance and contributions keep their sign: the signed sum over the colour axis."""
 
-SHAP_SAMPLES = 32
+SHAP_SAMPLES = DEFAULTS["shap_samples"]
 
 CAM_METHOD = "gradcam"
 
-OCCLUSION_PATCH = 16
-OCCLUSION_STRIDE = 8
+OCCLUSION_PATCH = None
+"""An eighth of the image's shorter side (at least 4): `keras_vis.attribution.occlusion
+.default_patch`, as the report and the command line draw it."""
+OCCLUSION_STRIDE = None
+"""Half the patch (at least 1)."""
 OCCLUSION_FILL = 0.5
 OCCLUSION_BATCH_SIZE = 64
-OCCLUSION_THRESHOLD = 0.85
+OCCLUSION_THRESHOLD = DEFAULTS["occlusion_threshold"]
 
-RISE_MASKS = 2000
+RISE_MASKS = DEFAULTS["rise_masks"]
 RISE_CELL = 8
 """RISE's grid cells per side (the paper's 7×7 for 224² images; 8 here)."""
 RISE_KEEP = 0.5

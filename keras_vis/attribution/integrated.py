@@ -28,7 +28,8 @@ def integrated_gradients(model, images, target=None, *, steps=_defaults.IG_STEPS
         images: numpy array or tensor `(N, H, W, C)` in the model's input units.
         target: as in `keras_vis.saliency`; the predicted class is that of the image, not of the
             path points.
-        steps: number of path points (>= 1).
+        steps: number of path points (>= 1); the default is `keras_vis.registry.DEFAULTS`'s,
+            one setting for the API, the report and the command line.
         baseline: the reference input, in the model's input units: `None` for all zeros (black for
             a model that takes 0–255 or 0–1 pixels), a number, or an array broadcastable to
             `images` (`(H, W, C)`, `(1, H, W, C)` or `(N, H, W, C)`).

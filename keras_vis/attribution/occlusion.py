@@ -23,6 +23,17 @@ def size_pair(value, name):
     return size, size
 
 
+def default_patch(height, width):
+    """The patch side occlusion takes by default: an eighth of the image's shorter side, at least
+    4 pixels (28 for 224² images: 225 copies at half-patch strides), at most the image."""
+    return min(max(4, min(height, width) // 8), height, width)
+
+
+def default_stride(patch):
+    """The stride occlusion takes by default for a patch side: half of it, at least 1."""
+    return max(1, patch // 2)
+
+
 def patch_positions(size, patch, stride):
     """Start offsets of the patch along one axis: every `stride` pixels, plus one flush with the end
     when the stride does not land there; with `stride <= patch` every pixel is covered."""
@@ -66,7 +77,9 @@ def occlusion(model, images, target=None, *, patch=_defaults.OCCLUSION_PATCH,
         images: numpy array or tensor `(N, H, W, C)` in the model's input units.
         target: as in `keras_vis.saliency`; the predicted class is that of the unoccluded image.
         patch: side of the occluding square, or `(height, width)`; at most the image size.
-        stride: step between patch positions, from 1 to `patch`, or `(height, width)`.
+            `None`: an eighth of the image's shorter side (at least 4), as the report draws it.
+        stride: step between patch positions, from 1 to `patch`, or `(height, width)`; `None`:
+            half the patch.
         fill: the occluded pixels' value, in the model's input units: a number used as is (0.5 is
             mid-grey for a model taking [0, 1] pixels; a model taking 0–255 pixels needs 127.5,
             and a `keras.applications` model takes preprocessed values, where 0 is about the
@@ -103,8 +116,10 @@ def occlusion(model, images, target=None, *, patch=_defaults.OCCLUSION_PATCH,
     """
     images, target = prepare(model, images, target)
     count, height, width = images.shape[:3]
-    patch_h, patch_w = size_pair(patch, "patch")
-    stride_h, stride_w = size_pair(stride, "stride")
+    patch_h, patch_w = size_pair(default_patch(height, width) if patch is None else patch,
+                                 "patch")
+    stride_h, stride_w = (size_pair(stride, "stride") if stride is not None
+                          else (default_stride(patch_h), default_stride(patch_w)))
     if patch_h > height or patch_w > width:
         raise ValueError(
             expected("patch", f"at most the image size {height}×{width}", patch,

@@ -52,7 +52,8 @@ def gradient_shap(model, images, target=None, *, baselines=None, samples=_defaul
             for a model taking 0–255 or 0–1 pixels), a number, per-channel values, an image
             `(H, W, C)`, or a set `(B, H, W, C)` sampled for every image (a background sample of the data gives SHAP
             values with respect to the data).
-        samples: samples per image.
+        samples: samples per image; the default is `keras_vis.registry.DEFAULTS`'s, one
+            setting for the API, the report and the command line.
         noise: standard deviation of the noise added to the image, as a fraction of each image's
             `max - min` (0 for none).
         seed: seed of the baselines, points and noise drawn.

@@ -5,6 +5,7 @@ import functools
 import importlib.metadata
 
 from keras_vis import registry  # standard library only, so `--help` needs no TensorFlow
+from keras_vis.registry import DEFAULTS
 from keras_vis.limits import MAX_SIDE
 
 DEFAULT_OUT = "keras_vis_output"
@@ -132,10 +133,8 @@ PICTURE_OPTIONS = {
     "features": frozenset({"images", "layers", "batch"}),
     # Its channels are those most active on the images.
     "maximize": frozenset({"images", "layer", "target", "batch", "seed", "display"}),
-    "saliency": frozenset({"images", "target", "batch", "seed", "display"}),
-    "cam": frozenset({"images", "layer", "target", "batch", "display"}),
-    "lrp": frozenset({"images", "target", "batch", "display"}),
-    "occlusion": frozenset({"images", "target", "batch", "seed", "display"}),
+    **{family.name: frozenset({"images", "target", "batch", "display", *family.uses})
+       for family in registry.FAMILIES},
     "deconv": frozenset({"images", "layers", "batch", "display"}),
     "report": frozenset({"images", "layer", "target", "batch", "seed", "display"}),
 }
@@ -168,7 +167,8 @@ def _picture_command(commands, name, summary):
                          help="seed of random starts and noise")
     if "display" in used:
         run.add_argument("--display-size", type=_side, metavar="PX",
-                         help="enlarge smaller pictures to at least this many pixels (default 128)")
+                         help="enlarge smaller pictures to at least this many pixels "
+                              f"(default {DEFAULTS['display_size']})")
     return parser
 
 
@@ -251,9 +251,11 @@ def _add_serve_command(commands):
     run.add_argument("--seed", type=_non_negative, metavar="N",
                      help="seed of random starts and noise")
     run.add_argument("--steps", type=_positive, metavar="N", dest="maximize_steps",
-                     help="optimisation steps of a channel image (default 64)")
+                     help="optimisation steps of a channel image "
+                          f"(default {DEFAULTS['maximize_steps']})")
     run.add_argument("--display-size", type=_side, metavar="PX",
-                     help="enlarge smaller pictures to at least this many pixels (default 128)")
+                     help="enlarge smaller pictures to at least this many pixels "
+                              f"(default {DEFAULTS['display_size']})")
     run.add_argument("--quiet", "-q", action="store_true", help="no information lines")
     run.add_argument("--verbose", action="store_true",
                      help="also show TensorFlow's own log lines; not with --quiet")
@@ -278,22 +280,25 @@ SERVE_EPILOG = """examples:
 def _add_maximize_options(parser):
     parser.add_argument("--filters", type=_positive, metavar="N", dest="maximize_filters",
                         help="how many channels to maximize, those most active on the images "
-                             "(default 16)")
+                             f"(default {DEFAULTS['maximize_filters']})")
     parser.add_argument("--steps", type=_positive, metavar="N", dest="maximize_steps",
-                        help="optimisation steps per channel image (default 64)")
+                        help="optimisation steps per channel image "
+                             f"(default {DEFAULTS['maximize_steps']})")
     parser.add_argument("--class-steps", type=_non_negative, metavar="N", dest="class_steps",
-                        help="optimisation steps per class image, 0 for none (default 96)")
+                        help="optimisation steps per class image, 0 for none "
+                             f"(default {DEFAULTS['class_steps']})")
     parser.add_argument("--size", type=_side, metavar="PX", dest="maximize_size",
                         help="size of the channel images (default: the input size, at most 128)")
 
 
 def _add_saliency_options(parser):
     parser.add_argument("--smooth-samples", type=_positive, metavar="N", dest="smooth_samples",
-                        help="SmoothGrad noisy copies per image (default 16)")
+                        help="SmoothGrad noisy copies per image "
+                             f"(default {DEFAULTS['smooth_samples']})")
     parser.add_argument("--ig-steps", type=_positive, metavar="N", dest="ig_steps",
-                        help="integrated-gradients path points (default 32)")
+                        help=f"integrated-gradients path points (default {DEFAULTS['ig_steps']})")
     parser.add_argument("--shap-samples", type=_positive, metavar="N", dest="shap_samples",
-                        help="GradientSHAP samples per image (default 16)")
+                        help=f"GradientSHAP samples per image (default {DEFAULTS['shap_samples']})")
 
 
 def _layer_role(text):
@@ -319,7 +324,8 @@ def _add_lrp_options(parser):
 
 def _add_cam_options(parser):
     parser.add_argument("--score-cam-maps", type=_positive, metavar="N", dest="score_cam_maps",
-                        help="Score-CAM channels kept, those of highest variance (default 64)")
+                        help="Score-CAM channels kept, those of highest variance "
+                             f"(default {DEFAULTS['score_cam_maps']})")
 
 
 def _add_occlusion_options(parser):
@@ -329,13 +335,13 @@ def _add_occlusion_options(parser):
                         help="step between patch positions (default: half the patch)")
     parser.add_argument("--threshold", type=_fraction, metavar="T", dest="occlusion_threshold",
                         help="mask the regions whose occlusion leaves less than T of the best "
-                             "probability (default 0.85)")
+                             f"probability (default {DEFAULTS['occlusion_threshold']})")
     parser.add_argument("--approximate", type=_threshold, metavar="TAU",
                         dest="occlusion_approximate",
                         help="faster, approximate occlusion maps: cut each layer's changed region "
                              "to TAU (in (0, 1]) of its map's side (default: exact)")
     parser.add_argument("--rise-masks", type=_positive, metavar="N", dest="rise_masks",
-                        help="RISE random masks per image (default 1000)")
+                        help=f"RISE random masks per image (default {DEFAULTS['rise_masks']})")
 
 
 COMMANDS = {
@@ -382,10 +388,11 @@ def build_parser():
         else:
             sub[name] = _picture_command(commands, name, summary)
     sub["filters"].add_argument("--max-filters", type=_positive, metavar="N", dest="max_filters",
-                                help="kernels drawn per layer (default 32)")
+                                help=f"kernels drawn per layer (default {DEFAULTS['max_filters']})")
     sub["features"].add_argument("--channels", type=_positive, metavar="N",
                                  dest="feature_channels",
-                                 help="feature maps drawn per layer (default 8)")
+                                 help="feature maps drawn per layer "
+                                      f"(default {DEFAULTS['feature_channels']})")
     _add_maximize_options(sub["maximize"])
     for family in registry.FAMILIES:
         choices = registry.choices(family)

@@ -5,13 +5,14 @@ import typing
 
 from keras_vis._checks import check_number, check_positive_int, expected
 from keras_vis.limits import MAX_SIDE
-from keras_vis.registry import RULE_ROLES
+from keras_vis.registry import DEFAULTS, RULE_ROLES
 
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    """Step counts, layers and sizes for every technique; the defaults suit the bundled demo model
-    (a whole report in well under a minute on two CPU cores) and scale to ImageNet models.
+    """Step counts, layers and sizes for every technique; the defaults (read from
+    `keras_vis.registry.DEFAULTS`, as the methods' own are) suit the bundled demo model (a whole
+    report in well under a minute on two CPU cores) and scale to ImageNet models.
 
     Layers are names (nested paths allowed) or `None` for a choice made from the model's structure.
 
@@ -49,32 +50,32 @@ class Settings:
         progress: show progress bars.
     """
 
-    display_size: int = 128
+    display_size: int = DEFAULTS["display_size"]
     filter_layers: typing.Optional[typing.Tuple[str, ...]] = None
-    max_filters: int = 32
+    max_filters: int = DEFAULTS["max_filters"]
     feature_layers: typing.Optional[typing.Tuple[str, ...]] = None
-    feature_channels: int = 8
+    feature_channels: int = DEFAULTS["feature_channels"]
     maximize_layer: typing.Optional[str] = None
-    maximize_filters: int = 16
-    maximize_steps: int = 64
+    maximize_filters: int = DEFAULTS["maximize_filters"]
+    maximize_steps: int = DEFAULTS["maximize_steps"]
     maximize_size: typing.Optional[int] = None
-    class_steps: int = 96
-    max_classes: int = 8
+    class_steps: int = DEFAULTS["class_steps"]
+    max_classes: int = DEFAULTS["max_classes"]
     cam_layer: typing.Optional[str] = None
-    smooth_samples: int = 16
-    ig_steps: int = 32
-    score_cam_maps: int = 64
-    rise_masks: int = 1000
-    shap_samples: int = 16
+    smooth_samples: int = DEFAULTS["smooth_samples"]
+    ig_steps: int = DEFAULTS["ig_steps"]
+    score_cam_maps: int = DEFAULTS["score_cam_maps"]
+    rise_masks: int = DEFAULTS["rise_masks"]
+    shap_samples: int = DEFAULTS["shap_samples"]
     lrp_composite: str = "epsilon_plus_flat"
     relevance_rules: typing.Tuple[typing.Tuple[str, str], ...] = ()
     occlusion_patch: typing.Optional[int] = None
     occlusion_stride: typing.Optional[int] = None
-    occlusion_threshold: float = 0.85
+    occlusion_threshold: float = DEFAULTS["occlusion_threshold"]
     occlusion_approximate: typing.Optional[float] = None
     deconv_layers: typing.Optional[typing.Tuple[str, ...]] = None
-    batch_size: int = 32
-    seed: int = 0
+    batch_size: int = DEFAULTS["batch_size"]
+    seed: int = DEFAULTS["seed"]
     progress: bool = True
 
     def __post_init__(self):

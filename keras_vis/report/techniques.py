@@ -8,6 +8,7 @@ import numpy as np
 
 from keras_vis import blank, plot, registry
 from keras_vis.attribution import occlusion, occlusion_mask
+from keras_vis.attribution.occlusion import default_patch, default_stride
 from keras_vis.deconv import deconvnet
 from keras_vis.inspect import feature_maps
 from keras_vis.layers import default_cam_layer
@@ -259,8 +260,8 @@ def occlusion_patch(subject, settings):
         raise ValueError(expected(
             "occlusion_patch", f"at most {min(height, width)}, the images' shorter side",
             settings.occlusion_patch, f"The images are {height}×{width} as the model sees them."))
-    patch = min(settings.occlusion_patch or max(4, min(height, width) // 8), height, width)
-    stride = settings.occlusion_stride or max(1, patch // 2)
+    patch = settings.occlusion_patch or default_patch(height, width)
+    stride = settings.occlusion_stride or default_stride(patch)
     return patch, stride
 
 

@@ -3,11 +3,12 @@
 import numpy as np
 
 from keras_vis.attribution._copies import copy_scores
+from keras_vis.registry import DEFAULTS
 from keras_vis.attribution._fill import check_fill, fill_images, seen_through
 from keras_vis.attribution._maps import resize
 from keras_vis.attribution.cam.base import ALL_CHANNELS, BaseCAM, check_channel_count
 
-DEFAULT_MAX_MAPS = 64
+DEFAULT_MAX_MAPS = DEFAULTS["score_cam_maps"]
 """Channels scored by default, those of highest activation variance (Faster-Score-CAM). One masked
 copy per channel and image is one forward pass: for two 96×96 images on two CPU cores, all 768
 channels of ConvNeXt-Tiny's last stage took 200 s, 64 took 31 s."""
