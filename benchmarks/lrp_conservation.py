@@ -12,11 +12,9 @@ zero. Results: benchmarks/results/lrp_conservation.md.
 Usage: `python benchmarks/lrp_conservation.py [--quick] [--out PATH]`.
 """
 
-import argparse
 import os
 import pathlib
 import sys
-import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -26,7 +24,7 @@ import numpy as np  # noqa: E402
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _machine import markdown_table, write_result  # noqa: E402
+from _machine import command_line, markdown_table, write_result  # noqa: E402
 from occlusion import CALIBRATION_PHOTOS, calibrated, photos  # noqa: E402
 
 APPLICATIONS = ("VGG16", "ResNet50", "MobileNetV2")
@@ -107,15 +105,8 @@ def layer_table(found):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small inputs (smoke run)")
-    parser.add_argument("--out", help="results file (default: "
-                                      "benchmarks/results/lrp_conservation.md; a temporary file "
-                                      "with --quick)")
-    args = parser.parse_args(argv)
-    settings = QUICK if args.quick else FULL
-    out = args.out or (os.path.join(tempfile.gettempdir(), "keras_vis_lrp_conservation_quick.md")
-                       if args.quick else str(HERE / "results" / "lrp_conservation.md"))
+    quick, out = command_line(__doc__.splitlines()[0], "lrp_conservation", argv)
+    settings = QUICK if quick else FULL
     say = lambda text: print(text, flush=True)  # noqa: E731
     results = {application: measure(application, settings, say) for application in APPLICATIONS}
     sections = [("The input's share of the logit", summary_table(results))]

@@ -33,6 +33,7 @@ __version__ = "0.1.0"
 
 _FUNCTIONS = {
     "keras_vis._checks": ("NotApplicable",),
+    "keras_vis.blank": ("BlankMapWarning",),
     "keras_vis.atlas": ("Atlas", "activation_atlas"),
     "keras_vis.attribution": (
         "apply_mask", "cam", "deeplift", "gradcam", "gradient_input", "gradient_shap",

@@ -239,7 +239,8 @@ def load_image(path, target_size=None):
     data, received = _encoded_image(path)
     what = "`path`" if received.startswith("path=") else "the data"
     try:
-        image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+        with _opencv_quiet():  # its own "[ WARN ]" lines would precede the error below
+            image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     except cv2.error as error:
         # OpenCV refuses, before decoding, headers claiming more than 2**30 pixels
         # (CV_IO_MAX_IMAGE_PIXELS): a decompression-bomb guard.
@@ -256,6 +257,18 @@ def load_image(path, target_size=None):
         )
     image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     return image if target_size is None else resize(image, target_size)
+
+
+@contextlib.contextmanager
+def _opencv_quiet():
+    """OpenCV's log lines off while a file is decoded; every failure is reported as an error."""
+    logging = cv2.utils.logging
+    previous = logging.getLogLevel()
+    logging.setLogLevel(logging.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        logging.setLogLevel(previous)
 
 
 def _encoded_image(source):

@@ -111,12 +111,21 @@ class CompiledStep:
         self._compiled = tf.function(self._counted, input_signature=input_signature,
                                      jit_compile=jit_compile, reduce_retracing=relax_shapes,
                                      autograph=False)
+        self._first = threading.Lock()
+        self._traced = False
 
     @property
     def trace_count(self):
         return self._counted.count
 
     def __call__(self, *args):
+        if not self._traced:
+            # Threads making their first calls together would each trace the step (and
+            # TensorFlow would warn of retracing): the first call traces it, the others wait.
+            with self._first:
+                result = self._compiled(*args)
+                self._traced = True
+                return result
         return self._compiled(*args)
 
     def concrete(self, *specs):

@@ -163,9 +163,11 @@ EXPLAIN = [
     "## Relevance: LRP and DeepLIFT\n\n"
     "Layer-wise relevance propagation hands the class logit back layer by layer, each layer "
     "sharing it among its inputs by a rule (a *composite* picks the rule of each layer); with "
-    "`normalize=False` the map is signed and sums to the logit. DeepLIFT compares the image "
-    "with a baseline: each pixel's share of the difference of the logits. Red is evidence for "
-    "the class, blue against it, white none.",
+    "`normalize=False` the map is signed. How much of the logit reaches the pixels depends on "
+    "the rules: ε lets biases absorb their share, z⁺ drops the relevance of outputs with no "
+    "positive contribution; `return_layers=True` shows the share each layer's output holds, "
+    "below. DeepLIFT compares the image with a baseline: each pixel's share of the difference of "
+    "the logits. Red is evidence for the class, blue against it, white none.",
     "from keras_vis.attribution import deeplift, lrp\n\n"
     "relevance_maps = {\n"
     "    \"LRP ε / z⁺ / flat\": lrp(model, inputs, normalize=False),\n"
@@ -187,6 +189,10 @@ EXPLAIN = [
     "            titles.append(name)\n"
     "    return plot.grid(tiles, cols=len(centred) + 1, titles=titles, tile_size=1.6)\n\n"
     "show_signed(relevance_maps)",
+    "Where did the relevance go? `return_layers=True` gives, image by image, the share of the "
+    "logit each convolution's and dense layer's output holds, down to the pixels.",
+    "maps, layers = lrp(model, inputs, normalize=False, return_layers=True)\n"
+    "print(layers)",
     "## Occlusion\n\n"
     "Slide a grey square over the image and record the class probability for each position. "
     "Where hiding the square makes the probability drop, the model needed those pixels. All "

@@ -110,8 +110,9 @@ def test_nested_base_scorecam_and_layer_paths(models, images):
 
 # The heaviest families (hundreds of layers to trace) run with `-m slow` (their saliency and
 # Grad-CAM above run always); the relevance rules of every family are covered without tracing
-# below.
-HEAVY = {"DenseNet121", "EfficientNetB0", "ResNet50", "ResNet50V2"}
+# below. MobileNetV2's every method runs there too, and in `test_application_sweep.py`'s sweep;
+# VGG16 and the nested transfer model keep them in the default run.
+HEAVY = {"DenseNet121", "EfficientNetB0", "MobileNetV2", "ResNet50", "ResNet50V2"}
 
 # Every class activation map and perturbation method of the registry, but classic CAM (it needs a
 # GAP -> Dense head; see above), on every family and the nested transfer model.

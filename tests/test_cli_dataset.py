@@ -47,7 +47,8 @@ def test_the_command_writes_the_library_maps_and_prints_the_summary(capsys, fold
     summary = explain_dataset(demo.load_model(), folder, "saliency", target=4,
                               out_dir=tmp_path / "library", shard_size=4, batch_size=3,
                               dtype="float32", progress=False)
-    assert printed.strip() == str(summary)
+    assert printed.strip() == summary.describe(demo.CLASS_NAMES)
+    assert "images per explained class: star: 10" in printed  # by name, as --target took it
     assert err.strip().splitlines()[-1] == f"keras-vis: 10 maps in {out}"
     cli, library = load_maps(out), load_maps(tmp_path / "library")
     for key in library:

@@ -413,3 +413,10 @@ def test_failed_write_leaves_no_temporary_file_nor_shows_its_name(tmp_path, monk
     message = str(raised.value)
     assert str(target) in message and ".tmp" not in message and ".picture.png." not in message
     assert [p.name for p in tmp_path.iterdir()] == ["earlier.png"]
+
+
+def test_a_corrupt_image_is_one_error_with_nothing_printed_before_it(capfd):
+    with pytest.raises(ValueError, match="could not be decoded"):
+        io.load_image(b"\x89PNG\r\n\x1a\n this is not an image")
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""  # OpenCV's own "[ WARN ]" and "[ERROR]" lines stay quiet

@@ -397,6 +397,9 @@ RULES = [
     ("flat", rules.Flat, np_flat),
     ("wsquare", rules.WSquare, np_wsquare),
     ("zbox", rules.ZBox, np_zbox()),
+]
+# The rules that keep biases where zennit does, on the layers after the first.
+ZENNIT_RULES = [
     ("zplus_zennit", lambda: rules.ZPlus(zennit_biases=True), np_alpha_beta_zennit(1.0, 0.0)),
     ("alpha2_beta1_zennit", lambda: rules.AlphaBeta(2.0, 1.0, zennit_biases=True),
      np_alpha_beta_zennit(2.0, 1.0)),
@@ -404,8 +407,11 @@ RULES = [
 ]
 
 
-@pytest.mark.parametrize("kind", ["flatten", "avgpool"])
-@pytest.mark.parametrize("name, make_rule, reference", RULES, ids=[r[0] for r in RULES])
+@pytest.mark.parametrize("kind, name, make_rule, reference", [
+    (kind, *rule) for kind in ("flatten", "avgpool") for rule in RULES] + [
+    ("flatten", *rule) for rule in ZENNIT_RULES],
+    ids=[f"{rule[0]}-{kind}" for kind in ("flatten", "avgpool") for rule in RULES] + [
+    f"{rule[0]}-flatten" for rule in ZENNIT_RULES])
 def test_rule_on_every_linear_layer_matches_formula(kind, name, make_rule, reference, rng):
     model = chain_cnn(kind)
     images = signed_images(rng)
@@ -836,7 +842,7 @@ def add_operation(a, b):
     return a + b
 
 
-@pytest.mark.parametrize("composite", rules.COMPOSITES)
+@pytest.mark.parametrize("composite", ["epsilon_plus_flat", "epsilon_alpha2_beta1"])
 def test_operations_get_the_rules_of_the_layers_they_stand_for(composite, rng):
     """`preprocess_input`'s `x / 127.5 - 1` passes relevance through as `Rescaling` does, and a
     residual `a + b` shares it in proportion as `Add` does."""
@@ -1027,3 +1033,11 @@ def test_lrp_starts_from_the_output_with_logits_false(rng):
     probabilities = model.predict(images, verbose=0)[[0, 1], [0, 1]]
     np.testing.assert_allclose(layers.score, probabilities, rtol=1e-5)
     np.testing.assert_allclose(maps.sum((1, 2)), probabilities, rtol=1e-3)
+
+
+def test_pass_on_a_sum_of_two_tensors_says_which_rule_fits(rng):
+    model = two_convs(as_operations, add_operation)
+    (add,) = [op for op in model.operations if type(op).__name__ == "Add"]
+    with pytest.raises(ValueError, match=r"from 2 tensors\. Give it `keras_vis.rules.Norm\(\)`"):
+        keras_vis.lrp(model, rng.uniform(0, 255, (1,) + SHAPE).astype(np.float32),
+                      rules={add.name: rules.Pass()})

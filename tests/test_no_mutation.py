@@ -227,7 +227,27 @@ def test_every_public_function_that_takes_a_model_has_a_case():
         "a new public function: add it to CALLS if it takes a model, else to MODEL_FREE")
 
 
-@pytest.fixture(params=["flat", "nested", "custom block"])
+# Every function runs on the flat model by default. On the nested and custom-block layouts these
+# do: a pass of each kind (rectifier rules, relevance rules, an inner tap, incremental copies,
+# masked copies, a render, the explorer, a training callback); the whole sweep of every layout
+# with `-m slow`.
+LAYOUT_DEFAULT = {"saliency", "lrp", "occlusion, incremental", "maximize", "feature_maps",
+                  "serve", "method scorecam", "callback ExplainCallback"}
+
+
+def pytest_generate_tests(metafunc):
+    """The sweep's cases: every function on each layout, the rarer ones slow but on the flat
+    model."""
+    if "subject" not in metafunc.fixturenames or "name" not in metafunc.fixturenames:
+        return
+    cases = [pytest.param(kind, name, id=f"{kind}-{name}",
+                          marks=[pytest.mark.slow] if kind != "flat"
+                          and name not in LAYOUT_DEFAULT else [])
+             for kind in ("flat", "nested", "custom block") for name in sorted(EVERY)]
+    metafunc.parametrize(("subject", "name"), cases, indirect=["subject"])
+
+
+@pytest.fixture
 def subject(request, tmp_path):
     if request.param == "flat":
         return Subject(cnn(), "conv1", "conv2", tmp_path / "maps")
@@ -284,7 +304,6 @@ class EagerCaller(threading.Thread):
                 self.wrong.append(output)
 
 
-@pytest.mark.parametrize("name", sorted(EVERY))
 def test_public_function_changes_nothing_and_writes_no_layer_while_the_model_serves_a_thread(
         subject, name, monkeypatch):
     model = subject.model

@@ -32,3 +32,29 @@ def test_retracing_warnings_after_a_handful_of_techniques(tiny_cnn, rng, tensorf
     _techniques(tiny_cnn, images)  # the same calls again, with the same shapes
     assert steps.trace_count(tiny_cnn) == traced
     assert not [m for m in tensorflow_warnings if "retracing" in m]
+
+
+def test_threads_making_their_first_calls_together_trace_once(tiny_cnn, rng, tensorflow_warnings):
+    """Five threads explaining with a fresh model at once: the first call traces the shared step,
+    the others wait for it, and TensorFlow has no retracing to warn of."""
+    import threading
+
+    images = rng.random((2, 16, 16, 3), dtype=np.float32)
+    failures = []
+    barrier = threading.Barrier(5)
+
+    def explain():
+        try:
+            barrier.wait()
+            keras_vis.gradcam(tiny_cnn, images)
+        except Exception as error:  # reported below, on the main thread
+            failures.append(error)
+
+    threads = [threading.Thread(target=explain) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert steps.trace_count(tiny_cnn) == 1
+    assert not [m for m in tensorflow_warnings if "retracing" in m]

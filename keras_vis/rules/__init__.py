@@ -13,9 +13,13 @@ runner applies them while it traces, without ever touching the user's layers.
     >>> relevance = keras_vis.lrp(model, images, composite=composite, normalize=False)
 
 Layer kinds for selectors: `CONV` (every convolution), `DENSE`, `LINEAR` (both), sets of
-activation names such as `RELU` and `RECTIFIERS`, and `ACTIVATIONS` (every activation). A new rule
-is a `Rule` subclass whose `__call__(forward, inputs, site)` returns `forward(*inputs)` with
-another backward pass (see `with_backward`).
+activation names such as `RELU` and `RECTIFIERS`, and `ACTIVATIONS` (every activation);
+`keras_vis.rules.kinds` also groups the operation nodes of functional models by what they compute
+(`AFFINE_OPERATIONS` such as `x / 127.5 - 1`, `SUM_OPERATIONS` such as a residual `inputs + x`,
+...). A layer no entry covers is given a rule by name: `lrp(..., rules={"doubling":
+"elementwise"})` says what it computes (`keras_vis.rules.by_name`). A new rule is a `Rule`
+subclass whose `__call__(forward, inputs, site)` returns `forward(*inputs)` with another backward
+pass (see `with_backward`).
 """
 
 from keras_vis.rules.base import Rule, Site, stabilize, with_backward

@@ -22,6 +22,7 @@ rectifiers and keep their plain gradient, as does a gate assembled from several 
 
 import tensorflow as tf
 
+from keras_vis import _keras
 from keras_vis.rules.base import Rule, recorded, with_backward
 from keras_vis.rules.composite import Composite
 
@@ -62,9 +63,17 @@ class Deconvnet(Rule):
 
 
 class Pass(Rule):
-    """Passes the upstream signal through unchanged (for shape-preserving computations)."""
+    """Passes the upstream signal through unchanged (for shape-preserving computations of one
+    tensor)."""
 
     def __call__(self, forward, inputs, site):
+        if len(inputs) != 1:
+            name = site.layer.name if site is not None else "this layer"
+            raise _keras.pass_through_tracing(ValueError(
+                f"Expected the layer given `Pass()` to compute from one tensor, whose relevance "
+                f"it passes on unchanged. Received: '{name}', computing from {len(inputs)} "
+                "tensors. Give it `keras_vis.rules.Norm()` if it sums them, "
+                "`keras_vis.rules.Gate()` if it multiplies a signal by a gate."))
         (x,) = inputs
         return with_backward([x], forward(x), lambda upstream: [upstream])
 
