@@ -67,7 +67,11 @@ def check_maps(maps):
     assert np.all(np.isfinite(maps)) and maps.min() >= 0 and maps.max() <= 1
 
 
-@pytest.mark.parametrize("name", sorted(BUILDERS))
+# Swish and squeeze-and-excitation (EfficientNet) and pre-activation blocks (ResNet50V2) run every
+# technique in `test_application_sweep.py`'s slow sweep; MobileNetV3's gates run by default there.
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.slow) if n in ("EfficientNetB0", "ResNet50V2") else n
+    for n in sorted(BUILDERS)])
 def test_saliency_and_gradcam(name, models, images):
     model = models(name)
     assert last_conv_layer(model).name == LAST_CONV[name]
@@ -108,11 +112,11 @@ def test_nested_base_scorecam_and_layer_paths(models, images):
     assert_model_unchanged(model, before)
 
 
-# The heaviest families (hundreds of layers to trace) run with `-m slow` (their saliency and
-# Grad-CAM above run always); the relevance rules of every family are covered without tracing
-# below. MobileNetV2's every method runs there too, and in `test_application_sweep.py`'s sweep;
-# VGG16 and the nested transfer model keep them in the default run.
-HEAVY = {"DenseNet121", "EfficientNetB0", "MobileNetV2", "ResNet50", "ResNet50V2"}
+# The heaviest families (hundreds of layers to trace) run with `-m slow`; the relevance rules of
+# every family are covered without tracing below. Every method runs on every family in
+# `test_application_sweep.py`'s slow sweep; the VGG16 base nested in a transfer model keeps them
+# in the default run.
+HEAVY = {"DenseNet121", "EfficientNetB0", "MobileNetV2", "ResNet50", "ResNet50V2", "VGG16"}
 
 # Every class activation map and perturbation method of the registry, but classic CAM (it needs a
 # GAP -> Dense head; see above), on every family and the nested transfer model.
