@@ -134,3 +134,18 @@ def test_other_families_warn_too(method):
     options = {"rise": {"masks": 16, "progress": False}}.get(method, {})
     _, found = caught(lambda: getattr(keras_vis, method)(model, images(2), 0, **options))
     assert len(found) == 1 and found[0].message.images == (0, 1), method
+
+
+@pytest.mark.parametrize("aug_smooth", [False, True])
+def test_fullgrad_names_its_gradients_not_a_layer(aug_smooth):
+    # FullGrad reads no layer's feature maps: a network whose output ignores the image gives it
+    # vanished gradients (and uniform bias terms), said with or without aug_smooth's copies.
+    inputs = keras.Input((SIZE, SIZE, 3))
+    x = keras.layers.Conv2D(2, 3, padding="same", bias_initializer="ones")(inputs * 0.0)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(2, bias_initializer="ones")(x))
+    _, found = caught(lambda: keras_vis.cam(model, images(2), 0, method="fullgrad",
+                                            aug_smooth=aug_smooth))
+    assert len(found) == 1 and found[0].message.images == (0, 1)
+    assert str(found[0].message).startswith("cam (FullGrad)")
+    assert "does not change with any pixel" in found[0].message.reason

@@ -311,10 +311,15 @@ class BaseCAM:
         return finish(restore(maps, len(images)), images.shape[1:3], normalize,
                       blank=self.blank_reason(layer, eigen_smooth))
 
+    @property
+    def warning_name(self):
+        """How warnings name this method: `"cam (GradCAM)"`."""
+        return f"cam ({type(self).__name__})"
+
     def blank_reason(self, layer, eigen_smooth=False, map_size=None):
         """`(method, reason)`: how the warning for a blank map of this method reads, for its
         layer (whose feature maps are `map_size`, default its symbolic output's)."""
-        method = f"cam ({type(self).__name__})"
+        method = self.warning_name
         if map_size is None and layer is not None:
             shape = output_shape(layer)
             map_size = tuple(shape[1:3]) if shape is not None and len(shape) == 4 else None
