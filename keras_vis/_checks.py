@@ -124,6 +124,12 @@ def check_positive_int(value, name, minimum=1, maximum=None):
     return int(value)
 
 
+def check_flag(value, name):
+    """Returns `value` as a bool, or raises `TypeError` if it is not True or False."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(expected(name, "True or False", value))
+    return bool(value)
+
 
 def check_number(value, name, *, low=None, high=None, low_inclusive=True, high_inclusive=True):
     """Returns `value` as a float, or raises if it is not a finite number in the given range."""

@@ -127,8 +127,8 @@ EIGEN = ("The feature maps' first principal component points against the class, 
 """Why an Eigen-CAM map is blank."""
 
 SMALL_LAYER = ("Layer '{layer}' has a {height}×{width} feature map at this image size: one value "
-               "per channel, so the map is the same everywhere. Choose an earlier layer with a larger map "
-               "(`layer=`), or give the model larger images.")
+               "per channel, so the map is the same everywhere. Choose an earlier layer with a "
+               "larger map (`layer=`), or give the model larger images.")
 """Why a CAM of a layer with a one-position map is blank."""
 
 PERTURBATION = ("Hiding parts of the image never changes the score: the model scores it the same "

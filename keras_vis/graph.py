@@ -289,11 +289,9 @@ def _tensor_slots(layer, flat):
     """Which of a call's flattened positional arguments `flat` are tensors computed by the model,
     as opposed to constants (the `1.0` of `x + 1.0`, the mean tensor of `preprocess_input`, a
     `GetItem`'s index): the positions where the recorded call had symbolic tensors."""
-    nodes = _keras.inbound_nodes(layer)
-    if nodes:
-        recorded = keras.tree.flatten(_keras.node_arguments(nodes[0])[0])
-        if len(recorded) == len(flat):
-            return [i for i, value in enumerate(recorded) if isinstance(value, keras.KerasTensor)]
+    recorded = operations.recorded_operands(layer)
+    if recorded is not None and len(recorded) == len(flat):
+        return [i for i, value in enumerate(recorded) if operations.is_symbolic(value)]
     return [i for i, value in enumerate(flat) if tf.is_tensor(value)]
 
 

@@ -56,29 +56,30 @@ def is_operation(layer):
     return not isinstance(layer, keras.layers.Layer) and isinstance(layer, keras.Operation)
 
 
-def _arguments(operation):
+def recorded_operands(operation):
+    """The flattened positional arguments of the first recorded call of `operation` (or of a
+    layer): symbolic tensors where the model's tensors were passed, the constants as they were;
+    `None` when it was never called on symbolic tensors."""
     nodes = _keras.inbound_nodes(operation)
     if not nodes:
-        return [], {}
-    args, kwargs = _keras.node_arguments(nodes[0])
-    return args, kwargs
+        return None
+    return keras.tree.flatten(_keras.node_arguments(nodes[0])[0])
 
 
-def _is_tensor(value):
+def is_symbolic(value):
+    """True for a symbolic tensor of the model's graph, as opposed to a constant operand."""
     return isinstance(value, keras.KerasTensor)
 
 
 def tensor_positions(operation):
     """The positions of the tensors among the operation's flattened positional arguments."""
-    args, _ = _arguments(operation)
-    return [i for i, value in enumerate(keras.tree.flatten(args)) if _is_tensor(value)]
+    return [i for i, value in enumerate(recorded_operands(operation) or ()) if is_symbolic(value)]
 
 
 def constants(operation):
     """The constant operands of the operation (numbers and arrays), flattened."""
-    args, _ = _arguments(operation)
-    return [value for value in keras.tree.flatten(args)
-            if not _is_tensor(value) and _is_number_like(value)]
+    return [value for value in recorded_operands(operation) or ()
+            if not is_symbolic(value) and _is_number_like(value)]
 
 
 def _is_number_like(value):

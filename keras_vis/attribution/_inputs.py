@@ -1,20 +1,13 @@
 """Checks and target resolution shared by the attribution methods."""
 
-
 import numpy as np
 
 from keras_vis import engine
 from keras_vis.blank import REGION_NOT_PREDICTED, warn_blank
-from keras_vis._checks import check_channels_last, check_model, expected, to_float_batch
+from keras_vis._checks import (check_channels_last, check_flag, check_model, expected,
+                               to_float_batch)
 from keras_vis.targets import (PREDICTED, Class, Region, as_target, binary_output, for_model,
                                sigmoid_output, split_classes)
-
-
-def check_flag(value, name):
-    """Returns `value` if it is a bool, else raises `TypeError`."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(expected(name, "True or False", value))
-    return bool(value)
 
 
 def head(logits):

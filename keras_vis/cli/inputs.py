@@ -269,7 +269,6 @@ def out_dir(path, file_names=()):
     return folder
 
 
-
 def check_file_names(folder, file_names):
     """Raises `ValueError` if a folder in `folder` has the name of a file to be written there."""
     for name in file_names:

@@ -172,6 +172,8 @@ def _picture_command(commands, name, summary):
     return parser
 
 
+_ROLES_TEXT = "; ".join(f"{role}: {meaning}" for role, meaning in registry.RULE_ROLES.items())
+
 STRATEGIES = ("none", "mirrored", "multi-worker")
 DATASET_DTYPES = ("float16", "float32")
 
@@ -255,7 +257,7 @@ def _add_serve_command(commands):
                           f"(default {DEFAULTS['maximize_steps']})")
     run.add_argument("--display-size", type=_side, metavar="PX",
                      help="enlarge smaller pictures to at least this many pixels "
-                              f"(default {DEFAULTS['display_size']})")
+                          f"(default {DEFAULTS['display_size']})")
     run.add_argument("--quiet", "-q", action="store_true", help="no information lines")
     run.add_argument("--verbose", action="store_true",
                      help="also show TensorFlow's own log lines; not with --quiet")
@@ -317,9 +319,7 @@ def _add_lrp_options(parser):
     parser.add_argument("--rule", action="append", type=_layer_role, metavar="LAYER=ROLE",
                         dest="relevance_rules",
                         help="what a layer no relevance rule covers computes, for LRP and "
-                             "DeepLIFT: " + "; ".join(f"{role}: {meaning}" for role, meaning
-                                                     in registry.RULE_ROLES.items())
-                             + "; repeat for several")
+                             "DeepLIFT: " + _ROLES_TEXT + "; repeat for several")
 
 
 def _add_cam_options(parser):

@@ -371,9 +371,7 @@ class Explorer:
 
         def draw():
             found, reason = self._explanation(image, method_name, target)
-            if reason:  # the picture says why it shows nothing
-                return techniques.blank_picture(image.subject, self.settings, 0, reason)
-            return techniques.draw_map(image.subject, self.settings, 0, spec, found)
+            return techniques.draw_map(image.subject, self.settings, 0, spec, found, reason)
 
         return self._cached(("map_png", image.id, spec.name, target), lambda: array_png(draw()))
 

@@ -164,14 +164,12 @@ def _drawn(notes, title, draw):
     """`(pictures, None)` from `draw()`, or, when it cannot draw on this model, `([], the
     sentence)`, the sentence also added to `notes`: one panel that cannot run costs its own
     pictures, never the report."""
-    try:
-        return draw(), None
-    except Exception as error:
-        if not techniques.cannot_run(error):
-            raise
-        sentence = f"{title} was not drawn: {techniques.failure(error)}"
-        notes.append(sentence)
-        return [], sentence
+    pictures, missed = techniques.attempt(title, draw)
+    if not missed:
+        return pictures, None
+    sentence = f"{title} was not drawn: {missed[1]}"
+    notes.append(sentence)
+    return [], sentence
 
 
 def _meta(subject, target):

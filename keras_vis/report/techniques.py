@@ -174,21 +174,30 @@ def attribution_pictures(subject, settings, target=None, names=None):
         if reason:
             skipped.append((method.title, reason))
             continue
-        try:
-            with silenced(not settings.progress), blank.collected() as blanks:
-                maps = compute(method, subject, target, settings)
-        except Exception as error:  # one method that cannot run costs its pictures only
-            if not cannot_run(error):
-                raise
-            skipped.append((method.title, failure(error)))
+        with silenced(not settings.progress), blank.collected() as blanks:
+            maps, missed = attempt(method.title,
+                                   lambda: compute(method, subject, target, settings))
+        if missed:
+            skipped.append(missed)
             continue
         for index in range(len(subject.images)):
             reason = blanks.get(index, "")
-            drawn = (blank_picture(subject, settings, index, reason) if reason
-                     else draw_map(subject, settings, index, method, maps[index]))
+            drawn = draw_map(subject, settings, index, method, maps[index], reason)
             pictures.append(Picture(method.name, method.title, drawn, method.caption, index,
                                     reason))
     return pictures, skipped
+
+
+def attempt(title, draw):
+    """`(draw(), None)`, or `(None, (title, why))` when the technique cannot run on this model
+    (see `cannot_run`): one technique that cannot run costs its own pictures, never the others'.
+    A bad option still raises."""
+    try:
+        return draw(), None
+    except Exception as error:
+        if not cannot_run(error):
+            raise
+        return None, (title, failure(error))
 
 
 def blank_picture(subject, settings, index, reason):
@@ -210,9 +219,12 @@ def failure(error):
         f"{type(error).__name__}: {error_gist(error)}")
 
 
-def draw_map(subject, settings, index, method, heatmap):
+def draw_map(subject, settings, index, method, heatmap, blank_reason=""):
     """The map of `method` (a `MethodSpec`) for image `index`, drawn as its `drawing` says: over
-    the enlarged image, or on its own; a signed map comes centred (zero at 0.5), drawn as it is."""
+    the enlarged image, or on its own; a signed map comes centred (zero at 0.5), drawn as it is.
+    A map with a `blank_reason` (a `BlankMapWarning`'s) is drawn as that sentence instead."""
+    if blank_reason:
+        return blank_picture(subject, settings, index, blank_reason)
     return plot.overlay(display(subject, settings, index), heatmap, cmap=method.drawing.cmap,
                         alpha=method.drawing.alpha, normalize=not method.drawing.signed)
 
@@ -236,12 +248,9 @@ def family_pictures(subject, settings, target, family, names=None):
     names = list(registry.choices(spec) if names is None else names)
     pictures, skipped = [], []
     if spec.apart and spec.apart in names:
-        try:
-            pictures = _APART[spec.apart](subject, settings, target)
-        except Exception as error:  # the family's other methods are drawn all the same
-            if not cannot_run(error):
-                raise
-            skipped.append((registry.find(spec.apart).title, failure(error)))
+        found, missed = attempt(registry.find(spec.apart).title,
+                                lambda: _APART[spec.apart](subject, settings, target))
+        pictures, skipped = ([], [missed]) if missed else (found, [])
     drawn = [name for name in names if name != spec.apart]
     if not drawn:
         return pictures, skipped

@@ -45,7 +45,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_vis import _keras, registry
-from keras_vis._checks import check_choice, check_number, expected
+from keras_vis._checks import check_choice, check_flag, check_number, expected
 from keras_vis.rules.base import Rule, recorded, stabilize, with_backward
 from keras_vis.rules.composite import ACTIVATIONS, Composite
 from keras_vis.rules.gradient import Gradient, Pass
@@ -216,7 +216,7 @@ class AlphaBeta(_Relevance):
             raise ValueError(expected("alpha", f"beta + 1 = {self.beta + 1:g}, so relevance is "
                                       "conserved", alpha))
         self.stabilizer = check_number(stabilizer, "stabilizer", low=0)
-        self.zennit_biases = _flag(zennit_biases, "zennit_biases")
+        self.zennit_biases = check_flag(zennit_biases, "zennit_biases")
 
     def relevance(self, inputs, output, relevance, tape, site):
         linear, x = site.linear, site.linear_input(inputs)
@@ -242,12 +242,6 @@ class ZPlus(AlphaBeta):
 
     def __init__(self, stabilizer=STABILIZER, zennit_biases=False):
         super().__init__(1.0, 0.0, stabilizer, zennit_biases)
-
-
-def _flag(value, name):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(expected(name, "True or False", value))
-    return bool(value)
 
 
 class _InputFree(_Relevance):
@@ -291,7 +285,7 @@ class WSquare(_InputFree):
 
     def __init__(self, stabilizer=STABILIZER, zennit_biases=False):
         super().__init__(stabilizer)
-        self.zennit_biases = _flag(zennit_biases, "zennit_biases")
+        self.zennit_biases = check_flag(zennit_biases, "zennit_biases")
 
     def bias(self, linear, x):
         bias = linear.bias_for(x) if self.zennit_biases else None
@@ -471,7 +465,7 @@ def relevance_composite(composite="epsilon_plus_flat", *, epsilon=1e-6, gamma=0.
     """
     epsilon = check_number(epsilon, "epsilon", low=0)
     if isinstance(composite, Composite):
-        if _flag(zennit_biases, "zennit_biases"):
+        if check_flag(zennit_biases, "zennit_biases"):
             raise ValueError(expected(
                 "zennit_biases", "False with a composite of your own", zennit_biases,
                 "Give its rules `zennit_biases=True` instead (`rules.ZPlus(zennit_biases=True)`)."))
@@ -480,7 +474,7 @@ def relevance_composite(composite="epsilon_plus_flat", *, epsilon=1e-6, gamma=0.
         check_choice(composite, "composite", COMPOSITES)
         entries, first = _named_rules(composite, epsilon,
                                       check_number(gamma, "gamma", low=0), low, high,
-                                      _flag(zennit_biases, "zennit_biases"))
+                                      check_flag(zennit_biases, "zennit_biases"))
         base = Composite(entries, first=first, name=composite)
     else:
         raise TypeError(expected("composite", f"one of {', '.join(map(repr, COMPOSITES))} or a "
