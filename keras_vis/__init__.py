@@ -18,16 +18,12 @@ explanations to TensorBoard while a model trains. `keras_vis.serve(model)` start
 an interactive page in the browser over all of these.
 
 Names are imported on first use, so `import keras_vis` (and the `keras-vis` command's `--help`)
-does not pay for importing TensorFlow until a technique is called. When TensorFlow is then
-imported, the log lines its C++ libraries print (oneDNN, CPU instructions, CUDA libraries) are
-kept off stderr; set the environment variable `KERAS_VIS_VERBOSE=1` to see them.
+does not pay for importing TensorFlow until a technique is called. Importing the package changes
+nothing of the process; the `keras-vis` command keeps the log lines of TensorFlow's C++ libraries
+(oneDNN, CPU instructions, CUDA libraries) off stderr (`--verbose` shows them).
 """
 
 import importlib as _importlib
-
-from keras_vis import _quiet
-
-_quiet.install_import_filter()
 
 __version__ = "0.1.0"
 

@@ -86,27 +86,6 @@ def check_layer_graph(model, name="model"):
     return model
 
 
-def check_channels_last(model, name="model"):
-    """Raises `ValueError` if a layer of `model` (nested models included) is channels-first.
-
-    Maps, feature-map channels and images are all read as `(N, H, W, C)`.
-    """
-    from keras_vis.layers import iter_layers  # layers.py imports this module
-
-    for layer in iter_layers(model):
-        if getattr(layer, "data_format", None) == "channels_first":
-            raise ValueError(
-                expected(
-                    name,
-                    "a channels-last model (N, H, W, C)",
-                    model,
-                    f"Layer '{layer.name}' uses data_format='channels_first'. Rebuild the model "
-                    "with `keras.config.set_image_data_format('channels_last')`.",
-                )
-            )
-    return model
-
-
 def graph_error(error):
     """Marks `error`, raised while a `tf.function` is being traced, to reach the caller as raised
     (see `keras_vis._keras.pass_through_tracing`)."""
@@ -170,63 +149,3 @@ def check_real(array, name="images"):
                      f"Pass `np.real({name})` or `np.abs({name})`, whichever you mean.")
         )
     return array
-
-
-def to_float_batch(images, model, name="images"):
-    """Converts `images` to a float32 numpy batch that fits `model`'s first input.
-
-    Accepts numpy arrays, tensors or nested lists of shape `(N, H, W, C)`; a single image of shape
-    `(H, W, C)` is not accepted silently, since it is ambiguous with a batch of grey images.
-
-    Raises:
-        TypeError: if `images` is not array-like, or complex.
-        ValueError: on a wrong rank, an empty batch, a size or channel count the model cannot take, or
-            non-finite values.
-    """
-    if images is None or isinstance(images, (str, bytes, dict)):
-        raise TypeError(expected(name, "an array or tensor of shape (N, H, W, C)", images))
-    try:
-        array = np.asarray(keras.ops.convert_to_numpy(images) if keras.ops.is_tensor(images) else images)
-    except Exception as error:
-        raise TypeError(expected(name, "an array or tensor of shape (N, H, W, C)", images)) from error
-    if array.dtype == object or not (
-        np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.bool_)
-    ):
-        raise TypeError(expected(name, "a numeric array of shape (N, H, W, C)", array))
-    check_real(array, name)
-    model_inputs = getattr(model, "inputs", None)
-    # A subclassed model has no symbolic input: only the batch structure can be checked.
-    expected_shape = tuple(model_inputs[0].shape) if model_inputs else (None,) * max(array.ndim, 2)
-    if array.ndim != len(expected_shape):
-        hint = None
-        if array.ndim == len(expected_shape) - 1:
-            hint = "To pass a single image, add a batch axis: `images[None]`."
-        raise ValueError(
-            expected(name, f"a batch of rank {len(expected_shape)}, shape {_shape_text(expected_shape)}",
-                     array, hint)
-        )
-    if array.shape[0] == 0:
-        raise ValueError(expected(name, "a non-empty batch", array))
-    for axis, (want, got) in enumerate(zip(expected_shape[1:], array.shape[1:]), start=1):
-        if want is not None and want != got:
-            what = "channels" if axis == len(expected_shape) - 1 else f"size {want} on axis {axis}"
-            raise ValueError(
-                expected(
-                    name,
-                    f"of shape {_shape_text(expected_shape)} to match the model input",
-                    array,
-                    f"Axis {axis} has {got}, the model needs {want} {what if what == 'channels' else ''}".rstrip()
-                    + ". Resize the images (e.g. `keras_vis.io.load_image(path, target_size=...)`).",
-                )
-            )
-    from keras_vis.layers import check_input_size  # layers.py imports this module
-
-    check_input_size(model, array, name)
-    array = array.astype(np.float32, copy=False)
-    if not np.all(np.isfinite(array)):
-        raise ValueError(expected(name, "finite values (no NaN or inf)", array))
-    return array
-
-
-def _shape_text(shape):
-    return "(" + ", ".join("N" if i == 0 else ("?" if d is None else str(d)) for i, d in enumerate(shape)) + ")"

@@ -3,31 +3,29 @@
 TensorFlow's native libraries write their own log lines straight to file descriptor 2, bypassing
 Python: the absl "WARNING: All log messages before absl::InitializeLog() is called are written to
 STDERR" notice, "oneDNN custom operations are on", the CPU-instructions and CUDA-library notices,
-device creation. Two filters drop those lines (`is_log_line`) and pass every other byte on:
+device creation. `filtered_stderr()`, around a whole `keras-vis` command (`keras-vis serve`, the
+explorer's server, included), drops those lines (`is_log_line`) and passes every other byte on:
+descriptor 2 becomes a pipe read by a small child process (this file run as a script) that writes
+the other lines to the real stderr as they come, and that outlives an abort of the command, so a
+fatal error still shows. Python's own `sys.stderr` (progress bars, error lines, tracebacks) writes
+to the real stderr directly.
 
-- `install_import_filter()`, called by `import keras_vis`: a one-shot `sys.meta_path` finder that
-  captures descriptor 2 while TensorFlow is first imported, then writes back what was not a log
-  line (a Python traceback or warning, an error of the native code).
-- `filtered_stderr()`, around a whole `keras-vis` command: descriptor 2 becomes a pipe read by a
-  small child process (this file run as a script) that writes the other lines to the real stderr
-  as they come, and that outlives an abort of the command, so a fatal error still shows. Python's
-  own `sys.stderr` (progress bars, error lines, tracebacks) writes to the real stderr directly.
+Only the command, which owns its process, does this: `import keras_vis` touches no process-wide
+state, neither descriptor 2 nor the import machinery.
 
 Info and warning lines are dropped; error and fatal lines stay, except the known noise of a
 machine without a usable GPU (a CUDA factory registered twice, a failed `cuInit`). Setting the
-environment variable `KERAS_VIS_VERBOSE` (the command line's `--verbose`) turns both filters off.
+environment variable `KERAS_VIS_VERBOSE` (the command line's `--verbose`) turns the filter off.
 
 This module needs only the standard library and imports nothing of the package, so that it can run
 as the child process.
 """
 
 import contextlib
-import importlib.util
 import os
 import re
 import subprocess
 import sys
-import tempfile
 
 VERBOSE_ENV = "KERAS_VIS_VERBOSE"
 """The environment variable that, set to anything but "" or "0", keeps TensorFlow's log lines."""
@@ -105,92 +103,6 @@ def _flush_python_stderr():
         sys.stderr.flush()
 
 
-def _redirect_to_file():
-    """Points descriptor 2 at a new temporary file; returns `(file, saved descriptor 2)`, or
-    `None` (nothing changed) where descriptor 2 is not open or no temporary file can be made."""
-    try:
-        capture = tempfile.TemporaryFile()
-    except OSError:
-        return None
-    try:
-        saved = os.dup(2)
-    except OSError:
-        capture.close()
-        return None
-    os.dup2(capture.fileno(), 2)
-    return capture, saved
-
-
-@contextlib.contextmanager
-def captured_stderr():
-    """Sends what is written to descriptor 2 in the block to a temporary file, and writes it back
-    without its log lines when the block ends, however it ends."""
-    _flush_python_stderr()
-    redirected = _redirect_to_file()
-    if redirected is None:
-        yield
-        return
-    capture, saved = redirected
-    try:
-        yield
-    finally:
-        _flush_python_stderr()
-        os.dup2(saved, 2)
-        os.close(saved)
-        with capture, contextlib.suppress(OSError):
-            capture.seek(0)
-            _write_all(2, drop_log_lines(capture.read()))
-
-
-class _CapturingLoader:
-    """Wraps the loader of `tensorflow`: its module runs inside `captured_stderr()`."""
-
-    def __init__(self, loader):
-        self._loader = loader
-
-    def create_module(self, spec):
-        create = getattr(self._loader, "create_module", None)
-        return create(spec) if create is not None else None
-
-    def exec_module(self, module):
-        # The module keeps TensorFlow's own loader, for reloads and resource readers.
-        module.__loader__ = module.__spec__.loader = self._loader
-        with captured_stderr():
-            self._loader.exec_module(module)
-
-    def __getattr__(self, name):
-        return getattr(self._loader, name)
-
-
-class _TensorFlowFinder:
-    """A `sys.meta_path` finder that wraps the loader of `tensorflow` the first time it is
-    imported, then leaves `sys.meta_path`."""
-
-    def find_spec(self, name, path=None, target=None):
-        if name != "tensorflow":
-            return None
-        remove_import_filter()
-        # Asked again without this finder, since `sys.meta_path` just changed under the import's
-        # loop over it.
-        spec = importlib.util.find_spec(name)
-        if spec is not None and not verbose() and hasattr(spec.loader, "exec_module"):
-            spec.loader = _CapturingLoader(spec.loader)
-        return spec
-
-
-def install_import_filter():
-    """Keeps TensorFlow's import-time log lines off stderr, unless TensorFlow is already imported
-    (or its filter installed)."""
-    if "tensorflow" in sys.modules or any(isinstance(f, _TensorFlowFinder) for f in sys.meta_path):
-        return
-    sys.meta_path.insert(0, _TensorFlowFinder())
-
-
-def remove_import_filter():
-    """Undoes `install_import_filter()`: TensorFlow's next first import prints what it prints."""
-    sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _TensorFlowFinder)]
-
-
 def _is_process_stderr():
     """True if `sys.stderr` is the process's own descriptor 2 (not a capture, not a notebook's)."""
     try:
@@ -266,8 +178,8 @@ def relay(source=0, target=2):
             return
 
 
-__all__ = ["LineFilter", "VERBOSE_ENV", "captured_stderr", "drop_log_lines", "filtered_stderr",
-           "install_import_filter", "is_log_line", "relay", "remove_import_filter", "verbose"]
+__all__ = ["LineFilter", "VERBOSE_ENV", "drop_log_lines", "filtered_stderr", "is_log_line", "relay",
+           "verbose"]
 
 if __name__ == "__main__":
     relay()

@@ -26,7 +26,8 @@ import numpy as np
 import tensorflow as tf
 
 from keras_vis import pixels, registry
-from keras_vis._checks import check_positive_int, expected, to_float_batch
+from keras_vis._checks import check_positive_int, expected
+from keras_vis.batches import to_float_batch
 from keras_vis.attribution._maps import center
 from keras_vis.inspect import feature_maps
 from keras_vis.layers import layer_of

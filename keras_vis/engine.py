@@ -207,7 +207,7 @@ def run(model, inputs, target=None, *, taps=(), classes=None, references=None, b
     Args:
         model: a built `keras.Model`.
         inputs: a float32 array `(N, ...)` matching the model input, or a list for multi-input
-            models (validate user images with `keras_vis._checks.to_float_batch` first).
+            models (validate user images with `keras_vis.batches.to_float_batch` first).
         target: a `Target`, or any accepted target form (see `keras_vis.targets`).
         taps: layers whose activations (and, with `tap_grads=True`, gradients) to return.
         classes: the target's per-image data, if already resolved (`(N,)` int32 classes for a

@@ -2,13 +2,11 @@
 
 import difflib
 import numbers
-import threading
-import weakref
 
 import keras
 
 from keras_vis import _keras
-from keras_vis._checks import check_model, describe, error_gist, expected
+from keras_vis._checks import check_model, describe, expected
 
 _CONV_TYPES = (
     keras.layers.Conv1D,
@@ -244,98 +242,3 @@ def default_cam_layer(model):
             "maps; pass `layer=` explicitly if yours is not a standard convolution."
         )
     return candidates[-1]
-
-
-_LARGEST_SQUARE = 4096
-# {model: {(height, width, layers): None or (smallest size, the error at this size)}}, weak by
-# model.
-_SIZE_CHECKS = weakref.WeakKeyDictionary()
-_SIZE_LOCK = threading.Lock()
-
-
-def smallest_square(fits, failing, largest=_LARGEST_SQUARE):
-    """The smallest side `n > failing` with `fits(n)`, or `None` if none up to `largest`.
-
-    Doubles from `failing`, then bisects; it takes a size that fits to keep fitting when grown,
-    as convolutions and pooling do.
-    """
-    failing = max(int(failing), 0)
-    working = max(2 * failing, 1)
-    while not fits(working):
-        failing, working = working, working * 2
-        if working > largest:
-            return None
-    while working - failing > 1:
-        middle = (failing + working) // 2
-        if fits(middle):
-            working = middle
-        else:
-            failing = middle
-    return working
-
-
-def input_size_error(model, height, width):
-    """Why the layers of `model` cannot run on a `(height, width)` input, or `None` if they can.
-
-    Computed from the layers' output shapes (nothing runs), for a model whose first input has an
-    open spatial size; a fixed size is checked against the input shape instead, and a subclassed
-    model cannot be read.
-
-    Returns:
-        `None`, or `(smallest, error)`: the smallest square side the model takes and the error its
-        layers raise at this size. A model that no square size up to 4096 fits (a layer that
-        cannot be traced symbolically, say) is left to report its own error.
-    """
-    inputs = getattr(model, "inputs", None)
-    if not inputs or len(inputs[0].shape) != 4 or None not in inputs[0].shape[1:3]:
-        return None
-    size = (int(height), int(width))
-    # A model edited in place (a `Sequential` popped or grown) is a new question.
-    key = size + (tuple(id(layer) for layer in model.layers),)
-    with _SIZE_LOCK:
-        checks = _SIZE_CHECKS.setdefault(model, {})
-        if key in checks:
-            return checks[key]
-    found = _size_error(model, inputs[0], *size)
-    with _SIZE_LOCK:
-        checks[key] = found
-    return found
-
-
-def _size_error(model, spec, height, width):
-    error = _shape_error(model, spec, height, width)
-    if error is None:
-        return None
-    smallest = smallest_square(lambda n: _shape_error(model, spec, n, n) is None,
-                               min(height, width))
-    return None if smallest is None else (smallest, error)
-
-
-def _shape_error(model, spec, height, width):
-    fixed = tuple(spec.shape)
-    probe = keras.KerasTensor((1, fixed[1] or height, fixed[2] or width, fixed[3]), spec.dtype)
-    try:
-        outputs = model.compute_output_spec(probe)
-    except Exception as error:  # any layer refusing the size
-        return error
-    for output in keras.tree.flatten(outputs):
-        if 0 in tuple(output.shape)[1:]:
-            return ValueError(f"The model's output would have shape {tuple(output.shape)}.")
-    return None
-
-
-def check_input_size(model, images, name="images"):
-    """Raises `ValueError`, naming the smallest size that works, if the layers of `model` cannot
-    run on images of the size of `images` (a batch `(N, H, W, C)`)."""
-    problem = input_size_error(model, *images.shape[1:3]) if images.ndim == 4 else None
-    if problem is None:
-        return
-    height, width = images.shape[1:3]
-    smallest, error = problem
-    gist = error_gist(error).rstrip(".")
-    raise ValueError(
-        expected(name, f"at least {smallest}×{smallest} pixels, the smallest input model "
-                 f"'{model.name}' takes", images,
-                 f"At {height}×{width} a layer fails: {gist}. Resize the images (e.g. "
-                 f"`keras_vis.io.load_image(path, target_size=({smallest}, {smallest}))`).")
-    )

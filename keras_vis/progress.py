@@ -58,16 +58,6 @@ def is_silenced():
     return _silent.get()
 
 
-def check_progress(value, name="progress"):
-    """Returns `value` if it is True or False, else raises `TypeError`."""
-    if not isinstance(value, bool):
-        # `_checks` imports TensorFlow, which this module must not do at import.
-        from keras_vis._checks import expected
-
-        raise TypeError(expected(name, "True or False", value))
-    return value
-
-
 def _duration(seconds):
     minutes, seconds = divmod(int(round(seconds)), 60)
     hours, minutes = divmod(minutes, 60)
@@ -221,4 +211,4 @@ class Bar:
             self._live = self._shown = False
 
 
-__all__ = ["Bar", "DELAY", "check_progress", "is_silenced", "silenced"]
+__all__ = ["Bar", "DELAY", "is_silenced", "silenced"]

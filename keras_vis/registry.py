@@ -131,8 +131,9 @@ class MethodSpec:
             `"subject.<attribute>"`; they override `defaults`.
         drawing: how the report draws it; `None` keeps it out of the report's method table and
             out of `--method` (its family draws it its own way).
-        unavailable: `"module:attribute"` of `f(subject, settings) -> None or the reason it cannot
-            run on this model`, or `None` if it runs on every model.
+        unavailable: `"module:attribute"` of `f(model, **options) -> None or the reason it cannot
+            run on this model with these options` (those `report_arguments` gives), or `None` if
+            it runs on every model.
         variant: for a `cam(method=name)` variant, `"module:Class"` of its `BaseCAM` subclass.
         variant_options: the `cam` keywords passed on to the variant's constructor.
     """
@@ -194,7 +195,9 @@ class MethodSpec:
 
     def why_unavailable(self, subject, settings):
         """`None`, or the reason the method cannot run on the subject's model."""
-        return None if self.unavailable is None else resolve(self.unavailable)(subject, settings)
+        if self.unavailable is None:
+            return None
+        return resolve(self.unavailable)(subject.model, **self.report_arguments(subject, settings))
 
 
 _CAM_LAYER = {"layer": "settings.cam_layer"}
@@ -291,11 +294,10 @@ METHODS = (
         report_options={"samples": "settings.shap_samples", "seed": "settings.seed",
                         "baselines": "subject.black_input"},
         drawing=ON_ITS_OWN),
-    # CAM weights the layer feeding the global average pooling: the report leaves it `None`.
     cam_variant(
         "cam", "keras_vis.attribution.cam.classic:ClassicCAM", "CAM",
         "Feature maps weighted by the dense layer's weights of the class (Zhou et al.).",
-        report_options={}, unavailable="keras_vis.report.methods:classic_cam_unavailable"),
+        unavailable="keras_vis.attribution.cam.classic:unavailable"),
     cam_variant(
         "gradcam", "keras_vis.attribution.cam.gradcam:GradCAM", "Grad-CAM",
         "Feature maps weighted by their mean gradient (Selvaraju et al.)."),
@@ -352,7 +354,7 @@ METHODS = (
     # Read as importance (high where hiding a patch costs the most), as the metrics read every
     # map; the report draws occlusion its own way, with the mask of the regions that matter.
     MethodSpec(
-        "occlusion", "occlusion", "keras_vis.metrics._methods:occlusion_importance", "Occlusion"),
+        "occlusion", "occlusion", "keras_vis.attribution.occlusion:occlusion_importance", "Occlusion"),
     MethodSpec(
         "rise", "occlusion", "keras_vis.attribution:rise", "RISE",
         "The class probability of the image seen through random masks, averaged with the masks "

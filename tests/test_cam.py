@@ -275,11 +275,9 @@ def transfer_base():
 
 
 def test_cam_finds_the_head_of_a_built_or_reloaded_transfer_model(tmp_path, rng):
-    from types import SimpleNamespace
-
     from keras_vis.attribution.cam.classic import gap_dense_head
     from keras_vis.layers import last_conv_layer
-    from keras_vis.report.methods import classic_cam_unavailable
+    from keras_vis.attribution.cam.classic import unavailable
 
     built = keras.Sequential([transfer_base(), keras.layers.GlobalAveragePooling2D(),
                               keras.layers.Dense(5, activation="softmax")])
@@ -292,8 +290,10 @@ def test_cam_finds_the_head_of_a_built_or_reloaded_transfer_model(tmp_path, rng)
         features, head = gap_dense_head(model)
         assert features is base.get_layer("base_conv2") is last_conv_layer(model)
         assert head is dense
-        assert classic_cam_unavailable(SimpleNamespace(model=model),
-                                       SimpleNamespace(cam_layer=None)) is None
+        assert unavailable(model) is None
+        assert unavailable(model, layer=features.name) is None
+        assert unavailable(model, layer=features) is None
+        assert "base_conv2" in unavailable(model, layer="base_conv1")
         a = keras.Model(base.inputs[0], features.output)(images).numpy()
         expected = relu_sum(dense.kernel.numpy()[:, [1, 1]].T[:, None, None, :], a)
         np.testing.assert_allclose(cam(model, images, 1, method="cam", normalize=False), expected,

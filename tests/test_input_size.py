@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import keras_vis
-from keras_vis.layers import check_input_size
+from keras_vis.batches import check_input_size
 
 
 def fully_convolutional():

@@ -130,45 +130,35 @@ def fake_tensorflow(tmp_path):
     return package.parent
 
 
-def test_import_keras_vis_keeps_tensorflow_import_lines_off_stderr(fake_tensorflow):
-    done = python("import sys, keras_vis, tensorflow\n"
-                  "assert not any(type(f).__name__ == '_TensorFlowFinder' for f in sys.meta_path)\n"
-                  "assert type(tensorflow.__loader__).__name__ == 'SourceFileLoader'\n"
-                  "assert tensorflow.__spec__.loader is tensorflow.__loader__\n"
-                  "print('after', file=sys.stderr)",
+# NAME: what the process reads of the package after importing it.
+PROCESS_STATE = ("import os, sys\n"
+                 "def state():\n"
+                 "    stat = os.fstat(2)\n"
+                 "    return (stat.st_dev, stat.st_ino), sys.stderr\n"
+                 "before, finders = state(), list(sys.meta_path)\n"
+                 "import keras_vis\n"
+                 "assert sys.meta_path == finders, sys.meta_path\n"
+                 "import tensorflow\n"
+                 "NAME\n"
+                 "assert state() == before, (before, state())\n"
+                 # TensorFlow adds finders of its own (absl's, six's); the package none.
+                 "added = [f for f in sys.meta_path if not any(f is g for g in finders)]\n"
+                 "assert not [f for f in added if type(f).__module__.startswith('keras_vis')]\n"
+                 "assert type(tensorflow.__spec__.loader).__name__ == 'SourceFileLoader'\n")
+
+
+def test_import_keras_vis_leaves_descriptor_2_and_the_import_machinery_alone(fake_tensorflow):
+    done = python(PROCESS_STATE.replace("NAME", "keras_vis.__version__")
+                  + "print('after', file=sys.stderr)",
                   env=quiet_env(PYTHONPATH=str(fake_tensorflow)))
     assert done.returncode == 0, done.stderr
-    assert done.stderr == "native warning kept\npython warning kept\nafter\n"
+    # What TensorFlow prints on import reaches stderr as it does without the package.
+    assert done.stderr == f"{INFO}\nnative warning kept\npython warning kept\nafter\n"
 
 
-def test_the_import_filter_hides_no_traceback_and_keeps_lines_when_verbose(fake_tensorflow):
-    broken = python("import keras_vis, tensorflow",
-                    env=quiet_env(PYTHONPATH=str(fake_tensorflow), RAISE="1"))
-    assert broken.returncode == 1
-    assert broken.stderr.startswith("native warning kept\npython warning kept\nTraceback")
-    assert broken.stderr.rstrip().endswith("ImportError: broken build")
-    assert INFO not in broken.stderr
-    verbose = python("import keras_vis, tensorflow",
-                     env=quiet_env(PYTHONPATH=str(fake_tensorflow), KERAS_VIS_VERBOSE="1"))
-    assert verbose.stderr.startswith(INFO + "\n")
-
-
-def test_the_import_filter_works_without_a_stderr(fake_tensorflow):
-    done = python("import os; os.close(2)\n"
-                  "import keras_vis\n"
-                  "try:\n"
-                  "    import tensorflow\n"
-                  "except OSError:\n"  # the fake's own writes find no stderr
-                  "    pass\n"
-                  "print('imported')",
-                  env=quiet_env(PYTHONPATH=str(fake_tensorflow)))
-    assert done.returncode == 0 and done.stdout == "imported\n"
-
-
-def test_import_keras_vis_and_tensorflow_prints_nothing():
-    done = python("import keras_vis, tensorflow, keras")
+def test_import_keras_vis_and_the_real_tensorflow_leave_descriptor_2_alone():
+    done = python(PROCESS_STATE.replace("NAME", "keras_vis.gradcam"))
     assert done.returncode == 0, done.stderr
-    assert done.stderr == ""
 
 
 FILTERED = """\

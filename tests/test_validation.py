@@ -7,9 +7,9 @@ import pytest
 import tensorflow as tf
 
 import keras_vis
-from keras_vis import _checks, attribution, engine, pixels, targets
+from keras_vis import _checks, attribution, batches, engine, pixels, targets
 
-CHECKS = {"check_model": _checks.check_model, "to_float_batch": _checks.to_float_batch,
+CHECKS = {"check_model": _checks.check_model, "to_float_batch": batches.to_float_batch,
           "as_target": targets.as_target}
 
 

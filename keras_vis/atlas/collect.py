@@ -10,7 +10,8 @@ import numpy as np
 import tensorflow as tf
 
 from keras_vis import engine
-from keras_vis._checks import expected, to_float_batch
+from keras_vis._checks import expected
+from keras_vis.batches import to_float_batch
 from keras_vis.dataset._sources import Share, open_source
 from keras_vis.progress import Bar
 from keras_vis.targets import Class

@@ -4,8 +4,8 @@ import numpy as np
 
 from keras_vis import engine
 from keras_vis.blank import REGION_NOT_PREDICTED, warn_blank
-from keras_vis._checks import (check_channels_last, check_flag, check_model, expected,
-                               to_float_batch)
+from keras_vis._checks import check_flag, check_model, expected
+from keras_vis.batches import check_channels_last, to_float_batch
 from keras_vis.targets import (PREDICTED, Class, Region, as_target, binary_output, for_model,
                                sigmoid_output, split_classes)
 

@@ -2,14 +2,13 @@
 
 import numpy as np
 
-from keras_vis._checks import check_positive_int
+from keras_vis._checks import check_flag, check_positive_int
 from keras_vis import blank
 from keras_vis.attribution import _defaults
 from keras_vis.attribution._copies import mean_input_gradients
 from keras_vis.attribution._inputs import (broadcast_baseline, check_flag, head, prepare,
                                            resolve_classes)
 from keras_vis.attribution._maps import check_reduce, finish, reduce_channels
-from keras_vis.progress import check_progress
 
 
 def integrated_gradients(model, images, target=None, *, steps=_defaults.IG_STEPS, baseline=None,
@@ -48,7 +47,7 @@ def integrated_gradients(model, images, target=None, *, steps=_defaults.IG_STEPS
     check_reduce(reduce)
     normalize = check_flag(normalize, "normalize")
     batch_size = check_positive_int(batch_size, "batch_size")
-    progress = check_progress(progress)
+    progress = check_flag(progress, "progress")
     baseline = broadcast_baseline(baseline, images)
     classes = resolve_classes(model, images, target, batch_size=batch_size)
     fractions = ((np.arange(steps) + 0.5) / steps).astype(np.float32)

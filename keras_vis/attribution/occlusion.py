@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from keras_vis._checks import check_number, check_positive_int, describe, expected
+from keras_vis._checks import check_flag, check_number, check_positive_int, describe, expected
 from keras_vis.attribution import _defaults
 from keras_vis.attribution._copies import copy_scores
 from keras_vis.attribution._fill import fill_images
@@ -10,7 +10,7 @@ from keras_vis.attribution._inputs import check_flag, head, prepare, resolve_cla
 from keras_vis.blank import NO_REGION, PERTURBATION, check_maps, warn_blank
 from keras_vis.attribution._maps import normalize as normalize_maps
 from keras_vis.incremental import NotLocal, patch_scorer
-from keras_vis.progress import Bar, check_progress
+from keras_vis.progress import Bar
 
 
 def size_pair(value, name):
@@ -133,7 +133,7 @@ def occlusion(model, images, target=None, *, patch=_defaults.OCCLUSION_PATCH,
     fill_values = fill_images(fill, images, default=_defaults.OCCLUSION_FILL)
     normalize = check_flag(normalize, "normalize")
     batch_size = check_positive_int(batch_size, "batch_size")
-    progress = check_progress(progress)
+    progress = check_flag(progress, "progress")
     rows = patch_positions(height, patch_h, stride_h)
     cols = patch_positions(width, patch_w, stride_w)
     patch_rows, patch_cols = np.arange(patch_h)[None, :, None], np.arange(patch_w)[None, None, :]
@@ -174,6 +174,33 @@ def occlusion(model, images, target=None, *, patch=_defaults.OCCLUSION_PATCH,
     heatmap = (sums / counts).astype(np.float32)
     check_maps("occlusion", PERTURBATION, grid)
     return normalize_maps(heatmap) if normalize else heatmap
+
+
+
+def occlusion_importance(model, images, target=None, *, patch=_defaults.OCCLUSION_PATCH,
+                         stride=_defaults.OCCLUSION_STRIDE, fill=_defaults.OCCLUSION_FILL,
+                         logits=False, normalize=True, batch_size=_defaults.OCCLUSION_BATCH_SIZE,
+                         progress=True):
+    """Occlusion read as importance, high where hiding a patch costs the target score the most.
+
+    `keras_vis.occlusion` returns the classic heatmap (the score with each region hidden: LOW
+    where the prediction needs the region). Metrics and summaries read every map as importance,
+    so this returns the drop of that score below its best position, `max(s) - s`, scaled to [0, 1]
+    (zero everywhere if no position changes the score).
+
+    Args:
+        model, images, target, patch, stride, fill, logits, batch_size, progress: as in
+            `keras_vis.occlusion`.
+        normalize: ignored: the drop is always scaled to [0, 1].
+
+    Returns:
+        float32 array `(N, H, W)` in [0, 1].
+    """
+    scores = occlusion(model, images, target, patch=patch, stride=stride, fill=fill,
+                       logits=logits, normalize=False, batch_size=batch_size, progress=progress)
+    drop = scores.max(axis=(1, 2), keepdims=True) - scores
+    peak = drop.max(axis=(1, 2), keepdims=True)
+    return (drop / np.where(peak > 0, peak, 1.0)).astype(np.float32)
 
 
 def _incremental_scorer(model, target, head_policy, batch_shape, patch, corners, incremental,

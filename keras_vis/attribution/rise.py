@@ -13,7 +13,7 @@ masks exist at once, and a seed gives the same masks whatever the batch size.
 
 import numpy as np
 
-from keras_vis._checks import check_number, check_positive_int, expected
+from keras_vis._checks import check_flag, check_number, check_positive_int, expected
 from keras_vis.attribution import _defaults
 from keras_vis.attribution._copies import copy_scores
 from keras_vis.attribution._fill import fill_images, seen_through
@@ -21,7 +21,6 @@ from keras_vis.attribution._inputs import check_flag, head, prepare, resolve_cla
 from keras_vis.blank import PERTURBATION, check_maps
 from keras_vis.attribution._maps import normalize as normalize_maps
 from keras_vis.attribution.occlusion import size_pair
-from keras_vis.progress import check_progress
 
 MASK_BLOCK = 256
 """Masks whose grids are drawn together from one stream of the seed."""
@@ -197,7 +196,7 @@ def rise(model, images, target=None, *, masks=_defaults.RISE_MASKS, cell=_defaul
     logits = check_flag(logits, "logits")
     normalize = check_flag(normalize, "normalize")
     batch_size = check_positive_int(batch_size, "batch_size")
-    progress = check_progress(progress)
+    progress = check_flag(progress, "progress")
     mask_set = MaskSet(count, cells, p, size, seed)
     maps = rise_maps(model, images, target, mask_set, fill=fill, logits=logits,
                      batch_size=batch_size, progress=progress)

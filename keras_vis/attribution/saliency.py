@@ -3,13 +3,12 @@
 import numpy as np
 
 from keras_vis import engine
-from keras_vis._checks import check_choice, check_number, check_positive_int
+from keras_vis._checks import check_choice, check_flag, check_number, check_positive_int
 from keras_vis import blank
 from keras_vis.attribution import _defaults
 from keras_vis.attribution._copies import mean_input_gradients
 from keras_vis.attribution._inputs import check_flag, head, prepare, resolve_classes
 from keras_vis.attribution._maps import check_reduce, finish, reduce_channels
-from keras_vis.progress import check_progress
 from keras_vis.rules import DECONVNET, GUIDED
 
 # Saliency method -> the engine's composite of backward rules (None: the plain gradient). A model
@@ -106,7 +105,7 @@ def saliency(model, images, target=None, *, method=_defaults.SALIENCY_METHOD,
     batch_size = check_positive_int(batch_size, "batch_size")
     gradients = input_gradients(model, images, target, composite=COMPOSITES[method], logits=logits,
                                 smooth_samples=smooth_samples, smooth_noise=smooth_noise, seed=seed,
-                                batch_size=batch_size, progress=check_progress(progress))
+                                batch_size=batch_size, progress=check_flag(progress, "progress"))
     return finish(reduce_channels(gradients, reduce), images.shape[1:3], normalize,
                   blank=(f"saliency (method={method!r})", blank.GRADIENT))
 

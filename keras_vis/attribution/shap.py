@@ -2,13 +2,12 @@
 
 import numpy as np
 
-from keras_vis._checks import check_number, check_positive_int, expected
+from keras_vis._checks import check_flag, check_number, check_positive_int, expected
 from keras_vis import blank
 from keras_vis.attribution import _defaults
 from keras_vis.attribution._copies import mean_input_gradients
 from keras_vis.attribution._inputs import check_flag, head, prepare, resolve_classes
 from keras_vis.attribution._maps import check_reduce, finish, reduce_channels
-from keras_vis.progress import check_progress
 
 
 def baseline_set(baselines, images):
@@ -78,7 +77,7 @@ def gradient_shap(model, images, target=None, *, baselines=None, samples=_defaul
     check_reduce(reduce)
     normalize = check_flag(normalize, "normalize")
     batch_size = check_positive_int(batch_size, "batch_size")
-    progress = check_progress(progress)
+    progress = check_flag(progress, "progress")
     classes = resolve_classes(model, images, target, batch_size=batch_size)
     rng = np.random.default_rng(seed)
     chosen = rng.integers(0, len(backgrounds), size=(len(images), samples))

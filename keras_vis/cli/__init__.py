@@ -41,7 +41,6 @@ def main(argv=None):
     except SystemExit as done:  # --help and --version
         return done.code if isinstance(done.code, int) else 0
     if args.verbose or _quiet.verbose():
-        _quiet.remove_import_filter()
         return run_command(args)
     # Fewer lines to filter: TensorFlow then drops its info records once logging is set up.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

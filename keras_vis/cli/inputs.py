@@ -11,7 +11,8 @@ import numpy as np
 
 from keras_vis import demo, io
 from keras_vis.demo import atlas as demo_atlas
-from keras_vis._checks import check_channels_last, expected
+from keras_vis._checks import expected
+from keras_vis.batches import check_channels_last
 from keras_vis.layers import convolutions_2d, find_layer, output_shape, spatial_layers
 from keras_vis.report.settings import Settings
 from keras_vis.report.subject import make_subject

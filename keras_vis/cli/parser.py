@@ -2,9 +2,9 @@
 
 import argparse
 import functools
-import importlib.metadata
 
 from keras_vis import registry  # standard library only, so `--help` needs no TensorFlow
+from keras_vis._version import version
 from keras_vis.registry import DEFAULTS
 from keras_vis.limits import MAX_SIDE
 
@@ -356,14 +356,6 @@ COMMANDS = {
     "explain-dataset": DATASET_HELP,
     "serve": SERVE_HELP,
 }
-
-
-def version():
-    """The installed package's version, read without importing it (and TensorFlow)."""
-    try:
-        return importlib.metadata.version("keras_vis")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
 
 
 @functools.lru_cache(maxsize=None)

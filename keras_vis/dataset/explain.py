@@ -9,15 +9,15 @@ import numpy as np
 import tensorflow as tf
 
 from keras_vis import engine
-from keras_vis._checks import (check_choice, check_model, check_positive_int, expected,
-                               to_float_batch)
+from keras_vis._checks import check_choice, check_flag, check_model, check_positive_int, expected
+from keras_vis.batches import to_float_batch
 from keras_vis.dataset._sources import Share, open_source
 from keras_vis.dataset._store import ShardStore, read_index
 from keras_vis.dataset._workers import find_worker, wait_and_merge
 from keras_vis.dataset.summary import dataset_summary, outside_share, summarise_shards
 from keras_vis.metrics._arrays import to_maps, to_masks
 from keras_vis.metrics._methods import describe_option, method_name, resolve_method
-from keras_vis.progress import Bar, check_progress, silenced
+from keras_vis.progress import Bar, silenced
 
 DTYPES = ("float16", "float32")
 
@@ -173,7 +173,7 @@ def explain_dataset(model, dataset, method="gradcam", *, out_dir, target=None, b
         raise TypeError(expected("strategy", "None or a tf.distribute.Strategy", strategy))
     if on_shard is not None and not callable(on_shard):
         raise TypeError(expected("on_shard", "None or a function (number, path)", on_shard))
-    progress = check_progress(progress)
+    progress = check_flag(progress, "progress")
     worker = find_worker(strategy, cluster_resolver)
     share = Share(shard_size, worker.count, worker.index)
     explain = resolve_method(method, options, batch_size)

@@ -4,7 +4,8 @@ import numbers
 
 import numpy as np
 
-from keras_vis._checks import check_channels_last, check_layer_graph, check_model, expected
+from keras_vis._checks import check_layer_graph, check_model, expected
+from keras_vis.batches import check_channels_last
 from keras_vis.layers import output_shape, spatial_layers, tapped_layer
 
 

@@ -19,7 +19,8 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from keras_vis._checks import check_choice, check_positive_int, to_float_batch
+from keras_vis._checks import check_choice, check_positive_int
+from keras_vis.batches import to_float_batch
 from keras_vis.deconv._arguments import channel_indices, single_input, spatial_layer
 from keras_vis.engine import get_engine
 from keras_vis.pixels import scale_each_to_uint8

@@ -12,13 +12,14 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
-from keras_vis._checks import check_choice, check_positive_int, describe, expected, to_float_batch
+from keras_vis._checks import check_choice, check_flag, check_positive_int, describe, expected
+from keras_vis.batches import to_float_batch
 from keras_vis.deconv._arguments import channel_count, channel_indices, single_input, spatial_layer
 from keras_vis.deconv.receptive_field import ReceptiveField, UnsupportedLayer, receptive_field
 from keras_vis.deconv.reconstruction import KeptActivation, project
 from keras_vis.engine import get_engine
 from keras_vis.pixels import scale_each_to_uint8, tile, to_uint8_by_range
-from keras_vis.progress import Bar, check_progress
+from keras_vis.progress import Bar
 
 PANEL_CONTENTS = ("both", "projections", "crops", "images")
 
@@ -244,7 +245,7 @@ def top_activations(model, dataset, layer, channels=None, k=9, *, batch_size=32,
             raise ValueError(expected("channels", "distinct channel indices", channels.tolist()))
     k = check_positive_int(k, "k")
     batch_size = check_positive_int(batch_size, "batch_size")
-    progress = check_progress(progress)
+    progress = check_flag(progress, "progress")
 
     engine = get_engine(
         model, [layer], KeptActivation(layer), input_grads=False, taps_only=True

@@ -14,6 +14,7 @@ import shutil
 import sys
 import time
 
+from keras_vis.explorer.server import serve
 from keras_vis.io import atomic_write
 
 
@@ -61,8 +62,6 @@ def take(path, *, layer="block2_conv1", image="star", timeout=120):
     """
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
-
-    from keras_vis.explorer import serve
 
     with serve(port=0, block=False) as server:
         driver = chromium(height=2300)

@@ -3,8 +3,8 @@
 import keras
 
 from keras_vis import engine
-from keras_vis._checks import (check_layer_graph, check_model, check_positive_int, expected,
-                               to_float_batch)
+from keras_vis._checks import check_layer_graph, check_model, check_positive_int, expected
+from keras_vis.batches import to_float_batch
 from keras_vis.layers import layer_of
 
 

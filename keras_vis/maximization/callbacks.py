@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from keras_vis._checks import check_positive_int, expected
+from keras_vis.io import atomic_write
 from keras_vis.pixels import tile
 from keras_vis.progress import Bar
 
@@ -216,8 +217,6 @@ def write_gif(path, pictures, duration, writer=None):
         duration: milliseconds per frame.
         writer: `"pillow"`, `"imageio"` or `None` (whichever is installed).
     """
-    from keras_vis.io import atomic_write
-
     writer = writer or gif_writer()
     pictures = [p[..., 0] if p.ndim == 3 and p.shape[-1] == 1 else p for p in pictures]
     with atomic_write(path, "wb") as file:

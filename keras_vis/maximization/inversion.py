@@ -10,7 +10,8 @@ import numpy as np
 import tensorflow as tf
 
 from keras_vis import engine
-from keras_vis._checks import check_choice, check_model, expected, to_float_batch
+from keras_vis._checks import check_choice, check_model, expected
+from keras_vis.batches import to_float_batch
 from keras_vis.layers import layer_of
 from keras_vis.maximization import objectives
 from keras_vis.maximization.objectives import Objective, _LayerTerm

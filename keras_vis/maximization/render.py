@@ -17,17 +17,15 @@ import numbers
 import numpy as np
 import tensorflow as tf
 
-from keras_vis._checks import (
-    check_channels_last, check_choice, check_layer_graph, check_model, check_number,
-    check_positive_int, error_gist, expected,
-)
+from keras_vis._checks import (check_choice, check_flag, check_layer_graph, check_model,
+                               check_number, check_positive_int, error_gist, expected)
+from keras_vis.batches import check_channels_last, smallest_square
 from keras_vis.limits import MAX_SIDE
-from keras_vis.layers import layer_of, smallest_square
+from keras_vis.layers import layer_of
 from keras_vis.maximization.callbacks import Callback, ProgressBar, RenderState
 from keras_vis.maximization.objectives import TooSmall, as_objective
 from keras_vis.maximization.params import get_param
 from keras_vis.maximization.transforms import Pipeline, standard
-from keras_vis.progress import check_progress
 from keras_vis import steps
 from keras_vis.graph import GraphRunner
 
@@ -478,7 +476,7 @@ def _check_callbacks(callbacks, progress):
             expected("callbacks", "a list of `keras_vis.maximization.callbacks.Callback` objects",
                      callbacks)
         )
-    return list(callbacks) + ([ProgressBar()] if check_progress(progress) else [])
+    return list(callbacks) + ([ProgressBar()] if check_flag(progress, "progress") else [])
 
 
 def resolve_size(size, model):

@@ -13,34 +13,6 @@ from keras_vis._checks import expected
 from keras_vis.attribution import _defaults
 
 
-def occlusion_importance(model, images, target=None, *, patch=_defaults.OCCLUSION_PATCH,
-                         stride=_defaults.OCCLUSION_STRIDE, fill=_defaults.OCCLUSION_FILL,
-                         logits=False, normalize=True, batch_size=_defaults.OCCLUSION_BATCH_SIZE,
-                         progress=True):
-    """Occlusion read as importance, high where hiding a patch costs the target score the most.
-
-    `keras_vis.occlusion` returns the classic heatmap (the score with each region hidden: LOW
-    where the prediction needs the region). Metrics and summaries read every map as importance,
-    so this returns the drop of that score below its best position, `max(s) - s`, scaled to [0, 1]
-    (zero everywhere if no position changes the score).
-
-    Args:
-        model, images, target, patch, stride, fill, logits, batch_size, progress: as in
-            `keras_vis.occlusion`.
-        normalize: ignored: the drop is always scaled to [0, 1].
-
-    Returns:
-        float32 array `(N, H, W)` in [0, 1].
-    """
-    from keras_vis.attribution import occlusion
-
-    scores = occlusion(model, images, target, patch=patch, stride=stride, fill=fill,
-                       logits=logits, normalize=False, batch_size=batch_size, progress=progress)
-    drop = scores.max(axis=(1, 2), keepdims=True) - scores
-    peak = drop.max(axis=(1, 2), keepdims=True)
-    return (drop / np.where(peak > 0, peak, 1.0)).astype(np.float32)
-
-
 def resolve_method(method, options, batch_size):
     """Returns `f(model, images, target) -> maps` for a method name or callable.
 

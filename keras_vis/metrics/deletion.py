@@ -13,12 +13,11 @@ import dataclasses
 
 import numpy as np
 
-from keras_vis._checks import check_positive_int, expected
+from keras_vis._checks import check_flag, check_positive_int, expected
 from keras_vis.attribution._copies import copy_scores
 from keras_vis.attribution._fill import FILL_FORMS, fill_images
 from keras_vis.attribution._inputs import prepare, resolve_classes
 from keras_vis.metrics._arrays import class_codes, pixel_ranks, to_maps
-from keras_vis.progress import check_progress
 
 DEFAULT_STEPS = 50
 
@@ -75,7 +74,7 @@ def _curves(kind, model, images, maps, target, *, steps, baseline, blur_sigma, b
     maps = to_maps(maps, images.shape[:3])
     steps = check_positive_int(steps, "steps")
     batch_size = check_positive_int(batch_size, "batch_size")
-    progress = check_progress(progress)
+    progress = check_flag(progress, "progress")
     fill = _baseline(baseline, images, blur_sigma)
     count, height, width = maps.shape
     pixels = height * width

@@ -10,12 +10,11 @@ import dataclasses
 
 import numpy as np
 
-from keras_vis._checks import check_positive_int, expected
+from keras_vis._checks import check_flag, check_positive_int, expected
 from keras_vis.attribution._copies import copy_scores
 from keras_vis.attribution._inputs import prepare, resolve_classes
 from keras_vis.metrics._arrays import class_codes, to_maps
 from keras_vis.metrics.deletion import _baseline
-from keras_vis.progress import check_progress
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,7 +107,7 @@ def average_drop(model, images, maps, target=None, *, baseline=0.0, blur_sigma=N
                      "attribution function), e.g. `maps / maps.max(axis=(1, 2), keepdims=True)`.")
         )
     batch_size = check_positive_int(batch_size, "batch_size")
-    progress = check_progress(progress)
+    progress = check_flag(progress, "progress")
     fill = _baseline(baseline, images, blur_sigma)
     count = len(images)
 

@@ -14,12 +14,11 @@ import dataclasses
 
 import numpy as np
 
-from keras_vis._checks import check_number, check_positive_int, expected
+from keras_vis._checks import check_flag, check_number, check_positive_int, expected
 from keras_vis.attribution._copies import copy_scores
 from keras_vis.attribution._inputs import head, prepare, resolve_classes
 from keras_vis.metrics._arrays import class_codes, seed_entropy, to_maps
 from keras_vis.metrics.deletion import _baseline
-from keras_vis.progress import check_progress
 
 DEFAULT_GRID = 9
 DEFAULT_SUBSET = 0.2
@@ -130,7 +129,7 @@ def mufidelity(model, images, maps, target=None, *, grid=DEFAULT_GRID, subset=DE
     policy = head(logits)
     rng = np.random.default_rng(seed_entropy(seed))
     batch_size = check_positive_int(batch_size, "batch_size")
-    progress = check_progress(progress)
+    progress = check_flag(progress, "progress")
     fill = _baseline(baseline, images, blur_sigma)
 
     size = int(np.clip(round(subset * cells), 1, cells - 1))

@@ -16,12 +16,12 @@ import numpy as np
 import scipy.stats
 import skimage.metrics
 
-from keras_vis._checks import check_number, check_positive_int, expected
+from keras_vis._checks import check_flag, check_number, check_positive_int, expected
 from keras_vis.attribution._inputs import prepare, resolve_classes, resolved_target
 from keras_vis.layers import is_model, iter_layers, layer_of
 from keras_vis.metrics._arrays import to_maps
 from keras_vis.metrics._methods import method_name, resolve_method
-from keras_vis.progress import Bar, check_progress
+from keras_vis.progress import Bar
 
 DEFAULT_THRESHOLD = 0.5
 
@@ -242,7 +242,7 @@ def randomization_check(model, method, images, target=None, *, layers=None, seed
     batch_size = check_positive_int(batch_size, "batch_size")
     threshold = check_number(threshold, "threshold", low=-1, high=1)
     seed = check_positive_int(seed, "seed", minimum=0)
-    progress = check_progress(progress)
+    progress = check_flag(progress, "progress")
     explain = resolve_method(method, options, batch_size)
     chosen = _chosen_layers(model, layers)
     classes = resolve_classes(model, images, target, batch_size=batch_size)

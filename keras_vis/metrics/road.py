@@ -22,11 +22,10 @@ import numpy as np
 import scipy.sparse
 import scipy.sparse.linalg
 
-from keras_vis._checks import check_choice, check_number, check_positive_int, expected
+from keras_vis._checks import check_choice, check_flag, check_number, check_positive_int, expected
 from keras_vis.attribution._copies import copy_scores
 from keras_vis.attribution._inputs import prepare, resolve_classes
 from keras_vis.metrics._arrays import class_codes, pixel_ranks, seed_entropy, to_maps
-from keras_vis.progress import check_progress
 
 DEFAULT_PERCENTILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 DEFAULT_NOISE = 0.01
@@ -247,7 +246,7 @@ def road(model, images, maps, target=None, *, percentiles=DEFAULT_PERCENTILES, o
     noise = check_number(noise, "noise", low=0)
     entropy = seed_entropy(seed)
     batch_size = check_positive_int(batch_size, "batch_size")
-    progress = check_progress(progress)
+    progress = check_flag(progress, "progress")
     count, height, width = maps.shape
     pixels = height * width
     rank = pixel_ranks(maps, descending=order == "morf")

@@ -17,7 +17,7 @@ from keras_vis.atlas import Atlas
 from keras_vis.layers import find_layer
 from keras_vis.inspect import summary
 from keras_vis.io import atomic_write, check_writable
-from keras_vis.cli.parser import version
+from keras_vis._version import version
 from keras_vis.progress import silenced
 from keras_vis.report import page, techniques
 from keras_vis.report.pictures import Picture

@@ -6,7 +6,6 @@ A method turns a `Subject`, a target and the `Settings` into `(N, H, W)` maps in
 
 from keras_vis import registry
 from keras_vis.attribution._maps import center
-from keras_vis.attribution.cam.classic import gap_dense_head
 
 # The `MethodSpec`s of the report's method table, in display order.
 METHODS = registry.drawn()
@@ -29,15 +28,3 @@ def compute(method, subject, target, settings):
                                batch_size=settings.batch_size))
     return function(subject.model, subject.inputs, target, **options,
                     batch_size=settings.batch_size)
-
-
-def classic_cam_unavailable(subject, settings):
-    """Why CAM cannot run on the subject's model with the settings' layer, or `None`."""
-    try:
-        features, _ = gap_dense_head(subject.model)
-    except ValueError as error:
-        return str(error)
-    if settings.cam_layer is not None and settings.cam_layer != features.name:
-        return (f"CAM weights the layer feeding the global average pooling ('{features.name}'), "
-                f"not '{settings.cam_layer}'.")
-    return None

@@ -25,18 +25,10 @@ pass (see `with_backward`).
 from keras_vis.rules.base import Rule, Site, stabilize, with_backward
 from keras_vis.rules.composite import ACTIVATIONS, Composite, NoRuleMatches, Plan
 from keras_vis.rules.deeplift import DEEPLIFT, Product, Rescale
-from keras_vis.rules.gradient import (
-    DECONVNET,
-    GUIDED,
-    RECTIFIERS,
-    RELU,
-    Deconvnet,
-    Gradient,
-    Guided,
-    Pass,
-)
+from keras_vis.rules.gradient import DECONVNET, GUIDED, RECTIFIERS, RELU, Deconvnet, Guided
 from keras_vis.rules.kinds import CONV, DENSE, LINEAR
 from keras_vis.rules.linear import LinearMap, linear_map
+from keras_vis.rules.neutral import Gradient, Pass
 from keras_vis.rules.lrp import (
     COMPOSITES,
     AlphaBeta,

@@ -8,7 +8,7 @@ method gives it the rule that fits that computation; a `Rule` object can be give
 from keras_vis._checks import expected
 from keras_vis.rules.base import Rule
 from keras_vis.rules.deeplift import Product, Rescale
-from keras_vis.rules.gradient import Gradient, Pass
+from keras_vis.rules.neutral import Gradient, Pass
 from keras_vis.rules.lrp import Gate, Norm
 from keras_vis.rules.roles import ROLES
 

@@ -32,6 +32,7 @@ from keras_vis.layers import is_model
 from keras_vis.rules.base import Rule, Site
 from keras_vis.rules.dataflow import DataFlow
 from keras_vis.rules.linear import has_linear_map
+from keras_vis.rules.neutral import Pass
 from keras_vis.rules.roles import suggestion
 
 
@@ -293,8 +294,6 @@ class Composite:
                 continue
             layer_rule = activation_rule = None
             if id(layer) in folded:
-                from keras_vis.rules.gradient import Pass  # gradient.py builds on this module
-
                 layer_rule = Pass()
             elif not is_activation_layer(layer):
                 layer_rule, found = self._layer_rule(layer, id(layer) in first)

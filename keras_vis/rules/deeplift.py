@@ -16,7 +16,7 @@ import tensorflow as tf
 from keras_vis import _keras
 from keras_vis.rules.base import Rule, recorded, with_backward
 from keras_vis.rules.composite import ACTIVATIONS, Composite
-from keras_vis.rules.gradient import Gradient
+from keras_vis.rules.neutral import Gradient
 from keras_vis.rules import kinds
 
 _FLAT = 1e-6

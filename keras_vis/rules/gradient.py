@@ -1,12 +1,11 @@
-"""Rules that reshape the gradient: guided backprop, deconvnet, and the two neutral rules.
+"""Rules that reshape the gradient: guided backprop and deconvnet (the neutral `Pass` and
+`Gradient` are in `keras_vis.rules.neutral`).
 
 - `Guided` (Springenberg et al.): the activation's own gradient applied to the positive part of
   the upstream gradient, and only where the activation's input was positive — the forward mask and
   the backward mask together.
 - `Deconvnet` (Zeiler & Fergus): the positive part of the upstream gradient, whatever the forward
   input was.
-- `Pass`: the upstream signal goes through unchanged (relevance through activations).
-- `Gradient`: the layer's own gradient, said explicitly (max-pooling's winner-take-all, reshapes).
 
 `GUIDED` and `DECONVNET` give their rule to every rectifier (`RECTIFIERS`): an element-wise
 activation that passes positive inputs on about as they are and suppresses negative ones — the
@@ -22,7 +21,6 @@ rectifiers and keep their plain gradient, as does a gate assembled from several 
 
 import tensorflow as tf
 
-from keras_vis import _keras
 from keras_vis.rules.base import Rule, recorded, with_backward
 from keras_vis.rules.composite import Composite
 
@@ -60,29 +58,6 @@ class Deconvnet(Rule):
     def __call__(self, forward, inputs, site):
         (x,) = inputs
         return with_backward([x], forward(x), lambda upstream: [tf.nn.relu(upstream)])
-
-
-class Pass(Rule):
-    """Passes the upstream signal through unchanged (for shape-preserving computations of one
-    tensor)."""
-
-    def __call__(self, forward, inputs, site):
-        if len(inputs) != 1:
-            name = site.layer.name if site is not None else "this layer"
-            raise _keras.pass_through_tracing(ValueError(
-                f"Expected the layer given `Pass()` to compute from one tensor, whose relevance "
-                f"it passes on unchanged. Received: '{name}', computing from {len(inputs)} "
-                "tensors. Give it `keras_vis.rules.Norm()` if it sums them, "
-                "`keras_vis.rules.Gate()` if it multiplies a signal by a gate."))
-        (x,) = inputs
-        return with_backward([x], forward(x), lambda upstream: [upstream])
-
-
-class Gradient(Rule):
-    """The computation's own gradient: no change, named so a strict composite covers it."""
-
-    def __call__(self, forward, inputs, site):
-        return forward(*inputs)
 
 
 GUIDED = Composite([(RECTIFIERS, Guided())], name="guided")

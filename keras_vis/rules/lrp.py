@@ -48,7 +48,7 @@ from keras_vis import _keras, registry
 from keras_vis._checks import check_choice, check_flag, check_number, expected
 from keras_vis.rules.base import Rule, recorded, stabilize, with_backward
 from keras_vis.rules.composite import ACTIVATIONS, Composite
-from keras_vis.rules.gradient import Gradient, Pass
+from keras_vis.rules.neutral import Gradient, Pass
 from keras_vis.rules import kinds
 from keras_vis.rules.kinds import CONV, DENSE, LINEAR
 

@@ -20,13 +20,12 @@ import keras
 import numpy as np
 
 from keras_vis import engine
-from keras_vis._checks import check_layer_graph, check_positive_int, expected
+from keras_vis._checks import check_flag, check_layer_graph, check_positive_int, expected
 from keras_vis import blank
 from keras_vis.attribution import _defaults
 from keras_vis.attribution._inputs import check_flag, prepare, resolve_classes, resolved_target
 from keras_vis.attribution._maps import finish
 from keras_vis.layers import default_cam_layer, output_shape, tapped_layer
-from keras_vis.progress import check_progress
 from keras_vis.targets import Neuron, Target, as_target
 
 AUGMENTATIONS = tuple((flip, zoom) for zoom in (1.0, 1.1, 0.9) for flip in (False, True))
@@ -297,7 +296,7 @@ class BaseCAM:
                 f"Mirroring and zooming the image move what position {target.position} sees; "
                 "use a `Channel` or class target."))
         batch_size = check_positive_int(batch_size, "batch_size")
-        progress = check_progress(progress)
+        progress = check_flag(progress, "progress")
         layer = self.resolve_layer(model, layer)
         head = "linear" if logits else "model"
         if not aug_smooth:

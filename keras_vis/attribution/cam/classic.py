@@ -7,6 +7,7 @@ import numpy as np
 from keras_vis._checks import NotApplicable
 from keras_vis.attribution.cam.base import BaseCAM
 from keras_vis.graph import output_chain
+from keras_vis.layers import layer_of
 from keras_vis.targets import Class, split_classes
 
 # Layers that may sit between the global average pooling and the dense layer without changing the
@@ -45,6 +46,19 @@ def gap_dense_head(model, output=0):
             "that way. Use method='gradcam', which equals CAM on such models and works on any."
         )
     return features, dense
+
+
+def unavailable(model, layer=None, **options):
+    """Why CAM cannot run on `model` at `layer` (`None`: the layer feeding the global average
+    pooling), or `None` if it can; `options`, the method's others, change nothing."""
+    try:
+        features, _ = gap_dense_head(model)
+        if layer is None or layer_of(model, layer) is features:
+            return None
+    except ValueError as error:
+        return str(error)
+    return (f"CAM weights the layer feeding the global average pooling ('{features.name}'), "
+            f"not '{getattr(layer, 'name', layer)}'.")
 
 
 class ClassicCAM(BaseCAM):
