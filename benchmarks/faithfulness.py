@@ -69,24 +69,40 @@ def _reference_maps(masks, rng):
             "object mask (reference)": (masks.astype("float32") + 1e-3 * noise) / (1 + 1e-3)}
 
 
-def _score(model, images, labels, masks, maps, sizes):
-    """Every metric of one method's maps; ROAD and MuFidelity on the first `metric_images`."""
-    from keras_vis.metrics import (average_drop, deletion, energy_pointing, insertion,
-                                   mufidelity, pointing_game, road)
+# Options of the metrics here, by name; `FEW` run on the first `metric_images` images only.
+FEW = ("road", "mufidelity")
+# How each metric's score is written in the table (the others with three decimals).
+FORMATS = {"pointing_game": "{:.1%}", "energy_pointing": "{:.1%}", "average_drop": "{:.1f}"}
 
-    few = slice(0, sizes["metric_images"])
-    drop = average_drop(model, images, maps, labels)
-    return {
-        "pointing": pointing_game(maps, masks).mean,
-        "energy": energy_pointing(maps, masks).mean,
-        "deletion": deletion(model, images, maps, labels, steps=sizes["steps"],
-                             baseline=0.0).mean_auc,
-        "insertion": insertion(model, images, maps, labels, steps=sizes["steps"]).mean_auc,
-        "road": road(model, images[few], maps[few], labels[few]).mean_auc,
-        "drop": drop.average_drop,
-        "increase": drop.increase_rate,
-        "mufidelity": mufidelity(model, images[few], maps[few], labels[few]).mean,
-    }
+
+def _metric_options(sizes):
+    return {"deletion": {"steps": sizes["steps"], "baseline": 0.0},
+            "insertion": {"steps": sizes["steps"]}}
+
+
+def _scored_metrics():
+    """The registry's metrics that score maps (the randomization check runs apart)."""
+    from keras_vis import registry
+
+    return registry.metrics_reading("model", "images", "maps", "masks", "target")
+
+
+def _score(model, images, labels, masks, maps, sizes):
+    """The score of every metric of the registry on one method's maps, and the average drop's
+    increase rate."""
+    from keras_vis.metrics import evaluate
+
+    scores = {}
+    for spec in _scored_metrics():
+        part = slice(0, sizes["metric_images"]) if spec.name in FEW else slice(None)
+        available = {"model": model, "images": images[part], "maps": maps[part],
+                     "masks": masks[part], "target": labels[part]}
+        result = evaluate(spec.name, **{need: available[need] for need in spec.needs},
+                          **_metric_options(sizes).get(spec.name, {}))
+        scores[spec.name] = result.score
+        if spec.name == "average_drop":
+            scores["increase"] = result.increase_rate
+    return scores
 
 
 def _stays_through(result):
@@ -111,9 +127,9 @@ def _diagnostics(model, images, labels, masks, scores, checks, few):
         f"`fill + mask * (image - fill)`. With the paper's `image * mask` (`fill=0`), hidden "
         f"pixels are black for this model, which takes 0–255 pixels and never saw a black "
         f"background (a model fed mean-subtracted inputs sees the mean colour there, as in the "
-        f"paper's ImageNet setting): it points at the object in {black['pointing']:.1%} of the "
-        f"images (energy {black['energy']:.1%}). With the default fill, each image's mean "
-        f"colour, it does in {mean['pointing']:.1%} (energy {mean['energy']:.1%})."
+        f"paper's ImageNet setting): it points at the object in {black['pointing_game']:.1%} of the "
+        f"images (energy {black['energy_pointing']:.1%}). With the default fill, each image's mean "
+        f"colour, it does in {mean['pointing_game']:.1%} (energy {mean['energy_pointing']:.1%})."
     )
     silhouette = np.where(masks[..., None], 0.0, images)
     probabilities = model.predict(silhouette, batch_size=100, verbose=0)
@@ -169,7 +185,7 @@ def _diagnostics(model, images, labels, masks, scores, checks, few):
 def _expectations(scores, checks):
     lines = []
     for name in ("gradcam", "scorecam"):
-        hit = scores[name]["pointing"]
+        hit = scores[name]["pointing_game"]
         verdict = "meets" if hit >= POINTING_EXPECTED else "MISSES"
         lines.append(f"- {name} pointing game {hit:.1%}: {verdict} the expected "
                      f"≥ {POINTING_EXPECTED:.0%}.")
@@ -197,15 +213,17 @@ def _expectations(scores, checks):
 
 
 def _tables(scores, seconds, checks, images):
-    rows = [(name, f"{s['pointing']:.1%}", f"{s['energy']:.1%}", f"{s['deletion']:.3f}",
-             f"{s['insertion']:.3f}", f"{s['road']:.3f}", f"{s['drop']:.1f}",
-             f"{s['increase']:.1f}", f"{s['mufidelity']:.3f}",
+    columns, header = [], []
+    for spec in _scored_metrics():
+        columns.append((spec.name, FORMATS.get(spec.name, "{:.3f}")))
+        header.append(f"{spec.title} {'↑' if spec.higher_is_better else '↓'}")
+        if spec.name == "average_drop":
+            columns.append(("increase", "{:.1f}"))
+            header.append("increase % ↑")
+    rows = [(name, *(form.format(s[key]) for key, form in columns),
              f"{seconds[name]:.2f}" if name in seconds else "–")
             for name, s in scores.items()]
-    localisation = markdown_table(
-        ["method", "pointing game ↑", "energy pointing ↑", "deletion AUC ↓", "insertion AUC ↑",
-         "ROAD MoRF AUC ↓", "average drop % ↓", "increase % ↑", "MuFidelity ↑",
-         f"maps of {len(images)} images (s)"], rows)
+    localisation = markdown_table(["method", *header, f"maps of {len(images)} images (s)"], rows)
     steps_names = ["(none)"] + list(next(iter(checks.values())).layers)
     randomization_rows = []
     for name, result in checks.items():

@@ -16,6 +16,7 @@ through the package's compiled steps, which are traced once and reused as the we
 Their own progress bars stay quiet, so the Keras progress bar is the only one on the terminal.
 """
 
+import functools
 import inspect
 import os
 import threading
@@ -33,10 +34,11 @@ from keras_vis.inspect import feature_maps
 from keras_vis.layers import layer_of
 from keras_vis.maximization import maximize
 from keras_vis.maximization.objectives import as_objective
-from keras_vis.metrics import deletion, energy_pointing, pointing_game
+from keras_vis.metrics.evaluate import evaluate, metric_spec, options_for
 from keras_vis.metrics._methods import method_name, resolve_method
 from keras_vis.plot import filter_tiles, overlay
 from keras_vis.progress import silenced
+from keras_vis.registry import METRIC_INPUTS
 from keras_vis.report.pictures import enlarge, rgb
 
 RUN = "keras_vis"
@@ -446,13 +448,14 @@ class MaximizeCallback(_EpochLogger):
 
 
 class FaithfulnessCallback(_EpochLogger):
-    """Logs, as scalars, whether each method's maps point at the object as the model trains.
+    """Logs, as scalars, how faithful each method's maps are as the model trains: the `score` of
+    each metric of `keras_vis.registry.METRICS` it is given.
 
-    With object masks, the pointing game (the share of images whose map peaks on the object) and
-    energy pointing (the share of the map's mass on it): does the model look at the object or at
-    the background? With labels, the deletion AUC (the area under the class probability as the
-    most important pixels are removed; lower is more faithful). Tags are
-    `faithfulness/<method>/pointing_game`, `.../energy_pointing` or `.../deletion_auc`.
+    With object masks, by default the pointing game (the share of images whose map peaks on the
+    object) and energy pointing (the share of the map's mass on it): does the model look at the
+    object or at the background? With labels, by default the deletion AUC (the area under the
+    class probability as the most important pixels are removed; lower is more faithful). Tags are
+    `faithfulness/<method>/<metric>`.
 
     Args:
         images: the model inputs `(N, H, W, C)`.
@@ -460,25 +463,30 @@ class FaithfulnessCallback(_EpochLogger):
             one-hot rows `(N, K)`.
         methods: method names of `keras_vis.registry` or callables, as in `ExplainCallback`.
         log_dir: the folder of the TensorBoard logs.
+        metrics: names of `keras_vis.registry.METRICS`; `None` for every metric that reads object
+            masks when masks are given, `("deletion",)` with labels. A metric reading masks needs
+            masks.
         every: log every this many epochs.
         target: the class the maps explain; default the labels when given, else each image's
             predicted class at the epoch.
         tolerance: pixels around the object the pointing game still counts as a hit.
-        steps: steps of the deletion curve.
+        steps: steps of the deletion and insertion curves.
         batch_size: images (or altered copies) per compiled call.
         **options: options of the methods, as in `ExplainCallback`.
     """
 
-    def __init__(self, images, masks_or_labels, *, methods=("gradcam",), log_dir, every=1,
-                 target=None, tolerance=0, steps=16, batch_size=32, **options):
+    def __init__(self, images, masks_or_labels, *, methods=("gradcam",), log_dir, metrics=None,
+                 every=1, target=None, tolerance=0, steps=16, batch_size=32, **options):
         super().__init__(log_dir, every)
         self.inputs, _ = _fixed_examples(images)
         self.masks, self.labels = _masks_or_labels(masks_or_labels, self.inputs)
         self.methods = _methods(methods, options, check_positive_int(batch_size, "batch_size"))
+        self.metrics = _metrics(metrics, with_masks=self.masks is not None)
         self.target = target
-        self.tolerance = check_positive_int(tolerance, "tolerance", minimum=0)
-        self.steps = check_positive_int(steps, "steps")
-        self.batch_size = batch_size
+        self.metric_options = {
+            "tolerance": check_positive_int(tolerance, "tolerance", minimum=0),
+            "steps": check_positive_int(steps, "steps"), "batch_size": batch_size,
+            "progress": False}
 
     def check(self, model):
         _check_inputs(self.inputs, model)
@@ -488,16 +496,35 @@ class FaithfulnessCallback(_EpochLogger):
         for method in self.methods:
             # Metrics read maps as importance: the magnitude of signed evidence.
             maps = np.abs(method.function(model, self.inputs, target, **method.options))
-            tag = f"faithfulness/{method.name}"
-            if self.masks is not None:
-                tf.summary.scalar(f"{tag}/pointing_game",
-                                  pointing_game(maps, self.masks, tolerance=self.tolerance).mean)
-                tf.summary.scalar(f"{tag}/energy_pointing",
-                                  energy_pointing(maps, self.masks).mean)
-            else:
-                curve = deletion(model, self.inputs, maps, target, steps=self.steps,
-                                 batch_size=self.batch_size, progress=False)
-                tf.summary.scalar(f"{tag}/deletion_auc", curve.mean_auc)
+            available = {"model": model, "images": self.inputs, "maps": maps,
+                         "masks": self.masks, "target": target,
+                         "method": functools.partial(method.function, **method.options)}
+            for spec in self.metrics:
+                result = evaluate(spec.name, **{need: available[need] for need in spec.needs},
+                                  **options_for(spec.name, self.metric_options))
+                tf.summary.scalar(f"faithfulness/{method.name}/{spec.name}", result.score,
+                                  description=f"{spec.title}: {spec.summary} "
+                                  f"({'higher' if spec.higher_is_better else 'lower'} is better).")
+
+
+def _metrics(names, *, with_masks):
+    """The `MetricSpec`s of `names` (default: as `FaithfulnessCallback` says), each checked to read
+    only what the callback has."""
+    if names is None:
+        return (registry.metrics_reading("maps", "masks") if with_masks
+                else (registry.find_metric("deletion"),))
+    names = (names,) if isinstance(names, str) else tuple(names)
+    if not names:
+        raise ValueError(expected("metrics", "at least one metric name", names))
+    specs = tuple(metric_spec(name) for name in names)
+    inputs = METRIC_INPUTS if with_masks else tuple(i for i in METRIC_INPUTS if i != "masks")
+    for spec in specs:
+        if not set(spec.needs) <= set(inputs):
+            raise ValueError(expected("metrics", "metrics that read object masks only when "
+                                      "masks are given", names,
+                                      f"{spec.name} reads masks; pass masks as `masks_or_labels`, "
+                                      "or pick another metric."))
+    return specs
 
 
 def _masks_or_labels(values, inputs):

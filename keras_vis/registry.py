@@ -1,4 +1,5 @@
-"""Every attribution method of the package, described once: `FAMILIES` and `METHODS`.
+"""Every attribution method and faithfulness metric of the package, described once: `FAMILIES`,
+`METHODS` and `METRICS`.
 
 Each `MethodSpec` holds all that the rest of the package needs to know about one method, and every
 consumer reads it from here:
@@ -27,6 +28,13 @@ Adding a CAM variant
     to `METHODS`: `cam(method=name)`, the metrics, the report and `keras-vis cam` all take it.
     Constructor options of the variant that `cam` passes on (Score-CAM's `max_maps`) are listed in
     `variant_options`.
+
+Adding a metric
+    Write its function in a new module of `keras_vis/metrics/`, taking the inputs its entry
+    `needs` (in that order, `target` as a keyword) and returning a `MetricResult` subclass (its
+    `values` per image, `higher_is_better`, and `curve` where it follows one), then append a
+    `MetricSpec` to `METRICS`: `keras_vis.metrics.evaluate`, the `FaithfulnessCallback`, the
+    `keras-vis evaluate` command and the benchmarks take it by name.
 
 Adding a family
     Append a `Family` to `FAMILIES` and give its methods `family=` its name: it becomes a
@@ -404,3 +412,101 @@ def command_help(family_spec):
     """The `keras-vis --help` line of a family's subcommand: its summary, then its methods."""
     labels = [find(name).label for name in choices(family_spec)]
     return f"{family_spec.summary}: {', '.join(labels)}" if labels else family_spec.summary
+
+
+METRIC_INPUTS = ("model", "method", "images", "maps", "masks", "target")
+"""What a metric may read, by the keyword `keras_vis.metrics.evaluate` takes it as: the model, an
+attribution method (a name or a function, for a metric that runs it again), the images, one map
+per image, object masks, and the target (the class; `None` for the predicted one)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class MetricSpec:
+    """One faithfulness metric.
+
+    Attributes:
+        name: the name `keras_vis.metrics.evaluate`, the `FaithfulnessCallback`'s `metrics=` and
+            `keras-vis evaluate --metric` take; also its TensorBoard tag.
+        function: `"module:attribute"` of the metric: it takes the inputs of `needs` but `target`
+            positionally, in that order (`target` as a keyword), and returns a `MetricResult`.
+        title: its name in tables.
+        summary: what it measures, in one line.
+        needs: what it reads, from `METRIC_INPUTS`.
+        higher_is_better: a higher `score` means a more faithful map (or one that points better).
+    """
+
+    name: str
+    function: str
+    title: str
+    summary: str
+    needs: typing.Tuple[str, ...]
+    higher_is_better: bool
+
+    def __post_init__(self):
+        _check_path(self.function, "function")
+        unknown = [need for need in self.needs if need not in METRIC_INPUTS]
+        if unknown:
+            raise ValueError(f"Expected `needs` to name inputs of {METRIC_INPUTS}. "
+                             f"Received: needs={self.needs!r}")
+        object.__setattr__(self, "needs", tuple(self.needs))
+
+    @property
+    def positional(self):
+        """The inputs its function takes positionally, in order (all of `needs` but `target`)."""
+        return tuple(need for need in self.needs if need != "target")
+
+    def load(self):
+        """The metric's function."""
+        return resolve(self.function)
+
+
+_SCORED = ("model", "images", "maps", "target")
+
+METRICS = (
+    MetricSpec(
+        "deletion", "keras_vis.metrics.deletion:deletion", "Deletion AUC",
+        "the class probability as the most important pixels are removed (Petsiuk et al.)",
+        _SCORED, higher_is_better=False),
+    MetricSpec(
+        "insertion", "keras_vis.metrics.deletion:insertion", "Insertion AUC",
+        "the class probability as the most important pixels are revealed (Petsiuk et al.)",
+        _SCORED, higher_is_better=True),
+    MetricSpec(
+        "road", "keras_vis.metrics.road:road", "ROAD AUC",
+        "deletion with the removed pixels imputed from their neighbours (Rong et al.)",
+        _SCORED, higher_is_better=False),
+    MetricSpec(
+        "average_drop", "keras_vis.metrics.drop:average_drop", "Average drop (%)",
+        "the confidence lost when the image is seen through its map (Chattopadhyay et al.)",
+        _SCORED, higher_is_better=False),
+    MetricSpec(
+        "mufidelity", "keras_vis.metrics.mufidelity:mufidelity", "MuFidelity",
+        "the correlation of the map's mass on random subsets with the score they carry (Bhatt "
+        "et al.)", _SCORED, higher_is_better=True),
+    MetricSpec(
+        "pointing_game", "keras_vis.metrics.pointing:pointing_game", "Pointing game",
+        "the share of maps whose maximum lies on the object (Zhang et al.)",
+        ("maps", "masks"), higher_is_better=True),
+    MetricSpec(
+        "energy_pointing", "keras_vis.metrics.pointing:energy_pointing", "Energy pointing",
+        "the share of the maps' mass on the object (Wang et al.)",
+        ("maps", "masks"), higher_is_better=True),
+    MetricSpec(
+        "randomization_check", "keras_vis.metrics.randomization:randomization_check",
+        "Randomization (Spearman)",
+        "the maps' rank correlation with the original once the weights are randomized from the "
+        "top layer down (Adebayo et al.)",
+        ("model", "method", "images", "target"), higher_is_better=False),
+)
+
+_METRICS_BY_NAME = {spec.name: spec for spec in METRICS}
+
+
+def find_metric(name):
+    """The `MetricSpec` of a metric name, or `None`."""
+    return _METRICS_BY_NAME.get(name)
+
+
+def metrics_reading(*inputs):
+    """The metrics that read nothing beyond `inputs` (names of `METRIC_INPUTS`), in order."""
+    return tuple(spec for spec in METRICS if set(spec.needs) <= set(inputs))

@@ -21,7 +21,7 @@ from keras_vis.callbacks import (
     run_dir,
 )
 from keras_vis.maximization import objectives
-from keras_vis.metrics import deletion
+from keras_vis.metrics import average_drop, deletion, insertion
 from keras_vis.plot import overlay
 from keras_vis.report.pictures import enlarge
 from models import CLASSES, SIZE, cnn, images
@@ -98,6 +98,8 @@ def every_callback(log_dir):
                          transforms=()),
         FaithfulnessCallback(x[:4], masks, log_dir=log_dir),
         FaithfulnessCallback(x[:4], y[:4], methods=("vanilla",), log_dir=log_dir, steps=4),
+        FaithfulnessCallback(x[:2], y[:2], methods=("gradcam",), log_dir=log_dir, steps=3,
+                             metrics=("insertion", "average_drop")),
     ]
 
 
@@ -121,7 +123,8 @@ def test_every_callback_logs_its_tags_at_every_epoch(trained):
         "feature_maps/conv1", "feature_maps/conv2", "filters/conv1", "filters/conv2",
         "maximize/channel('conv2', [0, 1, 2])",
         "faithfulness/gradcam/pointing_game", "faithfulness/gradcam/energy_pointing",
-        "faithfulness/vanilla/deletion_auc"}
+        "faithfulness/vanilla/deletion", "faithfulness/gradcam/insertion",
+        "faithfulness/gradcam/average_drop"}
     assert all(set(by_step) == {0, 1} for by_step in logged.values())
     # Beside the runs of keras.callbacks.TensorBoard: one board shows both.
     assert sorted(path.name for path in pathlib.Path(log_dir).iterdir()) == sorted(["train", RUN])
@@ -165,13 +168,18 @@ def test_the_logged_filters_follow_the_weights(trained):
     np.testing.assert_array_equal(first[1][0, :33, :33], tile)
 
 
-def test_the_deletion_auc_logged_is_the_metric_on_the_trained_model(trained):
+def test_the_scores_logged_are_the_metrics_on_the_trained_model(trained):
     model, _, logged, _, _ = trained
     x, y = data()
     maps = np.abs(keras_vis.saliency(model, x[:4], y[:4]))
     expected = deletion(model, x[:4], maps, y[:4], steps=4, progress=False).mean_auc
-    assert logged["faithfulness/vanilla/deletion_auc"][1] == pytest.approx(expected, rel=1e-5)
+    assert logged["faithfulness/vanilla/deletion"][1] == pytest.approx(expected, rel=1e-5)
     assert 0.0 <= logged["faithfulness/gradcam/pointing_game"][1] <= 1.0
+    maps = keras_vis.gradcam(model, x[:2], y[:2])
+    expected = insertion(model, x[:2], maps, y[:2], steps=3, progress=False).mean_auc
+    assert logged["faithfulness/gradcam/insertion"][1] == pytest.approx(expected, rel=1e-5)
+    expected = average_drop(model, x[:2], maps, y[:2], progress=False).average_drop
+    assert logged["faithfulness/gradcam/average_drop"][1] == pytest.approx(expected, rel=1e-5)
 
 
 def test_the_callbacks_compile_once_and_never_retrace_the_train_step(trained, tmp_path):
@@ -251,9 +259,13 @@ def test_options_go_to_the_methods_that_take_them(tmp_path):
     (lambda d: MaximizeCallback(1, log_dir=d, progress=True), "progress"),
     (lambda d: MaximizeCallback(1, log_dir=d, sise=8), "sise"),
     (lambda d: FaithfulnessCallback(images(2), np.ones((2, 8, 8)), log_dir=d), "masks"),
+    (lambda d: FaithfulnessCallback(images(2), [0, 1], metrics="pointing_game", log_dir=d),
+     "reads masks"),
+    (lambda d: FaithfulnessCallback(images(2), [0, 1], metrics="deleton", log_dir=d),
+     "Did you mean 'deletion'"),
 ], ids=["unknown method", "no method", "unknown option", "one image", "labels count",
         "no log_dir", "every 0", "no layers", "bad objective", "progress", "maximize option",
-        "mask size"])
+        "mask size", "metric without masks", "unknown metric"])
 def test_bad_arguments_are_refused_when_the_callback_is_made(tmp_path, make, message):
     with pytest.raises((ValueError, TypeError), match=message):
         make(tmp_path)

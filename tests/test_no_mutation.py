@@ -19,6 +19,7 @@ import tensorflow as tf
 import keras_vis
 from conftest import assert_model_unchanged, model_state
 from keras_vis import callbacks as training_callbacks
+from keras_vis import registry
 from keras_vis.attribution import (
     cam,
     deeplift,
@@ -57,6 +58,7 @@ from keras_vis.metrics import (
     randomization_check,
     road,
 )
+from keras_vis.metrics.evaluate import evaluate, options_for
 from explorer_client import get_json, request
 from method_cases import CASES as METHOD_CASES, call
 from models import cnn, custom_block_cnn, images, nested_cnn
@@ -202,10 +204,25 @@ CALLBACKS = {
     "FaithfulnessCallback": lambda s: training_callbacks.FaithfulnessCallback(
         s.x, s.maps > 0.5, methods=("guided",), log_dir=s.folder),
 }
-# Every method of the registry by name as well, with its own defaults: a newly registered method
-# (a CAM variant, above all) is checked without a case written for it.
+# Work sizes of the metrics run by name, by option name.
+METRIC_FAST = {"steps": 2, "percentiles": (0.3, 0.6), "grid": 4, "samples": 4, "layers": 2,
+               "progress": False}
+
+
+def metric_by_name(spec, s):
+    """The metric of `spec` run by `keras_vis.metrics.evaluate` on what it reads."""
+    available = {"model": s.model, "method": "gradcam", "images": s.x, "maps": s.maps,
+                 "masks": s.maps > 0.5}
+    return evaluate(spec.name, **{need: available[need] for need in spec.positional},
+                    **options_for(spec.name, METRIC_FAST))
+
+
+# Every method and metric of the registry by name as well, with its own defaults: a newly
+# registered method (a CAM variant, above all) or metric is checked without a case written for it.
 EVERY = {**CALLS, **{f"method {name}": (lambda s, spec=spec: call(spec, s.model, s.x))
                      for name, spec in METHOD_CASES.items()},
+         **{f"metric {spec.name}": (lambda s, spec=spec: metric_by_name(spec, s))
+            for spec in registry.METRICS},
          **{f"callback {name}": (lambda s, make=make: logged_epoch(make(s), s))
             for name, make in CALLBACKS.items()},
          # Occlusion's incremental path runs the layers on regions, as stand-ins with other padding.

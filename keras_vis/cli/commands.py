@@ -13,7 +13,7 @@ import sys
 
 from keras_vis import progress, registry
 from keras_vis._checks import NotApplicable
-from keras_vis.cli import inputs
+from keras_vis.cli import evaluate, inputs
 from keras_vis.inspect import summary as layer_table
 from keras_vis.io import atomic_write, name_the_target
 from keras_vis.report import build_report, techniques
@@ -56,7 +56,8 @@ def _methods(args, family, subject, settings):
 
 
 # The commands whose file names are known before anything is computed.
-FIXED_FILES = {"summary": ("summary.txt", "summary.json"), "report": ("report.html",)}
+FIXED_FILES = {"summary": ("summary.txt", "summary.json"), "report": ("report.html",),
+               "evaluate": evaluate.FILES}
 
 
 def summary(args, subject, target, settings):
@@ -118,6 +119,7 @@ COMMANDS = {
        if registry.choices(family)},
     "deconv": deconv,
     "report": report,
+    "evaluate": evaluate.command,
 }
 
 

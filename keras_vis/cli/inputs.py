@@ -41,6 +41,7 @@ LAYER_OPTION = {
     "cam": ("cam_layer", False),
     "deconv": ("deconv_layers", True),
     "report": (("cam_layer", "maximize_layer", "deconv_layers"), False),
+    "evaluate": ("cam_layer", False),
 }
 # `--out` names a folder: one ending like a file keras-vis writes was most likely meant as a file.
 FILE_SUFFIXES = (".png", ".jpg", ".jpeg", ".html", ".htm", ".txt", ".json")

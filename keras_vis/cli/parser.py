@@ -137,6 +137,7 @@ PICTURE_OPTIONS = {
        for family in registry.FAMILIES},
     "deconv": frozenset({"images", "layers", "batch", "display"}),
     "report": frozenset({"images", "layer", "target", "batch", "seed", "display"}),
+    "evaluate": frozenset({"images", "layer", "target", "batch", "seed"}),
 }
 
 
@@ -344,6 +345,20 @@ def _add_occlusion_options(parser):
                         help=f"RISE random masks per image (default {DEFAULTS['rise_masks']})")
 
 
+def _add_evaluate_options(parser):
+    methods = tuple(spec.name for spec in registry.METHODS)
+    metrics = tuple(spec.name for spec in registry.METRICS)
+    parser.add_argument("--method", action="append", choices=methods + ("all",), metavar="METHOD",
+                        help=f"the methods whose maps are scored: one of {', '.join(methods)}, or "
+                             "all; repeat for several (default: gradcam)")
+    parser.add_argument("--metric", action="append", choices=metrics + ("all",), metavar="NAME",
+                        help=f"one of {', '.join(metrics)}, or all; repeat for several (default: "
+                             "all, those reading masks only with --mask)")
+    parser.add_argument("--mask", action="append", metavar="FILE",
+                        help="an object mask per image, in the order of the images (white on the "
+                             "object), for pointing_game and energy_pointing; repeat for each")
+
+
 COMMANDS = {
     "summary": "print the layer table (also written as summary.txt and summary.json)",
     "filters": "draw the kernels of convolution layers",
@@ -353,6 +368,8 @@ COMMANDS = {
     **{family.name: registry.command_help(family) for family in registry.FAMILIES},
     "deconv": "project a layer's strongest activation back to pixels (Zeiler-Fergus deconvnet)",
     "report": "run everything and write one self-contained HTML page",
+    "evaluate": "score how faithful the maps of attribution methods are: "
+                + ", ".join(spec.name for spec in registry.METRICS),
     "explain-dataset": DATASET_HELP,
     "serve": SERVE_HELP,
 }
@@ -401,9 +418,11 @@ def build_parser():
                         help="an activation atlas of the model to show (saved by `Atlas.save`); "
                              "default for the demo model: its bundled atlas")
     _add_maximize_options(report)
-    _add_saliency_options(report)
-    _add_lrp_options(report)
-    _add_cam_options(report)
-    _add_occlusion_options(report)
+    _add_evaluate_options(sub["evaluate"])
+    for command in (report, sub["evaluate"]):
+        _add_saliency_options(command)
+        _add_lrp_options(command)
+        _add_cam_options(command)
+        _add_occlusion_options(command)
     parser.subcommands = sub
     return parser

@@ -12,19 +12,26 @@
   drop when they are removed (Bhatt et al.).
 - `randomization_check`: do the maps change when the model's weights are randomized, from the top
   layer down (Adebayo et al., sanity checks)?
+
+Each returns a `MetricResult`: one `score`, the per-image `values`, `higher_is_better` and the
+`curve` where there is one. `evaluate(name, ...)` runs any of them by the name
+`keras_vis.registry.METRICS` lists, on the inputs it reads.
 """
 
 from keras_vis.metrics.deletion import CurveResult, deletion, insertion
 from keras_vis.metrics.drop import DropResult, average_drop
+from keras_vis.metrics.evaluate import evaluate, metric_options
 from keras_vis.metrics.mufidelity import MuFidelityResult, mufidelity
 from keras_vis.metrics.pointing import EnergyResult, PointingResult, energy_pointing, pointing_game
 from keras_vis.metrics.randomization import RandomizationResult, randomization_check
+from keras_vis.metrics.result import MetricResult
 from keras_vis.metrics.road import RoadResult, road
 
 __all__ = [
     "CurveResult",
     "DropResult",
     "EnergyResult",
+    "MetricResult",
     "MuFidelityResult",
     "PointingResult",
     "RandomizationResult",
@@ -32,7 +39,9 @@ __all__ = [
     "average_drop",
     "deletion",
     "energy_pointing",
+    "evaluate",
     "insertion",
+    "metric_options",
     "mufidelity",
     "pointing_game",
     "randomization_check",

@@ -1,9 +1,11 @@
-"""Validation of the maps and masks the metrics score."""
+"""What the metrics share: validation of the maps and masks they score, pixel ranks, class codes,
+seeds, and the images removed pixels are taken from."""
 
 import keras
 import numpy as np
 
 from keras_vis._checks import check_positive_int, check_real, expected
+from keras_vis.attribution._fill import FILL_FORMS, fill_images
 
 
 def _to_numpy(value, name, what):
@@ -113,3 +115,11 @@ def seed_entropy(seed):
     if seed is None:
         return int(np.random.SeedSequence().entropy)
     return check_positive_int(seed, "seed", minimum=0)
+
+
+def removal_fill(baseline, images, blur_sigma):
+    """The `(N, H, W, C)` float32 images the removed pixels are taken from (the vocabulary of
+    `keras_vis.attribution._fill`; `None` is refused: each metric names its default)."""
+    if baseline is None:
+        raise TypeError(expected("baseline", FILL_FORMS, baseline))
+    return fill_images(baseline, images, name="baseline", blur_sigma=blur_sigma)

@@ -13,17 +13,17 @@ import dataclasses
 
 import numpy as np
 
-from keras_vis._checks import check_flag, check_positive_int, expected
+from keras_vis._checks import check_flag, check_positive_int
 from keras_vis.attribution._copies import copy_scores
-from keras_vis.attribution._fill import FILL_FORMS, fill_images
 from keras_vis.attribution._inputs import prepare, resolve_classes
-from keras_vis.metrics._arrays import class_codes, pixel_ranks, to_maps
+from keras_vis.metrics._arrays import class_codes, pixel_ranks, removal_fill, to_maps
+from keras_vis.metrics.result import CurveAreaResult
 
 DEFAULT_STEPS = 50
 
 
 @dataclasses.dataclass(frozen=True)
-class CurveResult:
+class CurveResult(CurveAreaResult):
     """A deletion or insertion curve per image.
 
     Attributes:
@@ -35,8 +35,10 @@ class CurveResult:
         classes: int32 `(N,)`, the class scored for each image (the class predicted for the
             unaltered image when `target=None`; `keras_vis.targets.NEGATIVE` where a binary
             classifier's negative label is scored); -1 for targets that are not classes.
-        auc: float32 `(N,)`, the area under each curve over [0, 1] (trapezoid rule).
-        mean_auc: the mean of `auc`.
+        auc: float32 `(N,)`, the area under each curve over [0, 1] (trapezoid rule): `values`.
+        mean_auc: the mean of `auc`: `score`; lower is more faithful for deletion, higher for
+            insertion (`higher_is_better`).
+        curve: `(fractions, curves)`.
     """
 
     kind: str
@@ -51,21 +53,17 @@ class CurveResult:
         return areas.astype(np.float32)
 
     @property
-    def mean_auc(self):
-        return float(np.mean(self.auc))
+    def higher_is_better(self):
+        return self.kind == "insertion"
+
+    @property
+    def curve(self):
+        return self.fractions, self.curves
 
     def __str__(self):
         better = "lower" if self.kind == "deletion" else "higher"
         return (f"{self.kind} AUC: {self.mean_auc:.4f} (mean of {len(self.curves)} images, "
                 f"{len(self.fractions) - 1} steps; {better} is more faithful)")
-
-
-def _baseline(baseline, images, blur_sigma):
-    """The `(N, H, W, C)` float32 images the removed pixels are taken from (the vocabulary of
-    `keras_vis.attribution._fill`; `None` is refused: each metric names its default)."""
-    if baseline is None:
-        raise TypeError(expected("baseline", FILL_FORMS, baseline))
-    return fill_images(baseline, images, name="baseline", blur_sigma=blur_sigma)
 
 
 def _curves(kind, model, images, maps, target, *, steps, baseline, blur_sigma, batch_size,
@@ -75,7 +73,7 @@ def _curves(kind, model, images, maps, target, *, steps, baseline, blur_sigma, b
     steps = check_positive_int(steps, "steps")
     batch_size = check_positive_int(batch_size, "batch_size")
     progress = check_flag(progress, "progress")
-    fill = _baseline(baseline, images, blur_sigma)
+    fill = removal_fill(baseline, images, blur_sigma)
     count, height, width = maps.shape
     pixels = height * width
     rank = pixel_ranks(maps)

@@ -13,12 +13,12 @@ import numpy as np
 from keras_vis._checks import check_flag, check_positive_int, expected
 from keras_vis.attribution._copies import copy_scores
 from keras_vis.attribution._inputs import prepare, resolve_classes
-from keras_vis.metrics._arrays import class_codes, to_maps
-from keras_vis.metrics.deletion import _baseline
+from keras_vis.metrics._arrays import class_codes, removal_fill, to_maps
+from keras_vis.metrics.result import MetricResult
 
 
 @dataclasses.dataclass(frozen=True)
-class DropResult:
+class DropResult(MetricResult):
     """The target's confidence on each image and on the image seen through its map.
 
     Attributes:
@@ -29,7 +29,8 @@ class DropResult:
             unaltered image when `target=None`); -1 for targets that are not classes.
         drops: float32 `(N,)`, `max(0, Y - O) / Y` in percent (0 where `Y` is 0).
         increased: bool `(N,)`, True where `O > Y`.
-        average_drop: the mean of `drops`, in percent; lower is more faithful.
+        average_drop: the mean of `drops`, in percent; lower is more faithful: `score`, with
+            `drops` the `values`.
         increase_rate: the share of images whose confidence increased, in percent; higher is
             more faithful.
     """
@@ -48,9 +49,15 @@ class DropResult:
     def increased(self):
         return self.masked_scores > self.scores
 
+    higher_is_better = False
+
+    @property
+    def values(self):
+        return self.drops
+
     @property
     def average_drop(self):
-        return float(np.mean(self.drops))
+        return self.score
 
     @property
     def increase_rate(self):
@@ -108,7 +115,7 @@ def average_drop(model, images, maps, target=None, *, baseline=0.0, blur_sigma=N
         )
     batch_size = check_positive_int(batch_size, "batch_size")
     progress = check_flag(progress, "progress")
-    fill = _baseline(baseline, images, blur_sigma)
+    fill = removal_fill(baseline, images, blur_sigma)
     count = len(images)
 
     def copies(image_index, copy_index):

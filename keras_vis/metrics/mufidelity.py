@@ -17,8 +17,8 @@ import numpy as np
 from keras_vis._checks import check_flag, check_number, check_positive_int, expected
 from keras_vis.attribution._copies import copy_scores
 from keras_vis.attribution._inputs import head, prepare, resolve_classes
-from keras_vis.metrics._arrays import class_codes, seed_entropy, to_maps
-from keras_vis.metrics.deletion import _baseline
+from keras_vis.metrics._arrays import class_codes, removal_fill, seed_entropy, to_maps
+from keras_vis.metrics.result import MetricResult
 
 DEFAULT_GRID = 9
 DEFAULT_SUBSET = 0.2
@@ -26,7 +26,7 @@ DEFAULT_SAMPLES = 128
 
 
 @dataclasses.dataclass(frozen=True)
-class MuFidelityResult:
+class MuFidelityResult(MetricResult):
     """The correlation of each image's map mass with the score drop, over random subsets.
 
     Attributes:
@@ -37,7 +37,8 @@ class MuFidelityResult:
             with the subset removed.
         classes: int32 `(N,)`, the class scored for each image (the class predicted for the
             unaltered image when `target=None`); -1 for targets that are not classes.
-        mean: the mean correlation; higher is more faithful.
+        mean: the mean correlation; higher is more faithful: `score`, with `correlations` the
+            `values`.
     """
 
     correlations: np.ndarray
@@ -46,8 +47,12 @@ class MuFidelityResult:
     classes: np.ndarray
 
     @property
+    def values(self):
+        return self.correlations
+
+    @property
     def mean(self):
-        return float(np.mean(self.correlations))
+        return self.score
 
     def __str__(self):
         return (f"MuFidelity: {self.mean:.4f} (mean correlation of {len(self.correlations)} "
@@ -130,7 +135,7 @@ def mufidelity(model, images, maps, target=None, *, grid=DEFAULT_GRID, subset=DE
     rng = np.random.default_rng(seed_entropy(seed))
     batch_size = check_positive_int(batch_size, "batch_size")
     progress = check_flag(progress, "progress")
-    fill = _baseline(baseline, images, blur_sigma)
+    fill = removal_fill(baseline, images, blur_sigma)
 
     size = int(np.clip(round(subset * cells), 1, cells - 1))
     chosen = np.argpartition(rng.random((samples, cells)), size - 1, axis=1)[:, :size]

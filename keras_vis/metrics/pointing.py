@@ -6,43 +6,53 @@ import numpy as np
 
 from keras_vis._checks import check_number, expected
 from keras_vis.metrics._arrays import to_maps, to_masks
+from keras_vis.metrics.result import MetricResult
 
 
 @dataclasses.dataclass(frozen=True)
-class PointingResult:
+class PointingResult(MetricResult):
     """The pointing game's outcome.
 
     Attributes:
         hits: bool `(N,)`, True where the map's maximum lies on (or within `tolerance` of) the mask.
         points: int `(N, 2)`, the `(y, x)` of each map's maximum.
-        mean: the fraction of hits, in [0, 1].
+        mean: the fraction of hits, in [0, 1]: `score`, with the hits as 1.0 and 0.0 the
+            `values`.
     """
 
     hits: np.ndarray
     points: np.ndarray
 
     @property
+    def values(self):
+        return self.hits.astype(np.float32)
+
+    @property
     def mean(self):
-        return float(np.mean(self.hits))
+        return self.score
 
     def __str__(self):
         return f"pointing game: {self.mean:.1%} hits ({int(self.hits.sum())}/{len(self.hits)})"
 
 
 @dataclasses.dataclass(frozen=True)
-class EnergyResult:
+class EnergyResult(MetricResult):
     """Energy pointing's outcome.
 
     Attributes:
         energy: float32 `(N,)`, the share of each map's total mass that lies on the mask, in [0, 1].
-        mean: the mean share.
+        mean: the mean share: `score`, with `energy` the `values`.
     """
 
     energy: np.ndarray
 
     @property
+    def values(self):
+        return self.energy
+
+    @property
     def mean(self):
-        return float(np.mean(self.energy))
+        return self.score
 
     def __str__(self):
         return (f"energy pointing: {self.mean:.1%} of the map mass on the object "

@@ -21,6 +21,7 @@ from keras_vis.attribution._inputs import prepare, resolve_classes, resolved_tar
 from keras_vis.layers import is_model, iter_layers, layer_of
 from keras_vis.metrics._arrays import to_maps
 from keras_vis.metrics._methods import method_name, resolve_method
+from keras_vis.metrics.result import MetricResult
 from keras_vis.progress import Bar
 
 DEFAULT_THRESHOLD = 0.5
@@ -34,7 +35,7 @@ _INITIALIZER_ATTRIBUTES = {
 
 
 @dataclasses.dataclass(frozen=True)
-class RandomizationResult:
+class RandomizationResult(MetricResult):
     """The maps' similarity to the original after each cascading randomization step.
 
     Row 0 compares the original maps with those of the unrandomized copy (1.0 when the copy is
@@ -50,6 +51,10 @@ class RandomizationResult:
         mean_spearman, mean_ssim: float32 `(len(layers) + 1,)`, means over the images.
         verdicts: `"stays"` or `"changes"` per row.
         passed: True when the maps changed once every listed layer was randomized.
+        values: the rank correlation per image once every listed layer was randomized
+            (`spearman[-1]`); `score`, their mean, is lower where the maps depend more on the
+            weights (`higher_is_better` is False).
+        curve: `(randomization steps 0, 1, ..., len(layers), spearman.T)`.
     """
 
     method: str
@@ -58,6 +63,16 @@ class RandomizationResult:
     ssim: np.ndarray
     maps: np.ndarray
     threshold: float
+
+    higher_is_better = False
+
+    @property
+    def values(self):
+        return self.spearman[-1]
+
+    @property
+    def curve(self):
+        return np.arange(len(self.spearman), dtype=np.float32), self.spearman.T
 
     @property
     def mean_spearman(self):

@@ -26,6 +26,7 @@ from keras_vis._checks import check_choice, check_flag, check_number, check_posi
 from keras_vis.attribution._copies import copy_scores
 from keras_vis.attribution._inputs import prepare, resolve_classes
 from keras_vis.metrics._arrays import class_codes, pixel_ranks, seed_entropy, to_maps
+from keras_vis.metrics.result import CurveAreaResult
 
 DEFAULT_PERCENTILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 DEFAULT_NOISE = 0.01
@@ -37,7 +38,7 @@ _NEIGHBOURS = tuple((dy, dx, 1 / 6 if dy == 0 or dx == 0 else 1 / 12)
 
 
 @dataclasses.dataclass(frozen=True)
-class RoadResult:
+class RoadResult(CurveAreaResult):
     """The target probability of each image after each ROAD removal.
 
     Attributes:
@@ -50,7 +51,9 @@ class RoadResult:
         auc: float32 `(N,)`, the area under each curve over the percentiles (trapezoid rule)
             divided by their span: the curve's mean height, in [0, 1] for probabilities (the one
             score itself when there is a single percentile).
-        mean_auc: the mean of `auc`.
+        mean_auc: the mean of `auc`: `score`, with `auc` the `values`; lower is more faithful
+            for MoRF, higher for LeRF (`higher_is_better`).
+        curve: `(percentiles, curves)`.
     """
 
     order: str
@@ -68,8 +71,12 @@ class RoadResult:
         return (area / (x[-1] - x[0])).astype(np.float32)
 
     @property
-    def mean_auc(self):
-        return float(np.mean(self.auc))
+    def higher_is_better(self):
+        return self.order == "lerf"
+
+    @property
+    def curve(self):
+        return self.percentiles, self.curves
 
     def __str__(self):
         better = "lower" if self.order == "morf" else "higher"
