@@ -25,6 +25,8 @@ nothing of the process; the `keras-vis` command keeps the log lines of TensorFlo
 
 import importlib as _importlib
 
+from keras_vis import registry as _registry
+
 __version__ = "0.1.0"
 
 _FUNCTIONS = {
@@ -48,10 +50,8 @@ _FUNCTIONS = {
         "class_visualization", "deprocess", "filter_visualization", "invert", "maximize",
         "multiscale_visualization",
     ),
-    "keras_vis.metrics": (
-        "average_drop", "deletion", "energy_pointing", "insertion", "mufidelity", "pointing_game",
-        "randomization_check", "road",
-    ),
+    # Every metric of the registry, by its name.
+    "keras_vis.metrics": tuple(spec.name for spec in _registry.METRICS),
     "keras_vis.targets": ("Channel", "Class", "Neuron", "Region"),
 }
 _MODULES = {
