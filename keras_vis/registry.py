@@ -492,6 +492,10 @@ METRICS = (
         "the share of the maps' mass on the object (Wang et al.)",
         ("maps", "masks"), higher_is_better=True),
     MetricSpec(
+        "sparseness", "keras_vis.metrics.sparseness:sparseness", "Sparseness (Gini)",
+        "how concentrated each map is: the Gini index of its values (Chalasani et al.)",
+        ("maps",), higher_is_better=True),
+    MetricSpec(
         "randomization_check", "keras_vis.metrics.randomization:randomization_check",
         "Randomization (Spearman)",
         "the maps' rank correlation with the original once the weights are randomized from the "

@@ -12,6 +12,7 @@
   drop when they are removed (Bhatt et al.).
 - `randomization_check`: do the maps change when the model's weights are randomized, from the top
   layer down (Adebayo et al., sanity checks)?
+- `sparseness`: how concentrated each map is, the Gini index of its values (Chalasani et al.).
 
 Each returns a `MetricResult`: one `score`, the per-image `values`, `higher_is_better` and the
 `curve` where there is one. `evaluate(name, ...)` runs any of them by the name
