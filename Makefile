@@ -11,7 +11,7 @@ STAMP := $(VENV)/.keras_vis-installed-$(TF_EXTRA)
 BENCH_TF_EXTRA := $(if $(filter gpu,$(TF_EXTRA)),gpu,tensorflow)
 OUT ?= demo_output
 
-.PHONY: install demo test bench gallery screenshot clean
+.PHONY: install demo test test-fast bench gallery screenshot clean
 
 install: $(STAMP)
 
@@ -24,8 +24,18 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/keras-vis report --out $(OUT)
 
+# Everything but the `slow` checks: the CI gate.
 test: $(STAMP)
 	$(PY) -m pytest
+
+# The inner loop: the library's own floors, without keras.applications builds, notebooks, the
+# browser, extra processes or the no-mutation sweep (`make test` runs them all).
+FAST_MARKERS := not slow and not applications and not notebook and not browser and not subprocess \
+	and not sweep
+FAST_FOLDERS := tests/core tests/rules tests/attribution tests/maximization tests/deconv \
+	tests/inspect tests/metrics
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "$(FAST_MARKERS)" $(FAST_FOLDERS)
 
 $(BENCH_VENV)/.bench-installed: pyproject.toml benchmarks/requirements.txt
 	test -x $(BENCH_PY) || $(PYTHON) -m venv $(BENCH_VENV)

@@ -6,6 +6,7 @@ they made, not a stack trace from deep inside TensorFlow.
 """
 
 import numbers
+import os
 import re
 
 import keras
@@ -22,9 +23,12 @@ class NotApplicable(ValueError):
 
 
 def describe(value, limit=80):
-    """A short printable form of `value` for error messages."""
+    """A short printable form of `value` for error messages; a path is given whole, since its end
+    (the file name, the extension) is what the message is about."""
     if isinstance(value, (np.ndarray, tf.Tensor)) or keras.ops.is_tensor(value):
         return f"<{type(value).__name__} shape={tuple(value.shape)} dtype={value.dtype}>"
+    if isinstance(value, os.PathLike):
+        return repr(os.fspath(value))
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 

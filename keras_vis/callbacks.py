@@ -511,7 +511,7 @@ def _metrics(names, *, with_masks):
     """The `MetricSpec`s of `names` (default: as `FaithfulnessCallback` says), each checked to read
     only what the callback has."""
     if names is None:
-        return (registry.metrics_reading("maps", "masks") if with_masks
+        return (tuple(spec for spec in registry.METRICS if "masks" in spec.needs) if with_masks
                 else (registry.find_metric("deletion"),))
     names = (names,) if isinstance(names, str) else tuple(names)
     if not names:

@@ -370,7 +370,7 @@ def save_image(path, image):
     if not extension or not cv2.haveImageWriter(f"x{extension}"):
         raise ValueError(
             expected("path", "a file name with an image extension (.png, .jpg, .bmp, .tif, .webp)",
-                     str(path))
+                     path)
         )
     pixels = image_layout(to_uint8(image))  # refuses complex images too
     if pixels.ndim == 3:
