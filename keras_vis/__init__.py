@@ -52,7 +52,8 @@ _FUNCTIONS = {
     ),
     # Every metric of the registry, by its name.
     "keras_vis.metrics": tuple(spec.name for spec in _registry.METRICS),
-    "keras_vis.targets": ("Channel", "Class", "Neuron", "Region"),
+    "keras_vis.objectives": ("Channel", "Neuron"),
+    "keras_vis.targets": ("Class", "Region"),
 }
 _MODULES = {
     "callbacks": "keras_vis.callbacks",
@@ -60,7 +61,7 @@ _MODULES = {
     "demo": "keras_vis.demo",
     "io": "keras_vis.io",
     "metrics": "keras_vis.metrics",
-    "objectives": "keras_vis.maximization.objectives",
+    "objectives": "keras_vis.objectives",
     "plot": "keras_vis.plot",
     "report": "keras_vis.report",
     "rules": "keras_vis.rules",

@@ -33,7 +33,7 @@ from keras_vis.attribution._maps import center
 from keras_vis.inspect import feature_maps
 from keras_vis.layers import layer_of
 from keras_vis.maximization import maximize
-from keras_vis.maximization.objectives import as_objective
+from keras_vis.objectives import as_objective
 from keras_vis.metrics.evaluate import evaluate, metric_spec, options_for
 from keras_vis.metrics._methods import method_name, resolve_method
 from keras_vis.plot import filter_tiles, overlay

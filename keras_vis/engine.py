@@ -71,11 +71,12 @@ class Engine:
                                    taps_only=taps_only)
         # A target that taps no layer scores the model outputs, which a taps-only run never
         # computes: such a run is forward-only and returns no scores.
-        self._scored = not (taps_only and not target_layers)
+        self._scored = not (taps_only and self.target.needs_outputs)
         if not self._scored and (input_grads or tap_grads):
             raise ValueError(
-                "Expected a `Channel` or `Neuron` target, or `input_grads=False, tap_grads=False`, "
-                f"with `taps_only=True`. Received: target={self.target.key()!r}, which scores the "
+                "Expected a target of inner layers only (`Channel`, `Neuron`, an objective "
+                "without `class_logit`), or `input_grads=False, tap_grads=False`, with "
+                f"`taps_only=True`. Received: target={self.target.key()!r}, which scores the "
                 "model outputs that a taps-only run does not compute."
             )
         self.paired = plan is not None and plan.needs_reference

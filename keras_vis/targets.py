@@ -1,5 +1,5 @@
-"""What to explain or maximize: a class score, a segmented region, an inner channel or neuron, or
-any score function.
+"""What to explain or maximize: a class score, a segmented region, an objective of inner layers
+(`keras_vis.objectives`: a channel, a neuron, a direction, ...), or any score function.
 
 Every public function accepts the same `target` forms:
 
@@ -14,8 +14,9 @@ Every public function accepts the same `target` forms:
   to its logits) whatever the method scores; `logits=True` insists on the logit;
 - `Region(k, mask)`: for a segmentation model, whose output is `(N, h, w, K)`, the sum of class
   `k`'s scores over the mask's pixels (by default, the pixels predicted as `k`);
-- `Channel(layer, k)`: the mean activation of channel `k` of an inner layer;
-- `Neuron(layer, k, (y, x))`: one unit of an inner layer.
+- any objective of `keras_vis.objectives`: `Channel(layer, k)`, the mean activation of channel
+  `k` of an inner layer; `Neuron(layer, k, (y, x))`, one unit; `direction(layer, v)`, a direction
+  of its channel space; their weighted sums (see `keras_vis.objectives.ObjectiveTarget`).
 
 Sigmoid outputs. Each unit of an output whose layer ends in a sigmoid is a yes/no label. Class `k`
 is its positive label, scored by the logit (`p` with `logits=False`); `Class(k, negative=True)` is
@@ -118,6 +119,14 @@ class Target:
 
     #: Layers whose activations the score needs (names or layer objects).
     layers = ()
+    #: The spatial position of a map the score reads alone (a neuron's), or `None`.
+    fixed_position = None
+
+    @property
+    def needs_outputs(self):
+        """Whether the score reads the model's outputs (a run that computes the taps only has
+        none)."""
+        return not self.layers
 
     def resolve(self, model):
         """Checks the target against `model` and returns the layers it taps."""
@@ -150,7 +159,7 @@ class Target:
             An array of `data_spec`'s dtype whose first axis is the batch (the targets that read
             no data get `PREDICTED` codes).
         """
-        return np.full((_batch_count(inputs),), PREDICTED, np.int32)
+        return np.full((batch_count(inputs),), PREDICTED, np.int32)
 
     def key(self):
         """A hashable key naming the compiled computation this target needs."""
@@ -166,7 +175,8 @@ class Target:
         return self
 
 
-def _batch_count(inputs):
+def batch_count(inputs):
+    """The number of images of an input batch (or of a multi-input model's list of batches)."""
     return len(inputs[0] if isinstance(inputs, (list, tuple)) else inputs)
 
 
@@ -232,7 +242,7 @@ class Class(Target):
         return bound
 
     def data(self, model, inputs):
-        return self.class_indices(model, _batch_count(inputs))
+        return self.class_indices(model, batch_count(inputs))
 
     def class_indices(self, model, count):
         """The `(count,)` int32 class codes, checked against the model's number of classes."""
@@ -415,7 +425,7 @@ class Region(Target):
 
     def data(self, model, inputs):
         shape = self._check_model(model)
-        count = _batch_count(inputs)
+        count = batch_count(inputs)
         if self.mask is None:
             return np.full((count, 1, 1), np.nan, np.float32)
         size = _output_size(model, self.output, inputs, shape)
@@ -567,97 +577,6 @@ def _output_size(model, output, inputs, shape):
     return sizes[key]
 
 
-class Channel(Target):
-    """The mean activation of channel `index` of `layer` (over the spatial axes, if any).
-
-    Args:
-        layer: a layer name, index or object.
-        index: the channel.
-        border: pixels of border band to leave out of the mean (the filter-visualization recipe).
-    """
-
-    def __init__(self, layer, index, border=0):
-        self.layer = layer.name if isinstance(layer, keras.Operation) else layer
-        self.index = int(index)
-        self.border = int(border)
-
-    @property
-    def layers(self):
-        return (self.layer,)
-
-    def resolve(self, model):
-        layer = tapped_layer(model, self.layer)
-        shape = output_shape(layer)
-        channels = shape[-1] if shape else None
-        if channels is not None and not 0 <= self.index < channels:
-            raise ValueError(
-                expected("channel", f"an index in [0, {channels - 1}]", self.index,
-                         f"Layer '{layer.name}' has {channels} channels.")
-            )
-        if self.border and (shape is None or len(shape) != 4):
-            raise ValueError(
-                expected("layer", "a layer with a spatial output (N, H, W, C) for `border`", layer.name)
-            )
-        return [layer]
-
-    def score(self, outputs, activations, class_index):
-        activation = activations[0]
-        if self.border:
-            activation = activation[:, self.border:-self.border, self.border:-self.border, :]
-        values = activation[..., self.index]
-        axes = list(range(1, len(values.shape)))
-        values = tf.cast(values, tf.float32)
-        return tf.reduce_mean(values, axis=axes) if axes else values
-
-
-class Neuron(Target):
-    """One unit of `layer`: channel `index` at spatial position `position` (`(y, x)`; `None` for a
-    layer without spatial axes, such as Dense)."""
-
-    def __init__(self, layer, index, position=None):
-        self.layer = layer.name if isinstance(layer, keras.Operation) else layer
-        self.index = int(index)
-        self.position = None if position is None else tuple(int(p) for p in position)
-
-    @property
-    def layers(self):
-        return (self.layer,)
-
-    def resolve(self, model):
-        layer = tapped_layer(model, self.layer)
-        shape = output_shape(layer) or ()
-        spatial = shape[1:-1]
-        if self.position is None and spatial:
-            raise ValueError(
-                expected("position", f"a {len(spatial)}-tuple for layer '{layer.name}' with output "
-                         f"shape {shape}", None)
-            )
-        if self.position is not None:
-            if len(self.position) != len(spatial):
-                raise ValueError(
-                    expected("position", f"a {len(spatial)}-tuple for layer '{layer.name}' with "
-                             f"output shape {shape}", self.position)
-                )
-            for axis, (p, size) in enumerate(zip(self.position, spatial)):
-                if size is not None and not 0 <= p < size:
-                    raise ValueError(
-                        expected("position", f"inside the {spatial} map of layer '{layer.name}'",
-                                 self.position)
-                    )
-        channels = shape[-1] if shape else None
-        if channels is not None and not 0 <= self.index < channels:
-            raise ValueError(
-                expected("neuron", f"a channel index in [0, {channels - 1}]", self.index,
-                         f"Layer '{layer.name}' has {channels} channels.")
-            )
-        return [layer]
-
-    def score(self, outputs, activations, class_index):
-        activation = activations[0]
-        index = (slice(None),) + (self.position or ()) + (self.index,)
-        return tf.cast(activation[index], tf.float32)
-
-
 class ScoreFunction(Target):
     """A user callable `f(outputs) -> (N,)` on the model output (a list for multi-output models)."""
 
@@ -688,6 +607,9 @@ def as_target(target):
     """
     if isinstance(target, Target):
         return target
+    convert = getattr(target, "as_target", None)
+    if callable(convert) and not isinstance(target, type):  # an objective
+        return convert()
     if target is None or isinstance(target, (numbers.Integral, np.integer)):
         if isinstance(target, bool):
             raise TypeError(expected("target", "None, an int, a list of ints, a callable or a Target", target))
@@ -705,6 +627,6 @@ def as_target(target):
     )
 
 
-__all__ = ["Target", "Class", "Region", "Channel", "Neuron", "ScoreFunction", "as_target",
+__all__ = ["Target", "Class", "Region", "ScoreFunction", "as_target", "batch_count",
            "PREDICTED", "NEGATIVE", "split_classes", "sigmoid_output", "binary_output",
            "output_squash"]

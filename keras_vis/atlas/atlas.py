@@ -18,7 +18,7 @@ from keras_vis.atlas.collect import SAMPLINGS, check_layer, collect
 from keras_vis.atlas.layout import METHODS, bin_layout, reduce
 from keras_vis.io import atomic_write
 from keras_vis.layers import layer_of
-from keras_vis.maximization import objectives
+from keras_vis import objectives
 from keras_vis.maximization.render import check_value_range, maximize
 
 _ARRAYS = ("image", "icons", "cells", "directions", "counts", "classes", "class_shares",

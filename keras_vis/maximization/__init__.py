@@ -13,8 +13,9 @@
 - recipes: `filter_visualization`, `multiscale_visualization`, `class_visualization`, `deprocess`.
 """
 
-from keras_vis.maximization import callbacks, objectives, params, transforms
-from keras_vis.maximization.objectives import (
+from keras_vis import objectives  # in the core: attribution targets are objectives too
+from keras_vis.maximization import callbacks, params, transforms
+from keras_vis.objectives import (
     Objective,
     channel,
     channel_interpolate,

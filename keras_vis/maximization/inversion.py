@@ -9,12 +9,11 @@ one compiled step for any targets of the same channel count).
 import numpy as np
 import tensorflow as tf
 
-from keras_vis import engine
+from keras_vis import engine, objectives
 from keras_vis._checks import check_choice, check_model, expected
 from keras_vis.batches import to_float_batch
 from keras_vis.layers import layer_of
-from keras_vis.maximization import objectives
-from keras_vis.maximization.objectives import Objective, _LayerTerm
+from keras_vis.objectives import Objective, _LayerTerm
 from keras_vis.maximization.render import maximize
 from keras_vis.maximization.transforms import jitter
 

@@ -14,7 +14,7 @@ import numpy as np
 from keras_vis._checks import check_model, check_number, check_positive_int, expected
 from keras_vis.pixels import tile
 from keras_vis.layers import layer_of, output_shape
-from keras_vis.maximization import objectives
+from keras_vis import objectives
 from keras_vis.maximization.params import Pixel
 from keras_vis.maximization.render import check_value_range, maximize, resolve_size
 

@@ -23,7 +23,7 @@ from keras_vis.batches import check_channels_last, smallest_square
 from keras_vis.limits import MAX_SIDE
 from keras_vis.layers import layer_of
 from keras_vis.maximization.callbacks import Callback, ProgressBar, RenderState
-from keras_vis.maximization.objectives import TooSmall, as_objective
+from keras_vis.objectives import TooSmall, as_objective
 from keras_vis.maximization.params import get_param
 from keras_vis.maximization.transforms import Pipeline, standard
 from keras_vis import steps
@@ -245,7 +245,7 @@ def maximize(model, objective, *, size=None, steps=128, optimizer="adam", lr=Non
 
     Args:
         model: a built functional or sequential `keras.Model` with one image input `(N, H, W, C)`.
-        objective: an `Objective` (see `keras_vis.maximization.objectives`), a `keras_vis.Channel` /
+        objective: an `Objective` (see `keras_vis.objectives`), a `keras_vis.Channel` /
             `Neuron` / `Class` target, or a class index (its logit). A batched objective
             (`channel(layer, range(64))`) renders one image per index, all in one batch.
         size: the starting image size, an int or `(height, width)`; default the model's input size,

@@ -8,7 +8,7 @@ from helpers.state import assert_model_unchanged, model_state
 
 from keras_vis import engine, steps
 from keras_vis.rules import DECONVNET, GUIDED
-from keras_vis.targets import Channel, Neuron
+from keras_vis.objectives import Channel, Neuron
 
 COMPOSITES = {"standard": None, "guided": GUIDED, "deconvnet": DECONVNET}
 

@@ -19,7 +19,8 @@ from keras_vis.incremental import patch_scorer
 from keras_vis.incremental._graph import local_part
 from keras_vis.incremental._regions import cost_fraction, direct_reads, propagate
 from keras_vis.progress import Bar
-from keras_vis.targets import Channel, as_target
+from keras_vis.objectives import Channel
+from keras_vis.targets import as_target
 
 PAIRS = [(8, 4), (14, 14), (16, 8)]
 

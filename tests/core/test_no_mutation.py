@@ -61,6 +61,8 @@ pytestmark = pytest.mark.sweep
 # Public functions that are given no model, so have none to change.
 MODEL_FREE = {
     "apply_mask": "shows an image array through a mask",
+    "Channel": "builds a one-term objective",
+    "Neuron": "builds a one-term objective",
     "occlusion_mask": "thresholds a heatmap",
     "dataset_summary": "summarises maps already computed",
     "load_maps": "reads an output folder",

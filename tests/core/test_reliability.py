@@ -40,7 +40,8 @@ from keras_vis.inspect import feature_maps, filter_weights
 from keras_vis.layers import find_layer, last_conv_layer
 from keras_vis.maximization import filter_visualization, maximize, objectives
 from keras_vis.metrics import deletion, insertion, randomization_check
-from keras_vis.targets import Channel, Class, Neuron
+from keras_vis.objectives import Channel, Neuron
+from keras_vis.targets import Class
 from helpers.models import channels_first_cnn, cnn, images, lambda_cnn
 
 # Traces of TensorFlow internals (AutoGraph's "in user code:" rewrite) and tracebacks.
@@ -199,7 +200,7 @@ CASES = [
      ValueError, r"an index in \[0, 3\].*'conv1' has 4 channels"),
     ("saliency/Neuron outside the map",
      lambda w: saliency(w.model, w.images, Neuron("conv2", 0, (8, 0))),
-     ValueError, r"inside the \(8, 8\) map of layer 'conv2'"),
+     ValueError, r"inside the 8×8 map of layer 'conv2'"),
     ("saliency/callable target of the wrong shape",
      lambda w: saliency(w.model, w.images, lambda outputs: outputs),
      ValueError, r"one score per image, shape \(N,\).*returned shape \(None, 3\)"),

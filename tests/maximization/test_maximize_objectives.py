@@ -8,7 +8,8 @@ import tensorflow as tf
 from helpers.maximize_models import linear_probe, pooled_cnn
 
 from keras_vis.maximization import maximize, objectives
-from keras_vis.targets import Channel, Class, Neuron
+from keras_vis.objectives import Channel, Neuron
+from keras_vis.targets import Class
 
 
 def test_algebra_builds_new_objectives_and_leaves_operands_alone():

@@ -11,7 +11,7 @@ from helpers.maximize_models import dead_cnn, linear_probe, pooled_cnn, trained_
 from keras_vis import engine
 from keras_vis.maximization import callbacks, maximize, objectives, render, transforms
 from keras_vis.maximization.params import Fourier, Pixel
-from keras_vis.targets import Channel
+from keras_vis.objectives import Channel
 
 QUIET = dict(progress=False)
 

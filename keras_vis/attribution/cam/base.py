@@ -26,7 +26,7 @@ from keras_vis.attribution import _defaults
 from keras_vis.attribution._inputs import check_flag, prepare, resolve_classes, resolved_target
 from keras_vis.attribution._maps import finish
 from keras_vis.layers import default_cam_layer, output_shape, tapped_layer
-from keras_vis.targets import Neuron, Target, as_target
+from keras_vis.targets import Target, as_target
 
 AUGMENTATIONS = tuple((flip, zoom) for zoom in (1.0, 1.1, 0.9) for flip in (False, True))
 """The `(flip, zoom)` transforms `aug_smooth` averages over, the identity first: each image as it
@@ -290,10 +290,10 @@ class BaseCAM:
                 "eigen_smooth", f"False for {type(self).__name__}", eigen_smooth,
                 "Its map is not a weighted sum of one layer's feature maps, whose principal "
                 "component `eigen_smooth` would take."))
-        if aug_smooth and isinstance(target, Neuron) and target.position is not None:
+        if aug_smooth and target.fixed_position is not None:
             raise ValueError(expected(
                 "aug_smooth", "False for a `Neuron` target at a spatial position", aug_smooth,
-                f"Mirroring and zooming the image move what position {target.position} sees; "
+                f"Mirroring and zooming the image move what position {target.fixed_position} sees; "
                 "use a `Channel` or class target."))
         batch_size = check_positive_int(batch_size, "batch_size")
         progress = check_flag(progress, "progress")

@@ -15,7 +15,7 @@ from keras_vis import progress, steps
 from keras_vis.attribution._maps import normalize as normalize_maps
 from keras_vis.attribution.cam.ablationcam import AblationCAM, check_max_channels
 from keras_vis.graph import Downstream
-from keras_vis.targets import Channel
+from keras_vis.objectives import Channel
 
 L = keras.layers
 

@@ -15,7 +15,7 @@ from helpers.state import assert_model_unchanged, model_state
 from keras_vis import engine
 from keras_vis.attribution import cam, gradcam, guided_gradcam, saliency
 from keras_vis.attribution._maps import normalize as normalize_maps
-from keras_vis.targets import Channel, Neuron
+from keras_vis.objectives import Channel, Neuron
 
 GRADIENT_METHODS = ["gradcam", "gradcam++", "layercam", "hirescam"]
 

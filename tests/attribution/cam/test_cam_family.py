@@ -18,7 +18,8 @@ from keras_vis.attribution import cam, gradcam
 from keras_vis.attribution._maps import normalize as normalize_maps
 from keras_vis.attribution.cam import AUGMENTATIONS, GradCAM, LayerCAM, ScoreCAM, principal_map
 from keras_vis.attribution.cam.base import augment
-from keras_vis.targets import Channel, Neuron, Region
+from keras_vis.objectives import Channel, Neuron
+from keras_vis.targets import Region
 
 ZOOMS = (1.0, 1.1, 0.9)
 

@@ -1,4 +1,5 @@
-"""What activation maximization maximizes: an immutable algebra of per-image objectives.
+"""What is scored: an immutable algebra of per-image objectives, which activation maximization
+maximizes and attribution methods explain.
 
 An `Objective` is a weighted sum of terms. Each term taps at most one layer (or the model output,
 or the image itself) and yields one value per image:
@@ -16,6 +17,12 @@ with vectors of one length, or `0.1 * l2()` and `0.2 * l2()` share one trace.
 
 Most terms score each image on its own; `diversity` compares the images of a batch with each
 other, so an objective holding it renders all its images in one batch.
+
+Every objective is an attribution target too: `keras_vis.saliency(model, images,
+direction(layer, v))` answers which pixels make each image excite the direction. `Channel` and
+`Neuron`, the targets of an inner layer, are its one-term objectives `channel` and `neuron`. The
+terms that read the rendered image (`total_variation`, `l2`) or the other images of a batch
+(`diversity`) are refused as targets.
 """
 
 import numbers
@@ -25,8 +32,8 @@ import numpy as np
 import tensorflow as tf
 
 from keras_vis._checks import check_number, check_positive_int, expected
-from keras_vis.layers import layer_of, output_shape
-from keras_vis.targets import Channel, Class, Neuron
+from keras_vis.layers import layer_of, output_shape, tapped_layer
+from keras_vis.targets import Class, Target, batch_count
 
 
 class Term:
@@ -41,6 +48,7 @@ class Term:
 
     kind = "term"
     needs_outputs = False
+    reads_image = False  # the value is computed from the rendered image itself (a penalty)
     couples_batch = False  # the value of an image depends on the other images of its batch
     indices = None
     float_shape = (0,)
@@ -144,9 +152,15 @@ class _LayerTerm(Term):
         return self._layer
 
     def _check_channels(self, model):
-        # `targets.Channel` knows how to check an index against a layer's channel count.
-        for index in {int(self.indices.min()), int(self.indices.max())}:
-            Channel(self._layer, index).resolve(model)
+        layer = tapped_layer(model, self._layer)
+        shape = output_shape(layer)
+        channels = shape[-1] if shape else None
+        for index in sorted({int(self.indices.min()), int(self.indices.max())}):
+            if channels is not None and not 0 <= index < channels:
+                raise ValueError(
+                    expected("channel", f"an index in [0, {channels - 1}]", index,
+                             f"Layer '{layer.name}' has {channels} channels.")
+                )
 
     def _spatial_error(self, shape, what):
         return ValueError(
@@ -466,6 +480,7 @@ class TotalVariationTerm(Term):
     """Mean absolute difference between neighbouring pixels, vertical plus horizontal."""
 
     kind = "total_variation"
+    reads_image = True
 
     def value(self, tapped, outputs, image, indices, border, floats):
         vertical = tf.reduce_mean(tf.abs(image[:, 1:] - image[:, :-1]), axis=[1, 2, 3])
@@ -477,6 +492,7 @@ class L2Term(Term):
     """Mean squared distance of the pixels from mid-grey (0.5)."""
 
     kind = "l2"
+    reads_image = True
 
     def value(self, tapped, outputs, image, indices, border, floats):
         return tf.reduce_mean(tf.square(image - 0.5), axis=[1, 2, 3])
@@ -540,6 +556,11 @@ class Objective:
         """One `(count, *float_shape)` float32 array per term: its per-image float data."""
         return [t.floats(count) for _, t in self._terms]
 
+    def as_target(self):
+        """The objective as an attribution target (`ObjectiveTarget`); every function that takes a
+        `target` calls this."""
+        return ObjectiveTarget(self)
+
     def __add__(self, other):
         if isinstance(other, numbers.Number) and other == 0:
             return self  # lets `sum(objectives)` work
@@ -591,6 +612,84 @@ class Objective:
         first_sign, first = parts[0]
         text = ("-" if first_sign == "-" else "") + first
         return text + "".join(f" {s} {t}" for s, t in parts[1:])
+
+
+class ObjectiveTarget(Target):
+    """An objective explained as an attribution target: which pixels make the image excite it?
+
+    The sum of the objective's weighted terms is the score, per image; batched terms give image
+    `i` its own index (`channel(layer, range(3))` explains image `i` by channel `i`), and the
+    vectors of `direction`s travel as data, so other vectors of one length reuse the compiled
+    step. Terms that read the rendered image (`total_variation`, `l2`) or compare the images of a
+    batch (`diversity`) have no meaning here and are refused.
+    """
+
+    def __init__(self, objective):
+        refused = [term for _, term in objective.terms if term.reads_image or term.couples_batch]
+        if refused:
+            raise ValueError(expected(
+                "target", "an objective whose terms score each image from the model's layers or "
+                "outputs", objective,
+                f"{refused[0]!r} reads the rendered image or the other images of a batch, which "
+                "an explanation does not have; leave it out of the target."))
+        self.objective = objective
+
+    @property
+    def layers(self):
+        return tuple(dict.fromkeys(term.layer for _, term in self.objective.terms
+                                   if term.layer is not None))
+
+    @property
+    def needs_outputs(self):
+        return self.objective.needs_outputs
+
+    @property
+    def fixed_position(self):
+        """The position of the first term that scores one position of a map (a neuron at
+        `position`), or `None`."""
+        return next((term.position for _, term in self.objective.terms
+                     if getattr(term, "position", None) is not None), None)
+
+    def resolve(self, model):
+        for _, term in self.objective.terms:
+            term.check(model)
+            if term.layer is not None:
+                shape = output_shape(tapped_layer(model, term.layer))
+                if shape is not None and None not in shape[1:]:
+                    term.check_shape(shape, 0)
+        return [tapped_layer(model, layer) for layer in self.layers]
+
+    def key(self):
+        return ("Objective", self.objective.key())
+
+    def data_spec(self):
+        # Per image: each term's index, then each term's float data, flattened.
+        return tf.TensorSpec((None, None), tf.float32)
+
+    def data(self, model, inputs):
+        count = batch_count(inputs)
+        wanted = self.objective.count
+        if wanted is not None and wanted != count:
+            raise ValueError(expected(
+                "images", f"{wanted} images, one per index of the target's batched terms",
+                f"{count} images", f"The target {self.objective!r} asks for {wanted}."))
+        floats = [values.reshape(count, -1) for values in self.objective.floats(count)]
+        return np.concatenate([self.objective.data(count), *floats], axis=1).astype(np.float32)
+
+    def score(self, outputs, activations, data):
+        tapped = dict(zip(self.layers, activations))
+        terms = self.objective.terms
+        indices = tf.cast(data[:, :len(terms)], tf.int32)
+        start, total = len(terms), 0.0
+        for column, (weight, term) in enumerate(terms):
+            shape = term.floats(1).shape[1:]
+            size = int(np.prod(shape))
+            floats = tf.reshape(data[:, start:start + size], (-1, *shape))
+            start += size
+            value = term.value(tapped.get(term.layer), outputs, None, indices[:, column], 0,
+                               floats)
+            total += weight * value
+        return total
 
 
 def channel(layer, index, border=None):
@@ -737,20 +836,27 @@ def l2():
     return Objective([(1.0, L2Term())])
 
 
+# The targets of an inner layer, named as the targets `Class` and `Region` are: one-term objectives.
+def Channel(layer, index, border=None):  # noqa: N802
+    """The mean activation of channel `index` of `layer`: the objective `channel(layer, index,
+    border)`, to explain (`border=None`: the whole map) or to maximize."""
+    return channel(layer, index, border)
+
+
+def Neuron(layer, index, position=None):  # noqa: N802
+    """One unit of `layer`, channel `index` at `position` (`(y, x)`; `None`: the centre of the map,
+    or a dense layer's unit): the objective `neuron(layer, index, position)`."""
+    return neuron(layer, index, position)
+
+
 def as_objective(objective):
-    """Turns an `Objective`, a `keras_vis.targets` object or a class index into an `Objective`.
+    """Turns an `Objective`, a `Class` target or a class index into an `Objective`.
 
     Raises:
         TypeError: for anything else.
     """
     if isinstance(objective, Objective):
         return objective
-    if isinstance(objective, Channel):
-        return channel(objective.layer, objective.index, objective.border or None)
-    if isinstance(objective, Neuron):
-        if objective.position is not None and len(objective.position) != 2:
-            raise ValueError(expected("position", "None or a (y, x) pair", objective.position))
-        return neuron(objective.layer, objective.index, objective.position)
     if isinstance(objective, Class) and objective.index is not None:
         return class_logit(objective.index, objective.output)
     if isinstance(objective, (numbers.Integral, np.integer)) and not isinstance(objective, bool):
@@ -763,7 +869,10 @@ def as_objective(objective):
 
 
 __all__ = [
+    "Channel",
+    "Neuron",
     "Objective",
+    "ObjectiveTarget",
     "Term",
     "as_objective",
     "channel",
