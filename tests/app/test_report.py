@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from keras_vis import plot, registry
 from keras_vis.atlas import activation_atlas
-from keras_vis.report import Settings, make_subject, report, techniques
+from keras_vis.report import PANELS, STEPS, Settings, build_report, make_subject, report, techniques
 from keras_vis.report.methods import METHODS
 from keras_vis.report.pictures import enlarge
 
@@ -194,6 +194,30 @@ def test_bad_arguments_raise_clear_errors(built):
         Settings(maximize_steps=0)
 
 
+class RecordedProgress:
+    """A progress display that records the steps announced."""
+
+    live = False
+
+    def __init__(self):
+        self.steps = []
+
+    def step(self, label):
+        self.steps.append(label)
+
+    def finish(self):
+        self.steps.append("finished")
+
+
+def test_the_panels_announce_their_steps_in_page_order(built):
+    recorded = RecordedProgress()
+    subject = make_subject(built["model"], built["pictures"][:1])
+    build_report(subject, settings=SETTINGS, progress=recorded)
+    assert recorded.steps == [step for step in STEPS if step != "activation atlas"] + ["finished"]
+    assert STEPS[:4] == ("layer table", "filters", "feature maps", "activation maximization")
+    assert STEPS[-1] == "deconvnet" and "activation atlas" in STEPS
+
+
 def test_an_atlas_gets_a_section_of_its_own(built, tmp_path):
     model, pictures = built["model"], built["pictures"]
     atlas = activation_atlas(model, np.random.default_rng(1).uniform(0, 255, (8, SIZE, SIZE, 3)),
@@ -206,7 +230,7 @@ def test_an_atlas_gets_a_section_of_its_own(built, tmp_path):
     text = written.read_text(encoding="utf-8")
     parsed.feed(text)
     assert parsed.sections == ["model", "filters", "features", "maximization", "atlas",
-                               "explanations", "notes"]
+                               "explanations", "notes"] == [panel.anchor for panel in PANELS]
     assert '<a href="#atlas">Activation atlas</a>' in text
     (drawn,) = [attrs for _, attrs in parsed.images if attrs["alt"].startswith("Activation atlas")]
     assert decode(drawn["src"]).std() > 0
