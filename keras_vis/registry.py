@@ -62,6 +62,9 @@ class Family:
             that matter); `""` for none. It is a `--method` choice like the drawn methods.
         uses: what its subcommand takes beyond the images, the target and the drawing options:
             `"layer"` (one layer, `--layer`), `"seed"` (`--seed`, for random noise or masks).
+        settings: the `keras_vis.report.Settings` fields that tune its methods' work, which its
+            subcommand, the report and `keras-vis evaluate` take as options
+            (`keras_vis.cli.options`).
     """
 
     name: str
@@ -69,15 +72,21 @@ class Family:
     heading: str
     apart: str = ""
     uses: typing.Tuple[str, ...] = ()
+    settings: typing.Tuple[str, ...] = ()
 
 
 FAMILIES = (
-    Family("saliency", "gradient saliency maps", "Gradients", uses=("seed",)),
-    Family("cam", "class activation maps", "Class activation maps", uses=("layer",)),
-    Family("lrp", "rule-based relevance", "Relevance"),
+    Family("saliency", "gradient saliency maps", "Gradients", uses=("seed",),
+           settings=("smooth_samples", "ig_steps", "shap_samples")),
+    Family("cam", "class activation maps", "Class activation maps", uses=("layer",),
+           settings=("score_cam_maps",)),
+    Family("lrp", "rule-based relevance", "Relevance",
+           settings=("lrp_composite", "relevance_rules")),
     Family("occlusion",
            "hide parts of each image and map the drop of the class probability",
-           "Occlusion", apart="occlusion", uses=("seed",)),
+           "Occlusion", apart="occlusion", uses=("seed",),
+           settings=("occlusion_patch", "occlusion_stride", "occlusion_threshold",
+                     "occlusion_approximate", "rise_masks")),
 )
 
 

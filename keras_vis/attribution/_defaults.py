@@ -5,7 +5,7 @@ made once; the work sizes users tune come from `keras_vis.registry.DEFAULTS`, wh
 the command line read too.
 """
 
-from keras_vis.registry import DEFAULTS
+from keras_vis.registry import DEFAULTS, LRP_COMPOSITES
 
 BATCH_SIZE = DEFAULTS["batch_size"]
 """Images per compiled call for the gradient methods and CAM."""
@@ -18,12 +18,14 @@ SIGNED_REDUCE = "abs_sum"
 """Gradient×input and integrated gradients: the sum of absolute values over the colour axis."""
 
 SMOOTH_SAMPLES = 0
+"""`saliency` adds no noisy copies unless asked; the SmoothGrad method of the registry (and the
+report, `--smooth-samples`) averages `DEFAULTS["smooth_samples"]` of them."""
 SMOOTH_NOISE = 0.15
 """SmoothGrad noise standard deviation, as a fraction of each image's value range."""
 
 IG_STEPS = DEFAULTS["ig_steps"]
 
-LRP_COMPOSITE = "epsilon_plus_flat"
+LRP_COMPOSITE = LRP_COMPOSITES[0]
 LRP_EPSILON = 1e-6
 LRP_GAMMA = 0.25
 RELEVANCE_REDUCE = "sum"

@@ -5,8 +5,7 @@ import functools
 
 from keras_vis import registry  # standard library only, so `--help` needs no TensorFlow
 from keras_vis._version import version
-from keras_vis.registry import DEFAULTS
-from keras_vis.limits import MAX_SIDE
+from keras_vis.cli.options import COMMAND_OPTIONS, DISPLAY, integer, non_negative, positive
 
 DEFAULT_OUT = "keras_vis_output"
 
@@ -45,47 +44,6 @@ class Parser(argparse.ArgumentParser):
         return namespace, extras
 
 
-def _integer(minimum, maximum=None):
-    wanted = (f"an integer >= {minimum}" if maximum is None
-              else f"an integer in [{minimum}, {maximum}]")
-
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            value = None
-        if value is None or value < minimum or (maximum is not None and value > maximum):
-            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}")
-        return value
-
-    return parse
-
-
-_positive = _integer(1)
-_non_negative = _integer(0)
-_side = _integer(1, MAX_SIDE)  # a picture's side in pixels
-
-
-def _fraction(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
-    return value
-
-
-def _threshold(text):
-    try:
-        value = _fraction(text)
-    except argparse.ArgumentTypeError:
-        value = 0
-    if value == 0:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}")
-    return value
-
-
 def _add_model_options(group):
     group.add_argument("--model", metavar="SPEC",
                        help="a .keras or .h5 model file, or a keras.applications name such as "
@@ -121,7 +79,7 @@ def _add_run_options(group, out_help, batch=True):
                        help="also show TensorFlow's own log lines (oneDNN, CPU instructions, CUDA "
                             "libraries, devices), hidden by default; not with --quiet")
     if batch:
-        group.add_argument("--batch-size", type=_positive, metavar="N",
+        group.add_argument("--batch-size", type=positive, metavar="N",
                            help="images per compiled call")
 
 
@@ -164,16 +122,12 @@ def _picture_command(commands, name, summary):
     run = parser.add_argument_group("output")
     _add_run_options(run, "folder the pictures are written to", batch="batch" in used)
     if "seed" in used:
-        run.add_argument("--seed", type=_non_negative, metavar="N",
+        run.add_argument("--seed", type=non_negative, metavar="N",
                          help="seed of random starts and noise")
     if "display" in used:
-        run.add_argument("--display-size", type=_side, metavar="PX",
-                         help="enlarge smaller pictures to at least this many pixels "
-                              f"(default {DEFAULTS['display_size']})")
+        DISPLAY.add_to(run)
     return parser
 
-
-_ROLES_TEXT = "; ".join(f"{role}: {meaning}" for role, meaning in registry.RULE_ROLES.items())
 
 STRATEGIES = ("none", "mirrored", "multi-worker")
 DATASET_DTYPES = ("float16", "float32")
@@ -201,7 +155,7 @@ def _add_dataset_command(commands):
     run = parser.add_argument_group("output")
     _add_run_options(run, "folder the shards and index.json are written to; run again with "
                           "the same folder to resume")
-    run.add_argument("--shard-size", type=_positive, default=256, metavar="N",
+    run.add_argument("--shard-size", type=positive, default=256, metavar="N",
                      help="images per shard file (default: 256)")
     run.add_argument("--dtype", choices=DATASET_DTYPES, default="float16",
                      help="of the stored maps (default: float16)")
@@ -244,21 +198,17 @@ def _add_serve_command(commands):
     where.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default: 127.0.0.1, this machine only; any "
                             "other lets every machine that reaches it use the model)")
-    where.add_argument("--port", type=_integer(0), default=8765,
+    where.add_argument("--port", type=integer(0), default=8765,
                        help="port to listen on, 0 for any free one (default: 8765)")
     where.add_argument("--max-upload-mb", type=float, default=16, metavar="MB",
                        dest="max_upload_mb", help="largest image file accepted (default: 16)")
     run = parser.add_argument_group("computing")
-    run.add_argument("--batch-size", type=_positive, metavar="N",
+    run.add_argument("--batch-size", type=positive, metavar="N",
                      help="images per compiled call")
-    run.add_argument("--seed", type=_non_negative, metavar="N",
+    run.add_argument("--seed", type=non_negative, metavar="N",
                      help="seed of random starts and noise")
-    run.add_argument("--steps", type=_positive, metavar="N", dest="maximize_steps",
-                     help="optimisation steps of a channel image "
-                          f"(default {DEFAULTS['maximize_steps']})")
-    run.add_argument("--display-size", type=_side, metavar="PX",
-                     help="enlarge smaller pictures to at least this many pixels "
-                          f"(default {DEFAULTS['display_size']})")
+    for option in COMMAND_OPTIONS["serve"]:
+        option.add_to(run)
     run.add_argument("--quiet", "-q", action="store_true", help="no information lines")
     run.add_argument("--verbose", action="store_true",
                      help="also show TensorFlow's own log lines; not with --quiet")
@@ -278,71 +228,6 @@ SERVE_EPILOG = """examples:
   keras-vis serve --model vgg16 --weights imagenet --images photos/
   keras-vis serve --model model.keras --preprocess unit --port 0
   keras-vis serve --model model.keras --atlas atlas.npz"""
-
-
-def _add_maximize_options(parser):
-    parser.add_argument("--filters", type=_positive, metavar="N", dest="maximize_filters",
-                        help="how many channels to maximize, those most active on the images "
-                             f"(default {DEFAULTS['maximize_filters']})")
-    parser.add_argument("--steps", type=_positive, metavar="N", dest="maximize_steps",
-                        help="optimisation steps per channel image "
-                             f"(default {DEFAULTS['maximize_steps']})")
-    parser.add_argument("--class-steps", type=_non_negative, metavar="N", dest="class_steps",
-                        help="optimisation steps per class image, 0 for none "
-                             f"(default {DEFAULTS['class_steps']})")
-    parser.add_argument("--size", type=_side, metavar="PX", dest="maximize_size",
-                        help="size of the channel images (default: the input size, at most 128)")
-
-
-def _add_saliency_options(parser):
-    parser.add_argument("--smooth-samples", type=_positive, metavar="N", dest="smooth_samples",
-                        help="SmoothGrad noisy copies per image "
-                             f"(default {DEFAULTS['smooth_samples']})")
-    parser.add_argument("--ig-steps", type=_positive, metavar="N", dest="ig_steps",
-                        help=f"integrated-gradients path points (default {DEFAULTS['ig_steps']})")
-    parser.add_argument("--shap-samples", type=_positive, metavar="N", dest="shap_samples",
-                        help=f"GradientSHAP samples per image (default {DEFAULTS['shap_samples']})")
-
-
-def _layer_role(text):
-    layer, separator, role = text.rpartition("=")
-    if not separator or not layer or role not in registry.RULE_ROLES:
-        raise argparse.ArgumentTypeError(
-            f"expected LAYER=ROLE with ROLE one of {', '.join(registry.RULE_ROLES)}, got {text!r}")
-    return layer, role
-
-
-def _add_lrp_options(parser):
-    parser.add_argument("--composite", choices=registry.LRP_COMPOSITES, metavar="NAME",
-                        dest="lrp_composite",
-                        help="the LRP rules: one of " + ", ".join(registry.LRP_COMPOSITES)
-                             + f" (default {registry.LRP_COMPOSITES[0]})")
-    parser.add_argument("--rule", action="append", type=_layer_role, metavar="LAYER=ROLE",
-                        dest="relevance_rules",
-                        help="what a layer no relevance rule covers computes, for LRP and "
-                             "DeepLIFT: " + _ROLES_TEXT + "; repeat for several")
-
-
-def _add_cam_options(parser):
-    parser.add_argument("--score-cam-maps", type=_positive, metavar="N", dest="score_cam_maps",
-                        help="Score-CAM channels kept, those of highest variance "
-                             f"(default {DEFAULTS['score_cam_maps']})")
-
-
-def _add_occlusion_options(parser):
-    parser.add_argument("--patch", type=_positive, metavar="PX", dest="occlusion_patch",
-                        help="side of the grey square (default: an eighth of the image)")
-    parser.add_argument("--stride", type=_positive, metavar="PX", dest="occlusion_stride",
-                        help="step between patch positions (default: half the patch)")
-    parser.add_argument("--threshold", type=_fraction, metavar="T", dest="occlusion_threshold",
-                        help="mask the regions whose occlusion leaves less than T of the best "
-                             f"probability (default {DEFAULTS['occlusion_threshold']})")
-    parser.add_argument("--approximate", type=_threshold, metavar="TAU",
-                        dest="occlusion_approximate",
-                        help="faster, approximate occlusion maps: cut each layer's changed region "
-                             "to TAU (in (0, 1]) of its map's side (default: exact)")
-    parser.add_argument("--rise-masks", type=_positive, metavar="N", dest="rise_masks",
-                        help=f"RISE random masks per image (default {DEFAULTS['rise_masks']})")
 
 
 def _add_evaluate_options(parser):
@@ -396,33 +281,20 @@ def build_parser():
             sub[name] = _add_serve_command(commands)
         else:
             sub[name] = _picture_command(commands, name, summary)
-    sub["filters"].add_argument("--max-filters", type=_positive, metavar="N", dest="max_filters",
-                                help=f"kernels drawn per layer (default {DEFAULTS['max_filters']})")
-    sub["features"].add_argument("--channels", type=_positive, metavar="N",
-                                 dest="feature_channels",
-                                 help="feature maps drawn per layer "
-                                      f"(default {DEFAULTS['feature_channels']})")
-    _add_maximize_options(sub["maximize"])
     for family in registry.FAMILIES:
         choices = registry.choices(family)
         if choices:
             sub[family.name].add_argument(
                 "--method", action="append", choices=choices + ("all",), metavar="METHOD",
                 help=f"one of {', '.join(choices)}, or all; repeat for several (default: all)")
-    _add_saliency_options(sub["saliency"])
-    _add_lrp_options(sub["lrp"])
-    _add_cam_options(sub["cam"])
-    _add_occlusion_options(sub["occlusion"])
-    report = sub["report"]
-    report.add_argument("--atlas", metavar="FILE.npz",
-                        help="an activation atlas of the model to show (saved by `Atlas.save`); "
-                             "default for the demo model: its bundled atlas")
-    _add_maximize_options(report)
+    sub["report"].add_argument(
+        "--atlas", metavar="FILE.npz",
+        help="an activation atlas of the model to show (saved by `Atlas.save`); default for the "
+             "demo model: its bundled atlas")
     _add_evaluate_options(sub["evaluate"])
-    for command in (report, sub["evaluate"]):
-        _add_saliency_options(command)
-        _add_lrp_options(command)
-        _add_cam_options(command)
-        _add_occlusion_options(command)
+    for name, options in COMMAND_OPTIONS.items():
+        if name != "serve":  # the server's parser adds its own, among its groups
+            for option in options:
+                option.add_to(sub[name])
     parser.subcommands = sub
     return parser

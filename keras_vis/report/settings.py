@@ -5,7 +5,7 @@ import typing
 
 from keras_vis._checks import check_number, check_positive_int, expected
 from keras_vis.limits import MAX_SIDE
-from keras_vis.registry import DEFAULTS, RULE_ROLES
+from keras_vis.registry import DEFAULTS, LRP_COMPOSITES, RULE_ROLES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,7 +67,7 @@ class Settings:
     score_cam_maps: int = DEFAULTS["score_cam_maps"]
     rise_masks: int = DEFAULTS["rise_masks"]
     shap_samples: int = DEFAULTS["shap_samples"]
-    lrp_composite: str = "epsilon_plus_flat"
+    lrp_composite: str = LRP_COMPOSITES[0]
     relevance_rules: typing.Tuple[typing.Tuple[str, str], ...] = ()
     occlusion_patch: typing.Optional[int] = None
     occlusion_stride: typing.Optional[int] = None

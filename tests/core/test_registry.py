@@ -230,30 +230,62 @@ def test_cli_docs_name_every_drawn_method():
             assert re.search(rf"[ (]{re.escape(method.name)}[ ,]", row), (family.name, method.name)
 
 
-def test_each_work_size_has_one_default_everywhere():
-    """The Python signatures, the report's `Settings`, the registry's named methods and the
-    command line's `--help` state the same default for each work size."""
+def test_each_option_has_one_default_everywhere(tiny_cnn):
+    """The Python signatures, the report's `Settings`, the registry's named methods, the command
+    line's `--help` of every command that takes the option, and the explorer state the same
+    default for each option."""
     import inspect
 
-    from keras_vis.attribution import gradient_shap, integrated_gradients, rise
-    from keras_vis.attribution.cam.scorecam import ScoreCAM
-    from keras_vis.cli.parser import build_parser
-    from keras_vis.report.settings import Settings
+    import numpy as np
 
-    defaults = registry.DEFAULTS
-    settings = Settings()
-    for name, value in defaults.items():
-        assert getattr(settings, name) == value, name
+    from keras_vis.attribution import (gradient_shap, integrated_gradients, lrp, occlusion_mask,
+                                       rise, saliency)
+    from keras_vis.attribution.cam.scorecam import ScoreCAM
+    from keras_vis.cli.options import COMMAND_OPTIONS, METHOD_WORK
+    from keras_vis.cli.parser import build_parser
+    from keras_vis.explorer.session import Explorer
+    from keras_vis.report.settings import Settings
 
     def default(function, parameter):
         return inspect.signature(function).parameters[parameter].default
 
-    assert default(integrated_gradients, "steps") == defaults["ig_steps"]
-    assert default(gradient_shap, "samples") == defaults["shap_samples"]
-    assert default(rise, "masks") == defaults["rise_masks"]
-    assert ScoreCAM().max_maps == defaults["score_cam_maps"]
-    assert registry.find("smoothgrad").defaults["smooth_samples"] == defaults["smooth_samples"]
-    helps = {action.dest: action.help for action in build_parser().subcommands["report"]._actions}
-    for name in ("smooth_samples", "ig_steps", "shap_samples", "score_cam_maps", "rise_masks",
-                 "maximize_steps", "class_steps", "maximize_filters", "occlusion_threshold"):
-        assert f"(default {defaults[name]})" in " ".join(helps[name].split()), name
+    settings = Settings()
+    python = {"ig_steps": default(integrated_gradients, "steps"),
+              "shap_samples": default(gradient_shap, "samples"),
+              "rise_masks": default(rise, "masks"),
+              "score_cam_maps": ScoreCAM().max_maps,
+              "smooth_samples": registry.find("smoothgrad").defaults["smooth_samples"],
+              "occlusion_threshold": default(occlusion_mask, "threshold"),
+              "lrp_composite": default(lrp, "composite"),
+              "batch_size": default(saliency, "batch_size")}
+    for name, value in python.items():
+        assert getattr(settings, name) == value, name
+    for name, value in registry.DEFAULTS.items():
+        assert getattr(settings, name) == value, name
+    parsers = build_parser().subcommands
+    checked = set()
+    for command, options in COMMAND_OPTIONS.items():
+        helps = {action.dest: " ".join(action.help.split())
+                 for action in parsers[command]._actions if action.help}
+        for option in options:
+            assert option.field in helps, (command, option.flag)
+            if option.repeat:
+                continue
+            if option.default_text is None:
+                value = registry.DEFAULTS[option.field]
+                assert getattr(settings, option.field) == value, option.field
+                assert f"(default {value})" in helps[option.field], (command, option.flag)
+            else:
+                assert f"(default: {option.default_text})" in helps[option.field]
+            checked.add(option.field)
+    assert {"smooth_samples", "ig_steps", "shap_samples", "score_cam_maps", "rise_masks",
+            "maximize_steps", "class_steps", "maximize_filters", "occlusion_threshold",
+            "display_size", "max_filters", "feature_channels", "lrp_composite"} <= checked
+    assert settings.lrp_composite == registry.LRP_COMPOSITES[0]
+    # Every family tunes its methods with options of its own, and every option belongs to one.
+    fields = [field for family in registry.FAMILIES for field in family.settings]
+    assert sorted(fields) == sorted(option.field for option in METHOD_WORK)
+    explorer = Explorer(tiny_cnn, np.zeros((1, 16, 16, 3), np.uint8), ["black"])
+    assert explorer.settings.maximize_steps == registry.DEFAULTS["maximize_steps"]
+    assert explorer.describe_model()["maximize_steps"] == registry.DEFAULTS["maximize_steps"]
+    assert explorer.settings.display_size == registry.DEFAULTS["display_size"]
