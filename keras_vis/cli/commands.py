@@ -8,12 +8,14 @@ while writing leaves only whole files.
 """
 
 import contextlib
+import importlib
 import json
 import sys
 
 from keras_vis import progress, registry
 from keras_vis._checks import NotApplicable
-from keras_vis.cli import evaluate, inputs
+from keras_vis.cli import inputs
+from keras_vis.cli.parser import find_command
 from keras_vis.inspect import summary as layer_table
 from keras_vis.io import atomic_write, name_the_target
 from keras_vis.report import build_report, techniques
@@ -55,14 +57,9 @@ def _methods(args, family, subject, settings):
     return names
 
 
-# The commands whose file names are known before anything is computed.
-FIXED_FILES = {"summary": ("summary.txt", "summary.json"), "report": ("report.html",),
-               "evaluate": evaluate.FILES}
-
-
 def summary(args, subject, target, settings):
     table = layer_table(subject.model)
-    text, data = FIXED_FILES["summary"]
+    text, data = find_command("summary").files
     files = [(text, (str(table) + "\n").encode("utf-8")),
              (data, (json.dumps(table.to_dict(), indent=2) + "\n").encode("utf-8"))]
     return files, str(table)
@@ -82,22 +79,19 @@ def maximize(args, subject, target, settings):
     return pictures_files("maximize", subject, pictures)
 
 
-def _attribution(family):
+def attribution(args, subject, target, settings):
     """The command of a registry family: the pictures of its `--method` maps and one overview per
     image."""
-    def run(args, subject, target, settings):
-        names = _methods(args, family, subject, settings)
-        pictures, skipped = techniques.family_pictures(subject, settings, target, family.name,
-                                                       names)
-        # A method asked for by name must run; of all of them, those that can are drawn.
-        if skipped and (args.method and "all" not in args.method or not pictures):
-            raise NotApplicable(skipped[0][1])
-        for title, reason in skipped:
-            inputs.warn(f"{title} skipped: {reason}")
-        return (pictures_files(family.name, subject, pictures)
-                + panels(family.name, subject, settings, pictures))
-
-    return run
+    (family,) = [family for family in registry.FAMILIES if family.name == args.command]
+    names = _methods(args, family, subject, settings)
+    pictures, skipped = techniques.family_pictures(subject, settings, target, family.name, names)
+    # A method asked for by name must run; of all of them, those that can are drawn.
+    if skipped and (args.method and "all" not in args.method or not pictures):
+        raise NotApplicable(skipped[0][1])
+    for title, reason in skipped:
+        inputs.warn(f"{title} skipped: {reason}")
+    return (pictures_files(family.name, subject, pictures)
+            + panels(family.name, subject, settings, pictures))
 
 
 def deconv(args, subject, target, settings):
@@ -107,38 +101,27 @@ def deconv(args, subject, target, settings):
 def report(args, subject, target, settings):
     document = build_report(subject, settings=settings, target=target,
                             atlas=inputs.atlas_file(args))
-    return [(FIXED_FILES["report"][0], document.encode("utf-8"))]
+    return [(find_command("report").files[0], document.encode("utf-8"))]
 
 
-COMMANDS = {
-    "summary": summary,
-    "filters": filters,
-    "features": features,
-    "maximize": maximize,
-    **{family.name: _attribution(family) for family in registry.FAMILIES
-       if registry.choices(family)},
-    "deconv": deconv,
-    "report": report,
-    "evaluate": evaluate.command,
-}
+def load(path):
+    """The function a `Command.run` path names, imported now (a server or a dataset run imports
+    what it needs only when it is the command)."""
+    module, _, function = path.partition(":")
+    return getattr(importlib.import_module(module), function)
 
 
 def run(args):
     """Runs the parsed command; returns the exit code."""
-    if args.command == "explain-dataset":  # shards, not pictures: a command of its own kind
-        from keras_vis.cli.dataset import explain_folder
-
-        return explain_folder(args)
-    if args.command == "serve":  # a server, not files
-        from keras_vis.cli.serve import serve_explorer
-
-        return serve_explorer(args)
-    folder = inputs.out_dir(args.out, FIXED_FILES.get(args.command, ()))
+    command = find_command(args.command)
+    if command.build is not None:  # a command of its own kind: a server, shards
+        return load(command.run)(args)
+    folder = inputs.out_dir(args.out, command.files)
     # Progress of the techniques goes to stderr: stdout carries only results (paths, the table).
     with contextlib.redirect_stdout(sys.stderr), progress.silenced(args.quiet):
         subject, target, settings = inputs.load(args)
         techniques.check(subject, settings)
-        files = COMMANDS[args.command](args, subject, target, settings)
+        files = load(command.run)(args, subject, target, settings)
     files, text = files if isinstance(files, tuple) else (files, None)
     inputs.check_file_names(folder, [name for name, _ in files])
     if text is not None:

@@ -9,10 +9,10 @@ import numpy as np
 from keras_vis import blank, io, registry
 from keras_vis._checks import NotApplicable, expected
 from keras_vis.cli import inputs
+from keras_vis.cli.parser import find_command
 from keras_vis.metrics import evaluate as run_metric
 from keras_vis.metrics import metric_options
 
-FILES = ("evaluate.txt", "evaluate.json")
 DEFAULT_METHOD = "gradcam"
 # The command's own options that reach the metrics, by the metrics' option names.
 METRIC_OPTIONS = {"seed": "seed", "batch_size": "batch_size"}
@@ -128,5 +128,6 @@ def command(args, subject, target, settings):
     results = scores(args, subject, target, settings)
     text = table(results)
     document = json.dumps(report(results, subject), indent=2) + "\n"
-    return [(FILES[0], (text + "\n").encode("utf-8")),
-            (FILES[1], document.encode("utf-8"))], text
+    table_file, data_file = find_command("evaluate").files
+    return [(table_file, (text + "\n").encode("utf-8")),
+            (data_file, document.encode("utf-8"))], text

@@ -1,7 +1,9 @@
 """The `keras-vis` command line: subcommands and options (argparse only, so `--help` is fast)."""
 
 import argparse
+import dataclasses
 import functools
+import typing
 
 from keras_vis import registry  # standard library only, so `--help` needs no TensorFlow
 from keras_vis._version import version
@@ -83,26 +85,10 @@ def _add_run_options(group, out_help, batch=True):
                            help="images per compiled call")
 
 
-# What each command that draws pictures reads beyond the model and `--out`: its images, one
-# layer or several, a target, and how it computes and draws. A command takes only its own.
-PICTURE_OPTIONS = {
-    "summary": frozenset(),
-    "filters": frozenset({"layers"}),
-    "features": frozenset({"images", "layers", "batch"}),
-    # Its channels are those most active on the images.
-    "maximize": frozenset({"images", "layer", "target", "batch", "seed", "display"}),
-    **{family.name: frozenset({"images", "target", "batch", "display", *family.uses})
-       for family in registry.FAMILIES},
-    "deconv": frozenset({"images", "layers", "batch", "display"}),
-    "report": frozenset({"images", "layer", "target", "batch", "seed", "display"}),
-    "evaluate": frozenset({"images", "layer", "target", "batch", "seed"}),
-}
-
-
-def _picture_command(commands, name, summary):
-    """The parser of a command that draws pictures, with the options `PICTURE_OPTIONS` gives it."""
-    parser = commands.add_parser(name, help=summary, description=summary)
-    used = PICTURE_OPTIONS[name]
+def _picture_command(commands, command):
+    """The parser of a command that draws pictures, with the options its `uses` names."""
+    parser = commands.add_parser(command.name, help=command.help, description=command.help)
+    used = command.uses
     model = parser.add_argument_group("model and images")
     if "images" in used:
         model.add_argument("images", nargs="*", metavar="IMAGE",
@@ -244,20 +230,73 @@ def _add_evaluate_options(parser):
                              "object), for pointing_game and energy_pointing; repeat for each")
 
 
-COMMANDS = {
-    "summary": "print the layer table (also written as summary.txt and summary.json)",
-    "filters": "draw the kernels of convolution layers",
-    "features": "draw the feature maps of layers for each image",
-    "maximize": "render images that excite channels of a layer, and classes, most",
+@dataclasses.dataclass(frozen=True)
+class Command:
+    """One `keras-vis` subcommand.
+
+    Attributes:
+        name: the subcommand.
+        help: its line in `keras-vis --help`, and its description.
+        run: `"module:function"` of what it does: for a command that draws pictures,
+            `f(args, subject, target, settings)` returning the `(name, bytes)` files to write, or
+            `(files, text)` when it prints a result too; for a command of its own kind (`build`),
+            `f(args)` returning the exit code.
+        uses: what a command that draws pictures reads beyond the model and `--out`: `"images"`,
+            one `"layer"` or several `"layers"`, `"target"`, `"batch"` (`--batch-size`),
+            `"seed"`, `"display"` (`--display-size`).
+        files: the names of the files it writes, where they are known before anything is
+            computed (checked first).
+        build: for a command of its own kind (a server, shards), `f(subparsers) -> parser`.
+    """
+
+    name: str
+    help: str
+    run: str
+    uses: typing.FrozenSet[str] = frozenset()
+    files: typing.Tuple[str, ...] = ()
+    build: typing.Optional[typing.Callable] = None
+
+
+_COMMANDS_MODULE = "keras_vis.cli.commands"
+
+COMMANDS = (
+    Command("summary", "print the layer table (also written as summary.txt and summary.json)",
+            f"{_COMMANDS_MODULE}:summary", files=("summary.txt", "summary.json")),
+    Command("filters", "draw the kernels of convolution layers", f"{_COMMANDS_MODULE}:filters",
+            frozenset({"layers"})),
+    Command("features", "draw the feature maps of layers for each image",
+            f"{_COMMANDS_MODULE}:features", frozenset({"images", "layers", "batch"})),
+    # Its channels are those most active on the images.
+    Command("maximize", "render images that excite channels of a layer, and classes, most",
+            f"{_COMMANDS_MODULE}:maximize",
+            frozenset({"images", "layer", "target", "batch", "seed", "display"})),
     # One subcommand per attribution family.
-    **{family.name: registry.command_help(family) for family in registry.FAMILIES},
-    "deconv": "project a layer's strongest activation back to pixels (Zeiler-Fergus deconvnet)",
-    "report": "run everything and write one self-contained HTML page",
-    "evaluate": "score how faithful the maps of attribution methods are: "
-                + ", ".join(spec.name for spec in registry.METRICS),
-    "explain-dataset": DATASET_HELP,
-    "serve": SERVE_HELP,
-}
+    *(Command(family.name, registry.command_help(family), f"{_COMMANDS_MODULE}:attribution",
+              frozenset({"images", "target", "batch", "display", *family.uses}))
+      for family in registry.FAMILIES if registry.choices(family)),
+    Command("deconv",
+            "project a layer's strongest activation back to pixels (Zeiler-Fergus deconvnet)",
+            f"{_COMMANDS_MODULE}:deconv", frozenset({"images", "layers", "batch", "display"})),
+    Command("report", "run everything and write one self-contained HTML page",
+            f"{_COMMANDS_MODULE}:report",
+            frozenset({"images", "layer", "target", "batch", "seed", "display"}),
+            files=("report.html",)),
+    Command("evaluate", "score how faithful the maps of attribution methods are: "
+            + ", ".join(spec.name for spec in registry.METRICS), "keras_vis.cli.evaluate:command",
+            frozenset({"images", "layer", "target", "batch", "seed"}),
+            files=("evaluate.txt", "evaluate.json")),
+    Command("explain-dataset", DATASET_HELP, "keras_vis.cli.dataset:explain_folder",
+            build=_add_dataset_command),
+    Command("serve", SERVE_HELP, "keras_vis.cli.serve:serve_explorer", build=_add_serve_command),
+)
+"""Every subcommand, in the order `keras-vis --help` lists them."""
+
+_BY_NAME = {command.name: command for command in COMMANDS}
+
+
+def find_command(name):
+    """The `Command` named `name`."""
+    return _BY_NAME[name]
 
 
 @functools.lru_cache(maxsize=None)
@@ -273,14 +312,8 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"keras-vis {version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
                                      parser_class=Parser)
-    sub = {}
-    for name, summary in COMMANDS.items():
-        if name == "explain-dataset":
-            sub[name] = _add_dataset_command(commands)
-        elif name == "serve":
-            sub[name] = _add_serve_command(commands)
-        else:
-            sub[name] = _picture_command(commands, name, summary)
+    sub = {command.name: command.build(commands) if command.build else
+           _picture_command(commands, command) for command in COMMANDS}
     for family in registry.FAMILIES:
         choices = registry.choices(family)
         if choices:

@@ -17,7 +17,7 @@ import pytest
 
 from keras_vis import demo, plot, registry
 from keras_vis.attribution import gradcam, lrp
-from keras_vis.cli import commands, main
+from keras_vis.cli import commands, main, parser
 from keras_vis.inspect import summary
 from keras_vis.report.pictures import enlarge
 from keras_vis.report.subject import file_name
@@ -71,8 +71,8 @@ def samples(tmp_path_factory):
 def test_help_lists_every_command(capsys):
     code, out, _ = run(capsys, "--help")
     assert code == 0
-    for command in commands.COMMANDS:
-        assert command in out
+    for command in parser.COMMANDS:
+        assert command.name in out
 
 
 @pytest.mark.subprocess
@@ -81,8 +81,8 @@ def test_console_script_help_runs():
     assert script.exists(), "the package is not installed (pip install -e .)"
     done = subprocess.run([script, "--help"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    for command in commands.COMMANDS:
-        assert command in done.stdout
+    for command in parser.COMMANDS:
+        assert command.name in done.stdout
 
 
 def test_summary_with_no_options_uses_the_bundled_model(capsys, tmp_path, monkeypatch):
@@ -267,7 +267,7 @@ def test_interrupt_while_working_exits_130_and_writes_nothing(capsys, tmp_path, 
     def interrupted(*args):
         raise KeyboardInterrupt
 
-    monkeypatch.setitem(commands.COMMANDS, "filters", interrupted)
+    monkeypatch.setattr(commands, "filters", interrupted)
     code, _, err = run(capsys, "filters", "--out", tmp_path / "out")
     assert code == 130 and "interrupted" in err
     assert not (tmp_path / "out").exists()

@@ -130,7 +130,7 @@ def test_cli_method_choices_and_help_are_the_registry_s():
             assert tuple(options[0].choices) == names + ("all",), family.name
         else:
             assert not options, family.name
-        assert cli_parser.COMMANDS[family.name] == registry.command_help(family)
+        assert cli_parser.find_command(family.name).help == registry.command_help(family)
     assert registry.command_help(registry.FAMILIES[0]).startswith("gradient saliency maps: ")
 
 
