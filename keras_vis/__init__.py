@@ -5,7 +5,7 @@
     >>> images = keras_vis.demo.sample_batch()
     >>> print(keras_vis.summary(model))
     >>> maps = keras_vis.gradcam(model, images)            # (N, H, W) in [0, 1]
-    >>> picture = keras_vis.plot.overlay(images[0], maps[0])
+    >>> picture = keras_vis.plot.overlay(images[0] / 255, maps[0])  # an image in [0, 1]
 
 Functions take `(model, images, target=None, *, options)`; `target` is `None` (the predicted class),
 a class index, one index per image, a callable on the model output, or a `Class`, `Region`,

@@ -1,10 +1,11 @@
 """Keras callbacks that log keras_vis pictures and metrics to TensorBoard while a model trains.
 
-    >>> model.fit(x, y, epochs=20, callbacks=[
+    >>> history = model.fit(x, y, epochs=20, callbacks=[
     ...     keras.callbacks.TensorBoard("logs"),
     ...     keras_vis.callbacks.ExplainCallback((x_val[:8], y_val[:8]), log_dir="logs"),
     ... ])
-    $ tensorboard --logdir logs
+
+and `tensorboard --logdir logs` shows them.
 
 Every callback writes with `tf.summary` into the run `<log_dir>/keras_vis`, beside the `train` and
 `validation` runs of `keras.callbacks.TensorBoard`, so one board shows the loss curves and the
@@ -223,7 +224,7 @@ class ExplainCallback(_EpochLogger):
     Example:
         >>> callback = keras_vis.callbacks.ExplainCallback(
         ...     (x_val[:8], y_val[:8]), methods=("gradcam", "vanilla"), log_dir="logs")
-        >>> model.fit(x, y, epochs=10, callbacks=[callback])
+        >>> history = model.fit(x, y, epochs=10, callbacks=[callback])
 
     Tags are `explain/<method>`: one image per example, drawn as `keras-vis report` draws the
     method (class activation maps over the image, gradients on their own, signed relevance red

@@ -1,6 +1,7 @@
 """The activation atlas: a dataset's activations at a layer, laid out in 2-D and rendered.
 
-    >>> atlas = keras_vis.activation_atlas(model, images, "last_conv", grid=20, seed=0)
+    >>> dataset = keras_vis.demo.shapes(400)          # images and labels: any dataset of images
+    >>> atlas = keras_vis.activation_atlas(model, dataset, "last_conv", grid=10, steps=32, seed=0)
     >>> atlas.save("atlas.npz")
     >>> keras_vis.plot.atlas(keras_vis.Atlas.load("atlas.npz"))
 """

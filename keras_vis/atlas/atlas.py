@@ -173,8 +173,9 @@ def activation_atlas(model, images, layer, *, grid=20, samples_per_image=2,
     labelled with the class the model predicts most often for its vectors' images.
 
     Example:
-        >>> atlas = keras_vis.activation_atlas(model, keras_vis.demo.shapes(2000), "last_conv",
-        ...                                    class_names=keras_vis.demo.CLASS_NAMES, seed=0)
+        >>> atlas = keras_vis.activation_atlas(model, keras_vis.demo.shapes(400), "last_conv",
+        ...                                    class_names=keras_vis.demo.CLASS_NAMES, grid=10,
+        ...                                    steps=32, seed=0)
         >>> keras_vis.plot.atlas(atlas)
 
     Args:

@@ -121,9 +121,9 @@ def serve(model=None, images=None, *, names=None, preprocess=None, class_names=N
     layer, method, class).
 
     Example:
-        >>> server = keras_vis.serve(model, images, class_names=names, block=False)
+        >>> server = keras_vis.serve(model, pictures, class_names=names, port=0, block=False)
         >>> server.url
-        'http://127.0.0.1:8765/'
+        'http://127.0.0.1:.../'
         >>> server.stop()
 
     Args:

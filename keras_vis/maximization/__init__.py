@@ -1,7 +1,7 @@
 """Activation maximization: images that make a channel, a neuron or a class respond most.
 
     >>> from keras_vis.maximization import maximize, objectives
-    >>> images = maximize(model, objectives.channel("block3_conv1", range(16)), size=96)
+    >>> images = maximize(model, objectives.channel("block3_conv1", range(16)), size=64, steps=32)
 
 - `objectives`: what to maximize (`channel`, `neuron`, `class_logit`, `direction`,
   `direction_neuron`, `channel_interpolate`), `diversity` across a batch and penalties

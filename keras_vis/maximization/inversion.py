@@ -75,7 +75,7 @@ def invert(model, images, layer, *, steps=256, loss="cosine", regularizers="stan
     inversion equals the original up to the layer's null space.
 
     Example:
-        >>> seen = keras_vis.invert(model, images, "block2_conv1", steps=256)
+        >>> seen = keras_vis.invert(model, images, "block2_conv1", steps=64)
 
     Args:
         model: a built `keras.Model` with one image input.

@@ -238,10 +238,10 @@ def maximize(model, objective, *, size=None, steps=128, optimizer="adam", lr=Non
 
     Example:
         >>> from keras_vis.maximization import maximize, objectives
-        >>> images = maximize(vgg16, objectives.channel("block3_conv1", range(64)), size=96,
-        ...                   preprocess=keras.applications.vgg16.preprocess_input)
+        >>> images = maximize(vgg16, objectives.channel("block3_conv1", range(8)), size=64,
+        ...                   steps=32, preprocess=keras.applications.vgg16.preprocess_input)
         >>> images.shape
-        (64, 96, 96, 3)
+        (8, 64, 64, 3)
 
     Args:
         model: a built functional or sequential `keras.Model` with one image input `(N, H, W, C)`.

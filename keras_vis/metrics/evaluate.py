@@ -46,8 +46,8 @@ def evaluate(metric, *, model=None, method=None, images=None, maps=None, masks=N
 
         >>> result = keras_vis.metrics.evaluate("deletion", model=model, images=images,
         ...                                     maps=keras_vis.gradcam(model, images))
-        >>> result.score, result.higher_is_better
-        (0.18..., False)
+        >>> result.higher_is_better, result.values.shape
+        (False, (5,))
 
     Args:
         metric: a name of `keras_vis.registry.METRICS` (`"deletion"`, `"pointing_game"`, ...).

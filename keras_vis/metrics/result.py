@@ -6,8 +6,8 @@ Each metric's result class (`CurveResult`, `DropResult`, ...) keeps its own fiel
 or a benchmark reads any metric the same way:
 
     >>> result = keras_vis.metrics.evaluate("deletion", model=model, images=images, maps=maps)
-    >>> result.score, result.higher_is_better, result.values.shape
-    (0.18..., False, (N,))
+    >>> result.higher_is_better, result.values.shape, 0 <= result.score <= 1
+    (False, (5,), True)
 """
 
 import numpy as np

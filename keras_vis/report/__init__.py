@@ -1,7 +1,9 @@
 """One HTML page that shows everything the package can say about a model and a few images.
 
     >>> from keras_vis.report import report
-    >>> report(model, images, path="report.html", class_names=names)
+    >>> report(model, images, path="report.html", class_names=names)  # doctest: +SKIP
+
+(It runs every technique, as `make demo` does; the tests run it with smaller settings.)
 
 The page holds the sections of `keras_vis.report.panels.PANELS`: the layer table, the first
 layers' filters, feature maps, activation maximization of channels and classes, an activation
