@@ -46,6 +46,8 @@ class CurveResult(CurveAreaResult):
     curves: np.ndarray
     classes: np.ndarray
 
+    x_field = "fractions"
+
     @property
     def auc(self):
         steps = len(self.fractions) - 1
@@ -55,10 +57,6 @@ class CurveResult(CurveAreaResult):
     @property
     def higher_is_better(self):
         return self.kind == "insertion"
-
-    @property
-    def curve(self):
-        return self.fractions, self.curves
 
     def __str__(self):
         better = "lower" if self.kind == "deletion" else "higher"

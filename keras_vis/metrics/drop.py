@@ -50,10 +50,7 @@ class DropResult(MetricResult):
         return self.masked_scores > self.scores
 
     higher_is_better = False
-
-    @property
-    def values(self):
-        return self.drops
+    values_field = "drops"
 
     @property
     def average_drop(self):

@@ -18,7 +18,7 @@ from keras_vis._checks import check_flag, check_number, check_positive_int, expe
 from keras_vis.attribution._copies import copy_scores
 from keras_vis.attribution._inputs import head, prepare, resolve_classes
 from keras_vis.metrics._arrays import class_codes, removal_fill, seed_entropy, to_maps
-from keras_vis.metrics.result import MetricResult
+from keras_vis.metrics.result import MeanResult
 
 DEFAULT_GRID = 9
 DEFAULT_SUBSET = 0.2
@@ -26,7 +26,7 @@ DEFAULT_SAMPLES = 128
 
 
 @dataclasses.dataclass(frozen=True)
-class MuFidelityResult(MetricResult):
+class MuFidelityResult(MeanResult):
     """The correlation of each image's map mass with the score drop, over random subsets.
 
     Attributes:
@@ -46,13 +46,7 @@ class MuFidelityResult(MetricResult):
     drops: np.ndarray
     classes: np.ndarray
 
-    @property
-    def values(self):
-        return self.correlations
-
-    @property
-    def mean(self):
-        return self.score
+    values_field = "correlations"
 
     def __str__(self):
         return (f"MuFidelity: {self.mean:.4f} (mean correlation of {len(self.correlations)} "

@@ -6,11 +6,11 @@ import numpy as np
 
 from keras_vis._checks import check_number, expected
 from keras_vis.metrics._arrays import to_maps, to_masks
-from keras_vis.metrics.result import MetricResult
+from keras_vis.metrics.result import MeanResult
 
 
 @dataclasses.dataclass(frozen=True)
-class PointingResult(MetricResult):
+class PointingResult(MeanResult):
     """The pointing game's outcome.
 
     Attributes:
@@ -27,16 +27,12 @@ class PointingResult(MetricResult):
     def values(self):
         return self.hits.astype(np.float32)
 
-    @property
-    def mean(self):
-        return self.score
-
     def __str__(self):
         return f"pointing game: {self.mean:.1%} hits ({int(self.hits.sum())}/{len(self.hits)})"
 
 
 @dataclasses.dataclass(frozen=True)
-class EnergyResult(MetricResult):
+class EnergyResult(MeanResult):
     """Energy pointing's outcome.
 
     Attributes:
@@ -46,13 +42,7 @@ class EnergyResult(MetricResult):
 
     energy: np.ndarray
 
-    @property
-    def values(self):
-        return self.energy
-
-    @property
-    def mean(self):
-        return self.score
+    values_field = "energy"
 
     def __str__(self):
         return (f"energy pointing: {self.mean:.1%} of the map mass on the object "

@@ -25,10 +25,14 @@ class MetricResult:
     """
 
     higher_is_better = True
+    #: The field that holds the values per image, for a result that keeps them as they are.
+    values_field = None
 
     @property
     def values(self):
-        raise NotImplementedError(f"{type(self).__name__} defines no `values`")
+        if self.values_field is None:
+            raise NotImplementedError(f"{type(self).__name__} defines no `values`")
+        return getattr(self, self.values_field)
 
     @property
     def score(self):
@@ -39,17 +43,29 @@ class MetricResult:
         return None
 
 
-class CurveAreaResult(MetricResult):
-    """A result that follows a curve per image and scores the area under it: `auc`, float32
-    `(N,)`, are the `values`, and `mean_auc` is the `score`."""
+class MeanResult(MetricResult):
+    """A result whose `score` is also called `mean` (the pointing games, MuFidelity)."""
 
     @property
-    def values(self):
-        return self.auc
+    def mean(self):
+        return self.score
+
+
+class CurveAreaResult(MetricResult):
+    """A result that follows a curve per image and scores the area under it: `auc`, float32
+    `(N,)`, are the `values`, and `mean_auc` is the `score`. Subclasses name the field that holds
+    the curves' x values (`x_field`) and hold the curves in `curves`."""
+
+    x_field = None
+    values_field = "auc"
+
+    @property
+    def curve(self):
+        return getattr(self, self.x_field), self.curves
 
     @property
     def mean_auc(self):
         return self.score
 
 
-__all__ = ["CurveAreaResult", "MetricResult"]
+__all__ = ["CurveAreaResult", "MeanResult", "MetricResult"]

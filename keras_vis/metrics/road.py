@@ -61,6 +61,8 @@ class RoadResult(CurveAreaResult):
     curves: np.ndarray
     classes: np.ndarray
 
+    x_field = "percentiles"
+
     @property
     def auc(self):
         x = self.percentiles.astype(np.float64)
@@ -73,10 +75,6 @@ class RoadResult(CurveAreaResult):
     @property
     def higher_is_better(self):
         return self.order == "lerf"
-
-    @property
-    def curve(self):
-        return self.percentiles, self.curves
 
     def __str__(self):
         better = "lower" if self.order == "morf" else "higher"

@@ -25,9 +25,7 @@ class SparsenessResult(MetricResult):
 
     gini: np.ndarray
 
-    @property
-    def values(self):
-        return self.gini
+    values_field = "gini"
 
     def __str__(self):
         return (f"sparseness: Gini index {self.score:.4f} (mean of {len(self.gini)} maps; higher "

@@ -13,6 +13,7 @@ from keras_vis.attribution import cam, integrated_gradients, occlusion, saliency
 from keras_vis.attribution.cam import scorecam
 from keras_vis.maximization import maximize, objectives
 from keras_vis.metrics import deletion, randomization_check
+from keras_vis.report.panels import Panel
 from keras_vis.report.progress import Progress
 
 
@@ -137,16 +138,17 @@ def test_maximize_and_report_steps_are_silenced_too(tiny_cnn, capsys):
 
 
 def test_a_report_shows_its_step_lines_only(tiny_cnn, images, capsys, long_jobs, monkeypatch):
-    def steps_with_a_long_job(subject, settings, target, progress, atlas=None):
-        progress.step("occlusion")
+    def body_with_a_long_job(context):
+        context.progress.step("occlusion")
         run_occlusion(tiny_cnn, images)  # would show its own bar outside the report
-        return []
+        return ""
 
-    monkeypatch.setattr(report, "_sections", steps_with_a_long_job)
+    monkeypatch.setattr(report, "PANELS", (Panel("long", "Long", ("occlusion",),
+                                                 body_with_a_long_job),))
     report.build_report(report.make_subject(tiny_cnn, images))
     out, err = capsys.readouterr()
     assert out == ""
-    assert err.splitlines()[0] == f"[{'-' * 20}] 1/{len(report.STEPS)} occlusion"
+    assert err.splitlines()[0] == f"[{'-' * 20}] 1/1 occlusion"
     assert [line.split("] ")[1].split(" in ")[0] for line in err.splitlines()[1:]] == ["done"]
     run_occlusion(tiny_cnn, images)  # the report is over: bars are back
     assert capsys.readouterr().err.startswith("occlusion [")
