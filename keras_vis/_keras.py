@@ -3,7 +3,7 @@
 Keras 3 has no public way to re-run a model's layer graph with a different function per layer, to
 read which layer produced a tensor, or to call a layer without writing to it. These accessors do
 it with Keras' private attributes, so a Keras upgrade that moves one of them breaks this file
-only, with a `KerasAPIError` that names what is missing; `tests/test_keras_api.py` pins the
+only, with a `KerasAPIError` that names what is missing; `tests/core/test_keras_api.py` pins the
 behaviour each accessor relies on.
 """
 
