@@ -90,15 +90,14 @@ def _scored_metrics():
 def _score(model, images, labels, masks, maps, sizes):
     """The score of every metric of the registry on one method's maps, and the average drop's
     increase rate."""
-    from keras_vis.metrics import evaluate
+    from keras_vis.metrics.evaluate import evaluate_on
 
     scores = {}
     for spec in _scored_metrics():
         part = slice(0, sizes["metric_images"]) if spec.name in FEW else slice(None)
         available = {"model": model, "images": images[part], "maps": maps[part],
                      "masks": masks[part], "target": labels[part]}
-        result = evaluate(spec.name, **{need: available[need] for need in spec.needs},
-                          **_metric_options(sizes).get(spec.name, {}))
+        result = evaluate_on(spec.name, available, _metric_options(sizes).get(spec.name))
         scores[spec.name] = result.score
         if spec.name == "average_drop":
             scores["increase"] = result.increase_rate

@@ -35,7 +35,7 @@ from keras_vis.inspect import feature_maps
 from keras_vis.layers import layer_of
 from keras_vis.maximization import maximize
 from keras_vis.objectives import as_objective
-from keras_vis.metrics.evaluate import evaluate, metric_spec, options_for
+from keras_vis.metrics.evaluate import evaluate_on, metric_spec
 from keras_vis.metrics._methods import method_name, resolve_method
 from keras_vis.plot import filter_tiles, overlay
 from keras_vis.progress import silenced
@@ -501,8 +501,7 @@ class FaithfulnessCallback(_EpochLogger):
                          "masks": self.masks, "target": target,
                          "method": functools.partial(method.function, **method.options)}
             for spec in self.metrics:
-                result = evaluate(spec.name, **{need: available[need] for need in spec.needs},
-                                  **options_for(spec.name, self.metric_options))
+                result = evaluate_on(spec.name, available, self.metric_options)
                 tf.summary.scalar(f"faithfulness/{method.name}/{spec.name}", result.score,
                                   description=f"{spec.title}: {spec.summary} "
                                   f"({'higher' if spec.higher_is_better else 'lower'} is better).")

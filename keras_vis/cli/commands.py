@@ -49,12 +49,7 @@ def _methods(args, family, subject, settings):
     names = args.method or ["all"]
     if "all" in names:
         return list(registry.choices(family))
-    names = list(dict.fromkeys(names))
-    for name in names:
-        reason = registry.find(name).why_unavailable(subject, settings)
-        if reason:
-            raise ValueError(reason)
-    return names
+    return inputs.runnable(names, subject, settings)
 
 
 def summary(args, subject, target, settings):

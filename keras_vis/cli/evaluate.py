@@ -7,29 +7,22 @@ import json
 import numpy as np
 
 from keras_vis import blank, io, registry
-from keras_vis._checks import NotApplicable, expected
+from keras_vis._checks import expected
 from keras_vis.cli import inputs
 from keras_vis.cli.parser import find_command
-from keras_vis.metrics import evaluate as run_metric
-from keras_vis.metrics import metric_options
+from keras_vis.metrics.evaluate import evaluate_on
 
 DEFAULT_METHOD = "gradcam"
-# The command's own options that reach the metrics, by the metrics' option names.
-METRIC_OPTIONS = {"seed": "seed", "batch_size": "batch_size"}
 
 
 def method_names(args, subject, settings):
     """The methods `--method` names (default gradcam; `all`: every method that can run here); one
     named explicitly must be able to run."""
-    names = list(dict.fromkeys(args.method or [DEFAULT_METHOD]))
+    names = args.method or [DEFAULT_METHOD]
     if "all" in names:
         return [spec.name for spec in registry.METHODS
                 if not spec.why_unavailable(subject, settings)]
-    for name in names:
-        reason = registry.find(name).why_unavailable(subject, settings)
-        if reason:
-            raise NotApplicable(reason)
-    return names
+    return inputs.runnable(names, subject, settings)
 
 
 def metric_specs(args, masks):
@@ -61,26 +54,27 @@ def load_masks(paths, subject):
     return pictures.mean(axis=-1) > 127
 
 
-def _options(spec, args):
-    taken = metric_options(spec.name)
-    chosen = {option: getattr(args, flag) for option, flag in METRIC_OPTIONS.items()
-              if option in taken and getattr(args, flag, None) is not None}
-    return {**chosen, **({"progress": not args.quiet} if "progress" in taken else {})}
+def _metric_options(args):
+    """The command's options that reach the metrics (each takes those it has)."""
+    given = {"seed": args.seed, "batch_size": args.batch_size}
+    return {**{name: value for name, value in given.items() if value is not None},
+            "progress": not args.quiet}
 
 
 def scores(args, subject, target, settings):
     """`{method: {metric: MetricResult}}` for the methods and metrics the options name."""
     masks = load_masks(args.mask, subject)
     specs = metric_specs(args, masks)
+    options = _metric_options(args)
     results = {}
     for name in method_names(args, subject, settings):
         method = registry.find(name)
         function = method.load()
-        options = {**method.report_arguments(subject, settings),
-                   "batch_size": settings.batch_size}
+        arguments = {**method.report_arguments(subject, settings),
+                     "batch_size": settings.batch_size}
 
-        def compute(model, images, classes, _function=function, _options=options):
-            return _function(model, images, classes, **_options)
+        def compute(model, images, classes, _function=function, _arguments=arguments):
+            return _function(model, images, classes, **_arguments)
 
         with blank.collected() as blanks:
             maps = compute(subject.model, subject.inputs, target)
@@ -92,9 +86,7 @@ def scores(args, subject, target, settings):
         # Maps of altered models or images (the randomization check's) may well be blank: that
         # is what some metrics measure, not a problem of the method's maps.
         with blank.collected():
-            results[name] = {spec.name: run_metric(spec.name, **{need: available[need]
-                                                                   for need in spec.needs},
-                                                   **_options(spec, args))
+            results[name] = {spec.name: evaluate_on(spec.name, available, options)
                              for spec in specs}
     return results
 

@@ -9,9 +9,9 @@ import sys
 
 import numpy as np
 
-from keras_vis import demo, io
+from keras_vis import demo, io, registry
 from keras_vis.demo import atlas as demo_atlas
-from keras_vis._checks import expected
+from keras_vis._checks import NotApplicable, expected
 from keras_vis.batches import check_channels_last
 from keras_vis.layers import convolutions_2d, find_layer, output_shape, spatial_layers
 from keras_vis.report.settings import Settings
@@ -269,6 +269,21 @@ def out_dir(path, file_names=()):
                                   f"'{existing}' is not writable."))
     check_file_names(folder, file_names)
     return folder
+
+
+def runnable(names, subject, settings):
+    """The methods `names` (registry names) without repeats, each one the subject's model can run
+    with the settings.
+
+    Raises:
+        NotApplicable: with the reason of the first that cannot.
+    """
+    names = list(dict.fromkeys(names))
+    for name in names:
+        reason = registry.find(name).why_unavailable(subject, settings)
+        if reason:
+            raise NotApplicable(reason)
+    return names
 
 
 def check_file_names(folder, file_names):

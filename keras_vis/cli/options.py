@@ -94,11 +94,6 @@ class Option:
     choices: typing.Optional[typing.Tuple[str, ...]] = None
     repeat: bool = False
 
-    @property
-    def default(self):
-        """The default `--help` states: the registry's, or `default_text`."""
-        return DEFAULTS[self.field] if self.default_text is None else self.default_text
-
     def help_text(self):
         """Its `--help` line: what it does and its default."""
         if self.repeat:

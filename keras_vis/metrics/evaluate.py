@@ -90,4 +90,21 @@ def evaluate(metric, *, model=None, method=None, images=None, maps=None, masks=N
     return spec.load()(*(given[name] for name in spec.positional), **keywords, **options)
 
 
-__all__ = ["evaluate", "metric_options", "metric_spec", "options_for"]
+def evaluate_on(metric, held, options=None):
+    """Runs the metric named `metric` on what it reads of `held`: for a caller that holds more
+    than any one metric reads (a callback, a command, a benchmark).
+
+    Args:
+        metric: a name of `keras_vis.registry.METRICS`.
+        held: `{input: value}` of `keras_vis.registry.METRIC_INPUTS`: what the caller has.
+        options: options shared among metrics; the metric is given those it takes.
+
+    Returns:
+        As `evaluate`, which raises for an input the metric needs that `held` lacks.
+    """
+    spec = metric_spec(metric)
+    return evaluate(spec.name, **{need: held[need] for need in spec.needs if need in held},
+                    **options_for(spec.name, options or {}))
+
+
+__all__ = ["evaluate", "evaluate_on", "metric_options", "metric_spec", "options_for"]

@@ -51,7 +51,7 @@ from keras_vis.maximization import (
 )
 from keras_vis.report.settings import Settings
 from keras_vis.metrics import randomization_check
-from keras_vis.metrics.evaluate import evaluate, options_for
+from keras_vis.metrics.evaluate import evaluate_on
 from helpers.explorer_client import get_json, request
 from helpers.method_cases import CASES as METHOD_CASES, call
 from helpers.models import cnn, custom_block_cnn, images, nested_cnn
@@ -202,8 +202,7 @@ def metric_by_name(spec, s):
     """The metric of `spec` run by `keras_vis.metrics.evaluate` on what it reads."""
     available = {"model": s.model, "method": "gradcam", "images": s.x, "maps": s.maps,
                  "masks": s.maps > 0.5}
-    return evaluate(spec.name, **{need: available[need] for need in spec.positional},
-                    **options_for(spec.name, METRIC_FAST))
+    return evaluate_on(spec.name, available, METRIC_FAST)
 
 
 # Every method and metric of the registry by name as well, with its own defaults: a newly

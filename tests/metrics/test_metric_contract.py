@@ -77,6 +77,24 @@ def test_the_registry_and_the_package_name_the_same_metrics():
         assert spec.title and spec.summary
 
 
+def test_evaluate_on_gives_each_metric_what_it_reads_of_what_is_held(subject):
+    from keras_vis.metrics.evaluate import evaluate_on
+
+    model, images, labels, masks, maps = subject
+    held = {"model": model, "images": images, "maps": maps["gradcam"], "masks": masks,
+            "target": labels}
+    shared = {"steps": 3, "tolerance": 2, "progress": False}
+    pointing = evaluate_on("pointing_game", held, shared)
+    assert pointing.score == evaluate("pointing_game", maps=maps["gradcam"], masks=masks,
+                                      tolerance=2).score
+    deletion = evaluate_on("deletion", held, shared)
+    np.testing.assert_array_equal(
+        deletion.values, evaluate("deletion", model=model, images=images, maps=maps["gradcam"],
+                                  target=labels, steps=3, progress=False).values)
+    with pytest.raises(ValueError, match="Received no method"):
+        evaluate_on("randomization_check", held)
+
+
 def test_a_metric_that_follows_no_curve_says_so(subject):
     model, images, labels, masks, maps = subject
     result = evaluate("pointing_game", maps=maps["gradcam"], masks=masks)
