@@ -229,17 +229,9 @@ class Explorer:
 
     def class_index(self, image, text):
         """The class a request names (an index), or the image's predicted class for `None`."""
-        count = image.subject.class_count
         if text is None or text == "":
             return int(image.subject.predicted[0])
-        try:
-            index = int(text)
-        except ValueError:
-            index = -1
-        if not 0 <= index < count:
-            raise RequestError(f"Expected `class` to be a class index in [0, {count - 1}]. "
-                               f"Received: class={text!r}.")
-        return index
+        return index_in(text, image.subject.class_count, "class", "a class index")
 
     def method(self, name):
         spec = self._methods.get(name)
@@ -254,14 +246,7 @@ class Explorer:
     def page(text, count):
         """The page number a request names, checked against `count` items."""
         pages = max(1, -(-count // PAGE_SIZE))
-        try:
-            number = int(text or 0)
-        except ValueError:
-            number = -1
-        if not 0 <= number < pages:
-            raise RequestError(f"Expected `page` to be in [0, {pages - 1}]. Received: "
-                               f"page={text!r}.")
-        return number
+        return index_in(text or 0, pages, "page", "a page number")
 
     def _cached(self, key, compute):
         """The result of `compute()` kept under `key`, computed with progress bars silenced: the
@@ -391,14 +376,7 @@ class Explorer:
     def start_maximize(self, layer_name, channel_text):
         """Starts (or finds) the background render of an image maximizing one channel."""
         path, layer, row = self.layer(layer_name)
-        channels = row["channels"]
-        try:
-            channel = int(channel_text)
-        except (TypeError, ValueError):
-            channel = -1
-        if not 0 <= channel < channels:
-            raise RequestError(f"Expected `channel` to be a channel index in [0, {channels - 1}]. "
-                               f"Received: channel={channel_text!r}.")
+        channel = index_in(channel_text, row["channels"], "channel", "a channel index")
         first = next(iter(self._images.values())).subject
         size = self.settings.maximize_size or min(self.size[0], 128)
         steps = self.settings.maximize_steps
@@ -493,6 +471,28 @@ def load_atlas(atlas):
         raise ValueError(expected("atlas", "the path of an atlas .npz file, as `Atlas.save` "
                                            "writes it", os.fspath(atlas)))
     return Atlas.load(atlas)
+
+
+def index_in(text, count, name, what):
+    """The whole number a request's parameter `name` holds, checked to lie in `[0, count)`.
+
+    Args:
+        text: the parameter as the request sent it (a string, or `None` where it is missing).
+        count: how many there are to choose from.
+        name: the parameter's name, for the message.
+        what: what the number stands for (`"a class index"`), for the message.
+
+    Raises:
+        RequestError: for text that is not a whole number in range.
+    """
+    try:
+        index = int(text)
+    except (TypeError, ValueError):
+        index = -1
+    if not 0 <= index < count:
+        raise RequestError(f"Expected `{name}` to be {what} in [0, {count - 1}]. Received: "
+                           f"{name}={text!r}.")
+    return index
 
 
 def too_large_message(limit, size=None):

@@ -186,7 +186,7 @@ def test_filters_are_drawn_page_by_page(server, reference):
     tiles, _ = plot.filter_tiles(model, "block1_conv1", max_filters=16)
     assert first == drawing.filter_page_png(tiles)
     status, body = get_json(server.api("/api/filters?layer=block1_conv1&page=1"))
-    assert status == 400 and "Expected `page` to be in [0, 0]" in body["error"]
+    assert status == 400 and "Expected `page` to be a page number in [0, 0]" in body["error"]
 
 
 def test_occlusion_and_deconvnet_come_on_demand_as_captioned_pngs(server):
@@ -255,7 +255,9 @@ def test_a_bad_upload_gets_the_librarys_message_and_adds_nothing(server, body, s
     ("/api/images/nope/predictions", 404, "No image with id 'nope'"),
     ("/api/images/s0/features?layer=nope", 400, "Expected `layer` to be a layer with feature maps"),
     ("/api/images/s0/features?layer=predictions", 400, "a Dense without feature maps"),
-    ("/api/images/s0/features?layer=last_conv&page=6", 400, "Expected `page` to be in [0, 5]"),
+    ("/api/images/s0/features?layer=last_conv&page=6", 400,
+     "Expected `page` to be a page number in [0, 5]"),
+    ("/api/images/s0/features?layer=last_conv&page=x", 400, "Received: page='x'"),
     ("/api/filters?layer=block1_pool", 400, "filters (a 2D convolution)"),
     ("/api/images/s0/explanation?method=nope", 400, "Expected `method` to be one of vanilla"),
     ("/api/images/s0/explanation?method=gradcam&class=5", 400, "class index in [0, 4]"),
