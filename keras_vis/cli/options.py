@@ -154,12 +154,16 @@ METHOD_WORK = (
 """The options of the attribution methods' work; each family of the registry names its own
 (`Family.settings`)."""
 
-_BY_FIELD = {option.field: option for option in METHOD_WORK}
+
+def picked(options, fields):
+    """The options among `options` that set `fields`, in the order of `fields`."""
+    by_field = {option.field: option for option in options}
+    return tuple(by_field[field] for field in fields)
 
 
 def family_options(family):
     """The options of a registry `Family`'s subcommand, in the order it names them."""
-    return tuple(_BY_FIELD[field] for field in family.settings)
+    return picked(METHOD_WORK, family.settings)
 
 
 METHOD_OPTIONS = tuple(option for family in registry.FAMILIES
@@ -176,11 +180,11 @@ COMMAND_OPTIONS = {
     **{family.name: family_options(family) for family in registry.FAMILIES},
     "report": MAXIMIZE + METHOD_OPTIONS,
     "evaluate": METHOD_OPTIONS,
-    "serve": (Option("--steps", "maximize_steps", "optimisation steps of a channel image"),
-              DISPLAY),
+    # The explorer renders one channel image at a time, no class images, and draws every method.
+    "serve": picked(MAXIMIZE, ("maximize_steps", "maximize_size")) + (DISPLAY,) + METHOD_OPTIONS,
 }
 """The work options of each command, beyond the model, images and output options."""
 
 __all__ = ["COMMAND_OPTIONS", "DISPLAY", "METHOD_OPTIONS", "METHOD_WORK", "Option",
-           "family_options", "fraction", "integer", "layer_role", "non_negative", "positive",
-           "side", "threshold"]
+           "family_options", "fraction", "integer", "layer_role", "non_negative", "picked",
+           "positive", "side", "threshold"]

@@ -7,7 +7,8 @@ import typing
 
 from keras_vis import registry  # standard library only, so `--help` needs no TensorFlow
 from keras_vis._version import version
-from keras_vis.cli.options import COMMAND_OPTIONS, DISPLAY, integer, non_negative, positive
+from keras_vis.cli.options import (COMMAND_OPTIONS, DISPLAY, METHOD_OPTIONS, integer,
+                                   non_negative, positive)
 
 DEFAULT_OUT = "keras_vis_output"
 
@@ -193,8 +194,9 @@ def _add_serve_command(commands):
                      help="images per compiled call")
     run.add_argument("--seed", type=non_negative, metavar="N",
                      help="seed of random starts and noise")
+    methods = parser.add_argument_group("attribution methods")
     for option in COMMAND_OPTIONS["serve"]:
-        option.add_to(run)
+        option.add_to(methods if option in METHOD_OPTIONS else run)
     run.add_argument("--quiet", "-q", action="store_true", help="no information lines")
     run.add_argument("--verbose", action="store_true",
                      help="also show TensorFlow's own log lines; not with --quiet")

@@ -1,10 +1,8 @@
 """`keras-vis serve`: the explorer on the model and images the options name."""
 
-import dataclasses
 import sys
 
 from keras_vis.cli import inputs
-from keras_vis.report.settings import Settings
 
 
 def serve_explorer(args):
@@ -13,12 +11,10 @@ def serve_explorer(args):
 
     model, preprocess, name, class_names = inputs.load_model(args)
     inputs.input_size(model)  # a channels-first or non-image model fails here, in one line
-    fields = {f.name for f in dataclasses.fields(Settings)}
-    chosen = {k: v for k, v in vars(args).items() if k in fields and v is not None}
     try:
         serve(model, args.images, preprocess=preprocess, class_names=class_names,
               model_name=name, host=args.host, port=args.port,
-              settings=Settings(**chosen, progress=False), max_upload_mb=args.max_upload_mb,
+              settings=inputs.settings(args, model), max_upload_mb=args.max_upload_mb,
               block=True, atlas=inputs.atlas_file(args))
     except KeyboardInterrupt:
         pass

@@ -139,8 +139,9 @@ def serve(model=None, images=None, *, names=None, preprocess=None, class_names=N
         host: the address to listen on. The default, 127.0.0.1, lets only this machine in; any
             other address lets every machine that reaches it run the model (a warning says so).
         port: the port; 0 picks a free one (`Server.url` tells which).
-        settings: a `keras_vis.report.Settings` for steps, sizes, batch size and seed; default
-            the report's.
+        settings: a `keras_vis.report.Settings` for steps, sizes, batch size, seed and the
+            methods' work (SmoothGrad samples, RISE masks, the LRP composite, occlusion's patch,
+            ...); default the report's.
         max_upload_mb: the largest image file the page accepts, in MiB.
         block: serve until Ctrl-C (`True`) or on a background thread, returning at once
             (`False`); default `True`, or `False` where an event loop already runs (a notebook).

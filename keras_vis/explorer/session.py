@@ -18,7 +18,7 @@ import numpy as np
 from keras_vis import blank, demo, io, registry
 from keras_vis._checks import NotApplicable, expected
 from keras_vis.atlas import Atlas
-from keras_vis.explorer import drawing
+from keras_vis.explorer import drawing, in_use
 from keras_vis.explorer.cache import ResultCache
 from keras_vis.explorer.jobs import Jobs
 from keras_vis.inspect import feature_maps, filter_weights, summary
@@ -85,7 +85,8 @@ class Explorer:
         preprocess: maps float32 pictures with values 0–255 to the model's input.
         class_names: the model's class names, or `None`.
         model_name: the name the page shows.
-        settings: a `keras_vis.report.Settings` (steps, sizes, batch size, seed).
+        settings: a `keras_vis.report.Settings` (steps, sizes, batch size, seed, the methods'
+            work), which every picture is computed with.
         max_upload_bytes: the largest upload accepted.
         cache_bytes: the most bytes of results kept in memory.
         atlas: `None`, a `keras_vis.Atlas` of one of the model's layers, or the path of an
@@ -95,6 +96,8 @@ class Explorer:
         TypeError: for an `atlas` that is neither `None`, an `Atlas` nor a path.
         FileNotFoundError, ValueError: for an atlas file that cannot be read as one, or an atlas
             of a layer the model does not have.
+        ValueError: for `settings` that cannot apply to the model and its images (a layer it
+            lacks, an occlusion patch larger than the images).
     """
 
     def __init__(self, model, pictures, names, *, preprocess=None, class_names=None,
@@ -121,10 +124,11 @@ class Explorer:
             self._add(Image(f"s{index}", str(name), "sample", self._subject(picture, name)))
         self._layers = self._layer_table()
         self._check_atlas_layer()
-        first = next(iter(self._images.values())).subject
+        first = self._sample()
         if self.class_names is not None and len(self.class_names) != first.class_count:
             raise ValueError(f"Expected `class_names` to hold {first.class_count} names, one per "
                              f"class. Received: {len(self.class_names)} names.")
+        techniques.check(first, self.settings)  # a patch larger than the images, before serving
         self.default_layer = self._path_of(default_cam_layer(model))
         self._methods = {spec.name: spec for spec in registry.drawn()}
         self._unavailable = {name: spec.why_unavailable(first, self.settings)
@@ -170,9 +174,14 @@ class Explorer:
                              f"the model does not have. Its layers include "
                              f"{', '.join(list(self._layers)[-8:])}.")
 
+    def _sample(self):
+        """The subject of the first sample, which stays while uploads come and go."""
+        return next(iter(self._images.values())).subject
+
     def describe_model(self):
-        """The model, its classes, layers and methods, as the page reads them (JSON-ready)."""
-        first = next(iter(self._images.values())).subject
+        """The model, its classes, layers and methods (with the options the settings give them),
+        and the settings in use, as the page reads them (JSON-ready)."""
+        first = self._sample()
         families = {family.name: family.heading for family in registry.FAMILIES}
         return {
             "name": self.model_name,
@@ -183,13 +192,25 @@ class Explorer:
             "default_layer": self.default_layer,
             "methods": [{"name": spec.name, "title": spec.title, "caption": spec.caption,
                          "family": spec.family, "family_heading": families[spec.family],
-                         "unavailable": self._unavailable[spec.name]}
+                         "unavailable": self._unavailable[spec.name],
+                         "options": in_use.method_options(spec, self.settings)}
                         for spec in self._methods.values()],
             "page_size": PAGE_SIZE,
             "max_upload_bytes": self.max_upload_bytes,
             "maximize_steps": self.settings.maximize_steps,
             "atlas": self.atlas is not None,
+            "settings": self.settings_in_use(),
         }
+
+    def settings_in_use(self):
+        """Every work setting, JSON-ready, with the sizes the explorer chose from the images where
+        the settings leave them open: the channel images', occlusion's patch and stride."""
+        patch, stride = techniques.occlusion_patch(self._sample(), self.settings)
+        return in_use.settings_json(self.settings, maximize_size=self._maximize_size(),
+                                    occlusion_patch=patch, occlusion_stride=stride)
+
+    def _maximize_size(self):
+        return self.settings.maximize_size or min(self.size[0], 128)
 
     def images(self):
         """Every image, samples first, as the page lists them."""
@@ -377,8 +398,8 @@ class Explorer:
         """Starts (or finds) the background render of an image maximizing one channel."""
         path, layer, row = self.layer(layer_name)
         channel = index_in(channel_text, row["channels"], "channel", "a channel index")
-        first = next(iter(self._images.values())).subject
-        size = self.settings.maximize_size or min(self.size[0], 128)
+        first = self._sample()
+        size = self._maximize_size()
         steps = self.settings.maximize_steps
 
         def render(progress):
@@ -422,7 +443,7 @@ class Explorer:
         """The atlas's name for class `index`, else the one the page lists for it."""
         if self.atlas.class_names is not None:
             return self.atlas.class_name(index)
-        return next(iter(self._images.values())).subject.class_name(index)
+        return self._sample().class_name(index)
 
     def atlas_png(self):
         """The composed atlas picture as PNG.

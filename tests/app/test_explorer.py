@@ -25,12 +25,14 @@ from keras_vis.report.pictures import enlarge
 pytestmark = pytest.mark.subprocess
 
 STEPS = 6  # optimisation steps of a channel image: enough to see it run, quick
+RISE_MASKS = 8  # instead of the default 300
 UPLOAD_LIMIT = 256 * 1024
 
 
 @pytest.fixture(scope="module")
 def server(atlas_file):
-    process = ExplorerProcess("--steps", str(STEPS), "--max-upload-mb", str(UPLOAD_LIMIT / 2**20),
+    process = ExplorerProcess("--steps", str(STEPS), "--rise-masks", str(RISE_MASKS),
+                              "--max-upload-mb", str(UPLOAD_LIMIT / 2**20),
                               "--atlas", str(atlas_file), "--quiet")
     yield process
     code, errors = process.stop()
@@ -127,6 +129,25 @@ def test_the_gradcam_map_and_picture_equal_keras_vis_gradcam(server, reference):
     assert status == 200 and kind == "image/png"
     drawn = plot.overlay(enlarge(pictures[2], 128), expected, cmap="jet", alpha=0.45)
     assert np.abs(decode_png(body).astype(int) - drawn).max() <= 1
+
+
+def test_the_method_options_serve_was_given_are_those_the_maps_are_computed_with(server,
+                                                                                 reference):
+    model, pictures, _ = reference
+    status, info = get_json(server.api("/api/model"))
+    options = {method["name"]: method["options"] for method in info["methods"]}
+    assert options["rise"] == {"masks": RISE_MASKS, "seed": 0}
+    assert options["integrated_gradients"] == {"steps": registry.DEFAULTS["ig_steps"]}
+    assert options["lrp"] == {"composite": registry.LRP_COMPOSITES[0]}  # no rules given
+    used = info["settings"]
+    assert (used["rise_masks"], used["maximize_steps"], used["smooth_samples"]) == (
+        RISE_MASKS, STEPS, registry.DEFAULTS["smooth_samples"])
+    # The sizes left to the explorer, as it chose them for 64-pixel images.
+    assert (used["maximize_size"], used["occlusion_patch"], used["occlusion_stride"]) == (64, 8, 4)
+    status, _, body = request(server.api("/api/images/s3/map?method=rise&class=2"))
+    assert status == 200
+    expected = keras_vis.rise(model, pictures[3:4], 2, masks=RISE_MASKS, seed=0)[0]
+    np.testing.assert_allclose(decode_npy(body), expected, atol=1e-5)
 
 
 def test_twenty_concurrent_gradcam_requests_all_equal_keras_vis_gradcam(server, reference):

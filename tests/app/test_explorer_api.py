@@ -19,6 +19,8 @@ from helpers.state import assert_model_unchanged, model_state
 from helpers.explorer_client import decode_npy, decode_png, get_json, request
 import keras_vis.explorer
 from keras_vis.cli import main
+from keras_vis.cli.options import METHOD_OPTIONS
+from keras_vis.cli.parser import command_flags
 from keras_vis.explorer.cache import ResultCache
 from keras_vis.explorer.session import MAX_UPLOADS, Explorer, NotFound
 from keras_vis.pixels import to_uint8
@@ -287,11 +289,31 @@ def test_the_cache_drops_the_least_recently_used_beyond_its_bytes():
     (["--max-upload-mb", "0"], "Expected `--max-upload-mb` to be a number of MiB"),
     (["--model", "nosuchnet"], "--model"),
     (["--atlas", "/no/such/atlas.npz"], "Expected an atlas file at '/no/such/atlas.npz'"),
+    (["--rise-masks", "0"], "argument --rise-masks: expected an integer >= 1, got '0'"),
+    (["--composite", "nope"], "argument --composite: invalid choice: 'nope'"),
+    (["--rule", "conv"], "argument --rule: expected LAYER=ROLE"),
+    (["--patch", "100"], "Expected `--patch` to be at most 64, the images' shorter side"),
 ], ids=lambda value: None)
 def test_serve_options_fail_in_one_line_before_listening(arguments, words, capsys):
     assert main(["serve", *arguments]) == 2
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and error[0].startswith("keras-vis: error: ") and words in error[0]
+
+
+def test_the_method_options_of_the_report_reach_the_explorers_settings(monkeypatch):
+    given = {}
+    monkeypatch.setattr(keras_vis.explorer, "serve", lambda *args, **options: given.update(options))
+    assert {option.flag for option in METHOD_OPTIONS} <= command_flags("serve")
+    assert main(["serve", "--rise-masks", "8", "--ig-steps", "3", "--composite", "epsilon",
+                 "--rule", "flatten=routing", "--patch", "16", "--approximate", "0.5",
+                 "--steps", "5", "--size", "32", "--quiet"]) == 0
+    settings = given["settings"]
+    assert (settings.rise_masks, settings.ig_steps, settings.lrp_composite,
+            settings.relevance_rules, settings.occlusion_patch, settings.occlusion_approximate,
+            settings.maximize_steps, settings.maximize_size) == (
+        8, 3, "epsilon", (("flatten", "routing"),), 16, 0.5, 5, 32)
+    assert main(["serve", "--quiet"]) == 0
+    assert given["settings"] == Settings(progress=False)  # every default the library's own
 
 
 def test_the_atlas_option_reaches_serve(monkeypatch):

@@ -325,6 +325,9 @@ function showExplanations() {
       const card = element("div", {
         class: method.unavailable ? "card unavailable" : "card", "data-method": method.name,
       }, element("h4", {}, method.title), img, note);
+      if (Object.keys(method.options).length) {
+        card.append(element("p", { class: "options" }, optionsText(method.options)));
+      }
       cards.append(card);
       if (!method.unavailable) {
         const url = `/api/images/${state.image}/explanation?` +
@@ -336,6 +339,13 @@ function showExplanations() {
       }
     }
   }
+}
+
+// The options a method was computed with, as the server gives them: "masks 300 · seed 0".
+function optionsText(options) {
+  return Object.entries(options)
+    .map(([name, value]) => `${name} ${Array.isArray(value) ? value.join(", ") : value}`)
+    .join(" · ");
 }
 
 async function upload(file) {
