@@ -26,6 +26,7 @@ from keras_vis.explorer.session import RequestError, TooLarge, too_large_message
 # The page and what it loads: (route, file in `static/`, media type).
 ASSETS = (("/", "index.html", "text/html; charset=utf-8"),
           ("/app.js", "app.js", "text/javascript; charset=utf-8"),
+          ("/panels.js", "panels.js", "text/javascript; charset=utf-8"),
           ("/style.css", "style.css", "text/css; charset=utf-8"))
 # How much of a body beyond the upload limit is read and dropped before answering 413.
 _DRAIN_BYTES = 64 * 2**20

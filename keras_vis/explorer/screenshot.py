@@ -74,11 +74,12 @@ def take(path, *, layer="block2_conv1", image="star", timeout=120):
             wait.until(lambda d: d.find_element(By.ID, "current-name").text == image)
             chosen = driver.find_element(By.CSS_SELECTOR, "#images button.selected")
             image_id = chosen.get_attribute("data-image")
-            driver.find_element(By.ID, "maximize").click()
+            driver.find_element(By.CSS_SELECTOR, "#panel-maximize button.start").click()
             # The page points every picture at the chosen image once its predictions are listed.
             wait.until(lambda d: d.find_elements(
                 By.CSS_SELECTOR, f'#predictions[data-image="{image_id}"]'))
-            for selector in ("#features", "#filters", "#maximized", "#methods img"):
+            for selector in ("#panel-features img", "#panel-filters img", "#panel-maximize img",
+                             "#panel-methods img"):
                 wait.until(lambda d, selector=selector: loaded_sources(d, selector))
             time.sleep(0.3)  # the last layout pass
             picture = driver.get_screenshot_as_png()

@@ -21,6 +21,7 @@ from keras_vis.atlas import Atlas
 from keras_vis.explorer import drawing, in_use
 from keras_vis.explorer.cache import ResultCache
 from keras_vis.explorer.jobs import Jobs
+from keras_vis.explorer.panels import PANELS
 from keras_vis.inspect import feature_maps, filter_weights, summary
 from keras_vis.layers import convolutions_2d, default_cam_layer, find_layer, spatial_layers
 from keras_vis.maximization import maximize, objectives
@@ -180,9 +181,10 @@ class Explorer:
 
     def describe_model(self):
         """The model, its classes, layers and methods (with the options the settings give them),
-        and the settings in use, as the page reads them (JSON-ready)."""
+        the settings in use and the page's panels, as the page reads them (JSON-ready)."""
         first = self._sample()
         families = {family.name: family.heading for family in registry.FAMILIES}
+        settings = self.settings_in_use()
         return {
             "name": self.model_name,
             "input_size": list(self.size) + [int(self.channels)],
@@ -199,7 +201,8 @@ class Explorer:
             "max_upload_bytes": self.max_upload_bytes,
             "maximize_steps": self.settings.maximize_steps,
             "atlas": self.atlas is not None,
-            "settings": self.settings_in_use(),
+            "settings": settings,
+            "panels": [panel.describe(settings) for panel in PANELS],
         }
 
     def settings_in_use(self):
@@ -420,7 +423,8 @@ class Explorer:
         return self.atlas
 
     def describe_atlas(self):
-        """The atlas's layer, grid, layout and every kept cell with its majority class, JSON-ready.
+        """The atlas's layer, grid, layout, the URL of its picture and every kept cell with its
+        majority class, JSON-ready.
 
         A cell's `class_name` is the atlas's own name for its class, else the model's (as
         `describe_model` lists them).
@@ -431,7 +435,7 @@ class Explorer:
         atlas = self._given_atlas()
         return {
             "layer": atlas.layer, "grid": int(atlas.grid), "size": int(atlas.size),
-            "method": atlas.method, "samples": len(atlas.layout),
+            "method": atlas.method, "samples": len(atlas.layout), "image": "/api/atlas.png",
             "cells": [{"row": int(row), "column": int(column), "count": int(count),
                        "class": int(klass), "class_name": self._atlas_class_name(int(klass)),
                        "share": float(share)}

@@ -16,6 +16,7 @@ import keras_vis
 from helpers.explorer_client import ExplorerProcess, decode_npy, decode_png, get_json, request
 from keras_vis import demo, io, plot, registry
 from keras_vis.explorer import drawing
+from keras_vis.explorer.panels import PANELS
 from keras_vis.explorer.screenshot import chromium, loaded_sources
 from keras_vis.inspect import feature_maps, summary
 from keras_vis.pixels import scale_each_to_uint8
@@ -75,7 +76,8 @@ def test_the_page_and_its_assets_are_served(server):
     status, kind, page = request(server.url)
     assert status == 200 and kind.startswith("text/html")
     assert b'<script src="/app.js"' in page and b'href="/style.css"' in page
-    for path, media in (("/app.js", "text/javascript"), ("/style.css", "text/css")):
+    for path, media in (("/app.js", "text/javascript"), ("/panels.js", "text/javascript"),
+                        ("/style.css", "text/css")):
         status, kind, body = request(server.api(path))
         assert status == 200 and kind.startswith(media) and len(body) > 1000
 
@@ -97,6 +99,27 @@ def test_the_model_is_described_with_its_layers_classes_and_every_registry_metho
     assert [m["name"] for m in info["methods"]] == [spec.name for spec in registry.drawn()]
     assert all(m["unavailable"] is None for m in info["methods"])  # the demo model runs them all
     assert info["atlas"] is True  # started with --atlas
+
+
+def test_the_panels_are_served_with_the_settings_in_use_and_each_endpoint_draws_its_panel(
+        server):
+    status, info = get_json(server.api("/api/model"))
+    served = {panel["id"]: panel for panel in info["panels"]}
+    assert list(served) == [panel.id for panel in PANELS]
+    for panel in PANELS:
+        assert served[panel.id] == panel.describe(info["settings"])
+    assert f"{STEPS} Adam steps at 64 pixels" in served["maximize"]["intro"]
+    assert "grey patch of 8×8 pixels slides over the image (stride 4)" in (
+        served["occlusion"]["intro"])
+    chosen = {"image": "s1", "layer": "last_conv", "class": 1, "page": 1, "channel": 2,
+              "method": "gradcam"}
+    answers = {"pages": (200, "image/png"), "methods": (200, "image/png"),
+               "job": (202, "application/json"), "pictures": (200, "application/json"),
+               "atlas": (200, "application/json")}
+    for panel in PANELS:
+        posted = {"data": b"", "method": "POST"} if panel.control == "job" else {}
+        status, kind, body = request(server.api(panel.endpoint.format_map(chosen)), **posted)
+        assert (status, kind) == answers[panel.control], (panel.id, body[:300])
 
 
 def test_images_are_the_samples_and_each_is_served_enlarged(server, reference):
@@ -327,7 +350,7 @@ def _click_atlas_cell(driver, row, column, *, grid):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
 
-    picture = driver.find_element(By.ID, "atlas")
+    picture = driver.find_element(By.CSS_SELECTOR, "#panel-atlas img.picture")
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", picture)
     width, height = picture.size["width"], picture.size["height"]
     x = round((column + 0.5) / grid * width - width / 2)  # offsets from the picture's centre
@@ -338,9 +361,30 @@ def _click_atlas_cell(driver, row, column, *, grid):
 def _atlas_cell_text(driver, place):
     """What the page says under the atlas, once it speaks of the cell at `place`."""
     found = driver.execute_script("""
-        const where = document.getElementById("atlas-cell");
+        const where = document.querySelector("#panel-atlas .atlas-cell");
         return [where.dataset.row, where.dataset.column, where.textContent];""")
     return found[2] if (found[0], found[1]) == tuple(map(str, place)) else None
+
+
+def _assert_every_panel_is_shown(driver, served):
+    """Every panel `/api/model` lists is on the page, in its scope's place, with its title, intro,
+    and the labels of its controls and pictures."""
+    from selenium.webdriver.common.by import By
+
+    for panel in served:
+        box = driver.find_element(By.ID, f"panel-{panel['id']}")
+        assert box.is_displayed(), panel["id"]
+        assert box.find_element(By.XPATH, "..").get_attribute("id") == f"{panel['scope']}-panels"
+        assert box.find_element(By.CSS_SELECTOR, "h2, h3").text.startswith(panel["title"])
+        assert box.find_element(By.CSS_SELECTOR, ".intro").text == panel["intro"]
+        if panel["alt"]:
+            assert box.find_element(By.TAG_NAME, "img").get_attribute("alt") == panel["alt"]
+        if panel["action"]:
+            assert box.find_element(By.CSS_SELECTOR, "button.start").text == panel["action"]
+        if panel["control"] == "pages":
+            labels = [button.get_attribute("aria-label")
+                      for button in box.find_elements(By.CSS_SELECTOR, ".pager button")]
+            assert labels == [f"Previous {panel['items']}", f"Next {panel['items']}"]
 
 
 @pytest.mark.browser
@@ -363,7 +407,8 @@ def test_the_page_in_chromium_picks_a_layer_uploads_an_image_and_switches_the_cl
                   for item in driver.find_elements(By.CSS_SELECTOR, "#layer-tree li.layer")]
         assert listed == [row["path"] for row in summary(model).to_dict()["layers"]]
         # The atlas panel shows the atlas; a cell clicked says its class, an empty one says so.
-        assert wait.until(lambda d: loaded_sources(d, "#atlas"))[0].endswith("/api/atlas.png")
+        assert wait.until(lambda d: loaded_sources(d, "#panel-atlas img.picture"))[0].endswith(
+            "/api/atlas.png")
         cells = {(c["row"], c["column"]): c for c in get_json(server.api("/api/atlas"))[1]["cells"]}
         for place in ((0, 0), (0, 1)):
             _click_atlas_cell(driver, *place, grid=4)
@@ -373,17 +418,19 @@ def test_the_page_in_chromium_picks_a_layer_uploads_an_image_and_switches_the_cl
                     else told.endswith("empty cell")), told
         # Every method's picture appears for the first image's predicted class.
         methods = [spec.name for spec in registry.drawn()]
-        sources = wait.until(lambda d: loaded_sources(d, "#methods img"))
+        sources = wait.until(lambda d: loaded_sources(d, "#panel-methods img"))
         assert len(sources) == len(methods)
 
         # Pick a layer: its feature maps and filters appear.
         driver.find_element(By.CSS_SELECTOR, 'li[data-path="block2_conv1"]').click()
-        features = wait.until(lambda d: _first(d, "#features", "layer=block2_conv1"))
+        features = wait.until(lambda d: _first(d, "#panel-features img.picture",
+                                               "layer=block2_conv1"))
         assert request(features)[2] == request(server.api(
             "/api/images/s0/features?layer=block2_conv1&page=0"))[2]
-        driver.find_element(By.CSS_SELECTOR, "#features-pager button[data-step='1']").click()
-        wait.until(lambda d: _first(d, "#features", "page=1"))
-        wait.until(lambda d: _first(d, "#filters", "layer=block2_conv1"))
+        driver.find_element(By.CSS_SELECTOR, "#panel-features button[data-step='1']").click()
+        wait.until(lambda d: _first(d, "#panel-features img.picture", "page=1"))
+        wait.until(lambda d: _first(d, "#panel-filters img.picture", "layer=block2_conv1"))
+        _assert_every_panel_is_shown(driver, get_json(server.api("/api/model"))[1]["panels"])
 
         # Upload an image: it is chosen, predicted and explained.
         photo = tmp_path / "dropped star.png"
@@ -403,7 +450,7 @@ def test_the_page_in_chromium_picks_a_layer_uploads_an_image_and_switches_the_cl
         # Switch the class: every explanation is redrawn for it.
         Select(driver.find_element(By.ID, "class-select")).select_by_value("2")
         def redrawn(d):
-            found = loaded_sources(d, "#methods img")
+            found = loaded_sources(d, "#panel-methods img")
             fresh = found and all("class=2" in s and upload_id in s for s in found)
             return found if fresh else None
 
@@ -416,10 +463,23 @@ def test_the_page_in_chromium_picks_a_layer_uploads_an_image_and_switches_the_cl
                                 cmap="jet", alpha=0.45)
         assert np.abs(shown.astype(int) - expected).max() <= 1
 
+        # Occlusion and the deconvnet come when their buttons are pressed.
+        for panel, count in (("occlusion", 2), ("deconv", 1)):
+            driver.find_element(By.CSS_SELECTOR, f"#panel-{panel} button.start").click()
+            drawn = wait.until(lambda d, panel=panel: loaded_sources(d, f"#panel-{panel} img"))
+            assert len(drawn) == count and drawn[0].startswith("data:image/png;base64,")
+
         # Render a channel in the background.
-        driver.find_element(By.ID, "maximize").click()
-        rendered = wait.until(lambda d: loaded_sources(d, "#maximized"))
+        driver.find_element(By.CSS_SELECTOR, "#panel-maximize button.start").click()
+        rendered = wait.until(lambda d: loaded_sources(d, "#panel-maximize img.result"))
         assert "/api/jobs/" in rendered[0]
-        assert "Step" not in driver.find_element(By.ID, "maximize-status").text
+        status = driver.find_element(By.CSS_SELECTOR, "#panel-maximize .status").text
+        assert status.startswith("block2_conv1 · channel 0, ") and "Step" not in status
+
+        # A layer without filters hides their panel, and keeps the others.
+        driver.find_element(By.CSS_SELECTOR, 'li[data-path="block1_pool"]').click()
+        wait.until(lambda d: _first(d, "#panel-features img.picture", "layer=block1_pool"))
+        assert not driver.find_element(By.ID, "panel-filters").is_displayed()
+        assert driver.find_element(By.ID, "panel-maximize").is_displayed()
     finally:
         driver.quit()

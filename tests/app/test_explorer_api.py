@@ -22,6 +22,7 @@ from keras_vis.cli import main
 from keras_vis.cli.options import METHOD_OPTIONS
 from keras_vis.cli.parser import command_flags
 from keras_vis.explorer.cache import ResultCache
+from keras_vis.explorer.panels import PANELS, Panel
 from keras_vis.explorer.session import MAX_UPLOADS, Explorer, NotFound
 from keras_vis.pixels import to_uint8
 from keras_vis.report.settings import Settings
@@ -225,6 +226,22 @@ def test_an_atlas_that_cannot_be_shown_is_refused_at_start(nested, atlas, tmp_pa
     for given, error, words in refused:
         with pytest.raises(error, match=words):
             keras_vis.serve(nested, images(1), port=0, block=False, atlas=given)
+
+
+# --- the panels
+
+
+def test_a_panel_takes_only_a_place_a_control_and_a_condition_the_page_knows():
+    with pytest.raises(ValueError, match="Expected `control` to be one of pages, job, pictures"):
+        Panel("x", "X", "layer", "slider", "/api/x")
+    with pytest.raises(ValueError, match="Expected `scope` to be one of layer, model, class"):
+        Panel("x", "X", "sidebar", "pictures", "/api/x")
+    with pytest.raises(ValueError, match="Expected `needs` to be '', 'layer.<field>'"):
+        Panel("x", "X", "layer", "pictures", "/api/x", needs="filters_count")
+    with pytest.raises(ValueError, match="Expected a `count` for a 'pages' panel"):
+        Panel("x", "X", "layer", "pages", "/api/x?page={page}")
+    features = next(panel for panel in PANELS if panel.id == "features")
+    assert features.names() == ("image", "layer", "page")
 
 
 # --- the result cache
