@@ -22,8 +22,11 @@ from keras_vis.metrics.result import CurveAreaResult
 DEFAULT_STEPS = 50
 
 
+# Evenly spaced steps over [0, 1], as the RISE paper's AUC, whatever the pixel count's rounding
+# does to `fractions`.
 @dataclasses.dataclass(frozen=True)
-class CurveResult(CurveAreaResult):
+class CurveResult(CurveAreaResult, x_field="fractions", direction_field="kind",
+                  higher_when="insertion", even=True):
     """A deletion or insertion curve per image.
 
     Attributes:
@@ -45,23 +48,6 @@ class CurveResult(CurveAreaResult):
     fractions: np.ndarray
     curves: np.ndarray
     classes: np.ndarray
-
-    x_field = "fractions"
-
-    @property
-    def auc(self):
-        steps = len(self.fractions) - 1
-        areas = (self.curves[:, :-1] + self.curves[:, 1:]).sum(axis=1) / (2 * steps)
-        return areas.astype(np.float32)
-
-    @property
-    def higher_is_better(self):
-        return self.kind == "insertion"
-
-    def __str__(self):
-        better = "lower" if self.kind == "deletion" else "higher"
-        return (f"{self.kind} AUC: {self.mean_auc:.4f} (mean of {len(self.curves)} images, "
-                f"{len(self.fractions) - 1} steps; {better} is more faithful)")
 
 
 def _curves(kind, model, images, maps, target, *, steps, baseline, blur_sigma, batch_size,

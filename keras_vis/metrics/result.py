@@ -52,12 +52,40 @@ class MeanResult(MetricResult):
 
 
 class CurveAreaResult(MetricResult):
-    """A result that follows a curve per image and scores the area under it: `auc`, float32
-    `(N,)`, are the `values`, and `mean_auc` is the `score`. Subclasses name the field that holds
-    the curves' x values (`x_field`) and hold the curves in `curves`."""
+    """A result that follows a curve per image and scores the area under it.
+
+    `auc`, float32 `(N,)`, the area under each curve divided by the span of its x values (the
+    curve's mean height, trapezoid rule; the one point itself for a one-point curve), are the
+    `values`, and `mean_auc` is the `score`. Subclasses hold the curves in `curves` and name, as
+    class arguments, the field of the curves' x values (`x_field`), the field that says which way
+    the curve runs (`direction_field`), the direction in which a higher area is better
+    (`higher_when`) and whether the area takes the points as evenly spaced (`even`).
+    """
 
     x_field = None
+    direction_field = None
+    higher_when = None
+    even = False
     values_field = "auc"
+
+    def __init_subclass__(cls, *, x_field=None, direction_field=None, higher_when=None,
+                          even=False, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.x_field = x_field or cls.x_field
+        cls.direction_field = direction_field or cls.direction_field
+        cls.higher_when = higher_when or cls.higher_when
+        cls.even = even or cls.even
+
+    @property
+    def auc(self):
+        x = np.asarray(getattr(self, self.x_field), np.float64)
+        if self.even:
+            x = np.linspace(x[0], x[-1], len(x))
+        curves = np.asarray(self.curves, np.float64)
+        if len(x) == 1:
+            return curves[:, 0].astype(np.float32)
+        area = ((curves[:, :-1] + curves[:, 1:]) * np.diff(x)).sum(axis=1) / 2
+        return (area / (x[-1] - x[0])).astype(np.float32)
 
     @property
     def curve(self):
@@ -66,6 +94,25 @@ class CurveAreaResult(MetricResult):
     @property
     def mean_auc(self):
         return self.score
+
+    @property
+    def higher_is_better(self):
+        return self.direction == self.higher_when
+
+    @property
+    def direction(self):
+        """Which way the curve runs (`"deletion"`, `"morf"`, ...)."""
+        return getattr(self, self.direction_field)
+
+    def title(self):
+        """The curve's name in `str()`."""
+        return self.direction
+
+    def __str__(self):
+        points = len(getattr(self, self.x_field))
+        better = "higher" if self.higher_is_better else "lower"
+        return (f"{self.title()} AUC: {self.mean_auc:.4f} (mean of {len(self.curves)} images, "
+                f"{points} point{'s' * (points != 1)} each; {better} is more faithful)")
 
 
 __all__ = ["CurveAreaResult", "MeanResult", "MetricResult"]

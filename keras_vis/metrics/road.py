@@ -38,7 +38,8 @@ _NEIGHBOURS = tuple((dy, dx, 1 / 6 if dy == 0 or dx == 0 else 1 / 12)
 
 
 @dataclasses.dataclass(frozen=True)
-class RoadResult(CurveAreaResult):
+class RoadResult(CurveAreaResult, x_field="percentiles", direction_field="order",
+                 higher_when="lerf"):
     """The target probability of each image after each ROAD removal.
 
     Attributes:
@@ -61,26 +62,8 @@ class RoadResult(CurveAreaResult):
     curves: np.ndarray
     classes: np.ndarray
 
-    x_field = "percentiles"
-
-    @property
-    def auc(self):
-        x = self.percentiles.astype(np.float64)
-        curves = self.curves.astype(np.float64)
-        if len(x) == 1:
-            return curves[:, 0].astype(np.float32)
-        area = ((curves[:, :-1] + curves[:, 1:]) * np.diff(x)).sum(axis=1) / 2
-        return (area / (x[-1] - x[0])).astype(np.float32)
-
-    @property
-    def higher_is_better(self):
-        return self.order == "lerf"
-
-    def __str__(self):
-        better = "lower" if self.order == "morf" else "higher"
-        return (f"ROAD {self.order.upper()} AUC: {self.mean_auc:.4f} (mean of {len(self.curves)} "
-                f"images, {len(self.percentiles)} percentile{'s' * (len(self.percentiles) != 1)}; "
-                f"{better} is more faithful)")
+    def title(self):
+        return f"ROAD {self.order.upper()}"
 
 
 def impute(image, removed, noise=0.0, rng=None):
@@ -219,13 +202,9 @@ def road(model, images, maps, target=None, *, percentiles=DEFAULT_PERCENTILES, o
     results do not depend on `batch_size` nor on the other images scored with it.
 
     Args:
-        model: a built single-input, channels-last `keras.Model`.
-        images: numpy array or tensor `(N, H, W, C)` in the model's input units.
-        maps: array or tensor `(N, H, W)`, one map per image at the image resolution (larger =
-            more important).
-        target: `None` (the class predicted for each unaltered image), a class index, one index
-            per image, a callable `f(outputs) -> (N,)` on the model's outputs, or a `keras_vis`
-            target. The model's own outputs are scored (probabilities for a softmax model).
+        model, images, maps, target: the model, the images in its input units, one map per image
+            at the image resolution (larger = more important) and what is scored, as in
+            `keras_vis.metrics.deletion`.
         percentiles: increasing shares of pixels removed, each in (0, 1).
         order: `"morf"` (most relevant first) or `"lerf"` (least relevant first).
         noise: standard deviation of the imputation noise as a fraction of each image's value
