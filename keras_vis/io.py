@@ -429,39 +429,32 @@ def no_preprocessing(images):
     return images
 
 
-_APPS = keras.applications
-# name → (constructor, module holding its preprocess_input)
-APPLICATIONS = {
-    "vgg16": (_APPS.VGG16, _APPS.vgg16),
-    "vgg19": (_APPS.VGG19, _APPS.vgg19),
-    "resnet50": (_APPS.ResNet50, _APPS.resnet50),
-    "resnet101": (_APPS.ResNet101, _APPS.resnet),
-    "resnet152": (_APPS.ResNet152, _APPS.resnet),
-    "resnet50v2": (_APPS.ResNet50V2, _APPS.resnet_v2),
-    "resnet101v2": (_APPS.ResNet101V2, _APPS.resnet_v2),
-    "resnet152v2": (_APPS.ResNet152V2, _APPS.resnet_v2),
-    "mobilenet": (_APPS.MobileNet, _APPS.mobilenet),
-    "mobilenetv2": (_APPS.MobileNetV2, _APPS.mobilenet_v2),
-    "mobilenetv3small": (_APPS.MobileNetV3Small, _APPS.mobilenet_v3),
-    "mobilenetv3large": (_APPS.MobileNetV3Large, _APPS.mobilenet_v3),
-    **{f"efficientnetb{i}": (getattr(_APPS, f"EfficientNetB{i}"), _APPS.efficientnet) for i in range(8)},
-    **{
-        f"efficientnetv2{size.lower()}": (getattr(_APPS, f"EfficientNetV2{size}"), _APPS.efficientnet_v2)
-        for size in ("B0", "B1", "B2", "B3", "S", "M", "L")
-    },
-    "densenet121": (_APPS.DenseNet121, _APPS.densenet),
-    "densenet169": (_APPS.DenseNet169, _APPS.densenet),
-    "densenet201": (_APPS.DenseNet201, _APPS.densenet),
-    "xception": (_APPS.Xception, _APPS.xception),
-    "inceptionv3": (_APPS.InceptionV3, _APPS.inception_v3),
-    "inceptionresnetv2": (_APPS.InceptionResNetV2, _APPS.inception_resnet_v2),
-    "nasnetmobile": (_APPS.NASNetMobile, _APPS.nasnet),
-    "nasnetlarge": (_APPS.NASNetLarge, _APPS.nasnet),
-    **{
-        f"convnext{size.lower()}": (getattr(_APPS, f"ConvNeXt{size}"), _APPS.convnext)
-        for size in ("Tiny", "Small", "Base", "Large", "XLarge")
-    },
+# Each `keras.applications` module holding a `preprocess_input`, with the constructors it serves.
+_APPLICATION_MODULES = {
+    "vgg16": ("VGG16",),
+    "vgg19": ("VGG19",),
+    "resnet50": ("ResNet50",),
+    "resnet": ("ResNet101", "ResNet152"),
+    "resnet_v2": ("ResNet50V2", "ResNet101V2", "ResNet152V2"),
+    "mobilenet": ("MobileNet",),
+    "mobilenet_v2": ("MobileNetV2",),
+    "mobilenet_v3": ("MobileNetV3Small", "MobileNetV3Large"),
+    "efficientnet": tuple(f"EfficientNetB{i}" for i in range(8)),
+    "efficientnet_v2": tuple(f"EfficientNetV2{size}"
+                             for size in ("B0", "B1", "B2", "B3", "S", "M", "L")),
+    "densenet": ("DenseNet121", "DenseNet169", "DenseNet201"),
+    "xception": ("Xception",),
+    "inception_v3": ("InceptionV3",),
+    "inception_resnet_v2": ("InceptionResNetV2",),
+    "nasnet": ("NASNetMobile", "NASNetLarge"),
+    "convnext": tuple(f"ConvNeXt{size}" for size in ("Tiny", "Small", "Base", "Large", "XLarge")),
 }
+APPLICATIONS = {
+    constructor.lower(): (getattr(keras.applications, constructor), getattr(keras.applications, module))
+    for module, constructors in _APPLICATION_MODULES.items() for constructor in constructors
+}
+"""Every `keras.applications` family by lower-case name: (constructor, module holding its
+`preprocess_input`)."""
 
 _MODEL_FILE_SUFFIXES = (".keras", ".h5", ".hdf5")
 
