@@ -129,24 +129,27 @@ class NoRuleCovers(NotApplicable):
 
 
 class Assignment:
-    """The rules one layer gets: for its main computation and for its activation."""
+    """The rules one layer gets: for its main computation and for its activation.
 
-    def __init__(self, layer, layer_rule, activation_rule, *, folded=(None, None),
-                 nonnegative_input=False, prefix=None, gates=None):
+    Args:
+        layer: the user's layer.
+        layer_rule: the rule of its main computation, or `None`.
+        activation_rule: the rule of its fused activation, or `None`.
+        **site_facts: what its `Site` knows of it before any trace: `folded`,
+            `nonnegative_input`, `prefix`, `gates`.
+    """
+
+    def __init__(self, layer, layer_rule, activation_rule, **site_facts):
         self.layer = layer
         self.layer_rule = layer_rule
         self.activation_rule = activation_rule
-        self._folded = folded
-        self._nonnegative_input = nonnegative_input
-        self._prefix = prefix
-        self._gates = gates
+        self._site_facts = site_facts
 
     def site(self, model_inputs, layer_inputs):
         """The `Site` its rules see in a trace with these model inputs and `{id(layer): input
         tensors}` of the layers computed so far."""
-        return Site(self.layer, folded=self._folded, nonnegative_input=self._nonnegative_input,
-                    prefix=self._prefix, model_inputs=model_inputs, layer_inputs=layer_inputs,
-                    gates=self._gates)
+        return Site(self.layer, model_inputs=model_inputs, layer_inputs=layer_inputs,
+                    **self._site_facts)
 
 
 class Plan:
