@@ -139,8 +139,12 @@ def _index_text(indices):
     return str([int(i) for i in indices])
 
 
-class _LayerTerm(Term):
-    """A term tapping one layer; `index` is `None` for a term without channel indices."""
+class LayerTerm(Term):
+    """A term tapping one layer; `index` is `None` for a term without channel indices.
+
+    A new kind of term subclasses it with a `kind` and a `value`; `key`, `check` and `repr` come
+    from where on the layer it looks (`_place`) and the output shapes it reads (`_layer_shape`).
+    """
 
     def __init__(self, layer, index=None):
         self._layer = _layer_ref(layer)
@@ -150,6 +154,28 @@ class _LayerTerm(Term):
     @property
     def layer(self):
         return self._layer
+
+    def key(self):
+        return (self.kind, self._layer, self._place())
+
+    def check(self, model):
+        self._layer_shape(model)
+        if self.indices is not None:
+            self._check_channels(model)
+
+    def __repr__(self):
+        return f"{self.kind}({self._layer!r}, {_index_text(self.indices)}{self._place_text()})"
+
+    def _place(self):
+        """Where on the layer's output the term looks (its border band, its position), as set."""
+        return None
+
+    def _place_text(self):
+        return ""
+
+    def _layer_shape(self, model):
+        """The tapped layer's output shape, checked to be one the term reads."""
+        return output_shape(layer_of(model, self._layer))
 
     def _check_channels(self, model):
         layer = tapped_layer(model, self._layer)
@@ -177,7 +203,7 @@ class _LayerTerm(Term):
         return shape
 
 
-class _BandedTerm(_LayerTerm):
+class _BandedTerm(LayerTerm):
     """A mean over a layer's feature map less a border band (`border=None`: the render's)."""
 
     def __init__(self, layer, index=None, border=None):
@@ -192,6 +218,15 @@ class _BandedTerm(_LayerTerm):
                 f"{band} px leaves empty"
             )
 
+    def _place(self):
+        return self.border
+
+    def _place_text(self):
+        return "" if self.border is None else f", border={self.border}"
+
+    def _layer_shape(self, model):
+        return self._spatial_shape(model, f"a {self.kind.replace('_', ' ')} objective")
+
     def _band(self, border):
         return border if self.border is None else self.border
 
@@ -200,28 +235,15 @@ class _BandedTerm(_LayerTerm):
         tapped = tf.cast(tapped, tf.float32)
         return tapped[:, band:-band, band:-band, :] if band else tapped
 
-    def _border_text(self):
-        return "" if self.border is None else f", border={self.border}"
-
 
 class ChannelTerm(_BandedTerm):
     """Mean activation of a channel over a layer's feature map, minus a border band."""
 
     kind = "channel"
 
-    def key(self):
-        return (self.kind, self._layer, self.border)
-
-    def check(self, model):
-        self._spatial_shape(model, "a channel objective")
-        self._check_channels(model)
-
     def value(self, tapped, outputs, image, indices, border, floats):
         maps = tf.gather(self._inner(tapped, border), indices, axis=3, batch_dims=1)
         return tf.reduce_mean(maps, axis=[1, 2])
-
-    def __repr__(self):
-        return f"channel({self._layer!r}, {_index_text(self.indices)}{self._border_text()})"
 
 
 class ScaledChannelTerm(ChannelTerm):
@@ -240,7 +262,7 @@ class ScaledChannelTerm(ChannelTerm):
     def __repr__(self):
         factors = self.vectors[:, 0]
         return (f"scaled_channel({self._layer!r}, {_index_text(self.indices)}, "
-                f"scales from {factors[0]:g} to {factors[-1]:g}{self._border_text()})")
+                f"scales from {factors[0]:g} to {factors[-1]:g}{self._place_text()})")
 
 
 def _position(position):
@@ -255,7 +277,7 @@ def _position(position):
     return (int(position[0]), int(position[1]))
 
 
-class _UnitTerm(_LayerTerm):
+class _UnitTerm(LayerTerm):
     """A term on the activation vector at one position of a map (the centre when `None`), or on
     the whole output of a dense layer."""
 
@@ -263,7 +285,13 @@ class _UnitTerm(_LayerTerm):
         super().__init__(layer, index)
         self.position = _position(position)
 
-    def _unit_shape(self, model):
+    def _place(self):
+        return self.position
+
+    def _place_text(self):
+        return "" if self.position is None else f", {self.position}"
+
+    def _layer_shape(self, model):
         shape = output_shape(layer_of(model, self._layer))
         if shape is None or len(shape) not in (2, 4):
             raise ValueError(
@@ -294,27 +322,14 @@ class _UnitTerm(_LayerTerm):
             tapped = tapped[:, y, x, :]
         return tapped
 
-    def _position_text(self):
-        return "" if self.position is None else f", {self.position}"
-
 
 class NeuronTerm(_UnitTerm):
     """One unit of a layer: channel `index` at `position` (the centre of the map when `None`)."""
 
     kind = "neuron"
 
-    def key(self):
-        return (self.kind, self._layer, self.position)
-
-    def check(self, model):
-        self._unit_shape(model)
-        self._check_channels(model)
-
     def value(self, tapped, outputs, image, indices, border, floats):
         return tf.gather(self._unit(tapped), indices, axis=1, batch_dims=1)
-
-    def __repr__(self):
-        return f"neuron({self._layer!r}, {_index_text(self.indices)}{self._position_text()})"
 
 
 def _floats(values, name, what="an array of finite numbers"):
@@ -352,7 +367,7 @@ def _dot(activations, vectors, cossim_pow):
     return dots * tf.maximum(similarity, 0.1) ** cossim_pow
 
 
-class _VectorTerm(_LayerTerm):
+class _VectorTerm(LayerTerm):
     """Shared by the direction terms: the vectors, their check and the cosine power."""
 
     def _set_vectors(self, vector, cossim_pow):
@@ -360,17 +375,22 @@ class _VectorTerm(_LayerTerm):
         self.float_shape = (self.vectors.shape[-1],)
         self.cossim_pow = check_number(cossim_pow, "cossim_pow", low=0)
 
-    def _check_length(self, shape):
+    def key(self):
+        return (self.kind, self._layer, self.float_shape, self._place(), self.cossim_pow)
+
+    def check(self, model):
+        shape = self._layer_shape(model)
         if shape[-1] != self.float_shape[0]:
             raise ValueError(
                 expected("vector", f"a vector of length {shape[-1]}, the channels of layer "
                          f"'{self._layer}'", f"a vector of length {self.float_shape[0]}")
             )
 
-    def _vector_text(self):
+    def __repr__(self):
         count = "" if self.vectors.ndim == 1 else f"{len(self.vectors)} vectors of "
         power = f", cossim_pow={self.cossim_pow:g}" if self.cossim_pow else ""
-        return f"<{count}length {self.float_shape[0]}>{power}"
+        return (f"{self.kind}({self._layer!r}, <{count}length {self.float_shape[0]}>{power}"
+                f"{self._place_text()})")
 
 
 class DirectionTerm(_VectorTerm, _BandedTerm):
@@ -383,18 +403,9 @@ class DirectionTerm(_VectorTerm, _BandedTerm):
         _BandedTerm.__init__(self, layer, None, border)
         self._set_vectors(vector, cossim_pow)
 
-    def key(self):
-        return (self.kind, self._layer, self.float_shape, self.border, self.cossim_pow)
-
-    def check(self, model):
-        self._check_length(self._spatial_shape(model, "a direction objective"))
-
     def value(self, tapped, outputs, image, indices, border, floats):
         return tf.reduce_mean(_dot(self._inner(tapped, border), floats, self.cossim_pow),
                               axis=[1, 2])
-
-    def __repr__(self):
-        return f"direction({self._layer!r}, {self._vector_text()}{self._border_text()})"
 
 
 class DirectionNeuronTerm(_VectorTerm, _UnitTerm):
@@ -406,29 +417,16 @@ class DirectionNeuronTerm(_VectorTerm, _UnitTerm):
         _UnitTerm.__init__(self, layer, None, position)
         self._set_vectors(vector, cossim_pow)
 
-    def key(self):
-        return (self.kind, self._layer, self.float_shape, self.position, self.cossim_pow)
-
-    def check(self, model):
-        self._check_length(self._unit_shape(model))
-
     def value(self, tapped, outputs, image, indices, border, floats):
         return _dot(self._unit(tapped), floats, self.cossim_pow)
 
-    def __repr__(self):
-        return (f"direction_neuron({self._layer!r}, {self._vector_text()}"
-                f"{self._position_text()})")
 
-
-class DiversityTerm(_LayerTerm):
+class DiversityTerm(LayerTerm):
     """Minus each image's summed similarity to the other images of its batch, the similarity of two
     images being the cosine of their Gram matrices (channel correlations) at a layer (Lucid)."""
 
     kind = "diversity"
     couples_batch = True
-
-    def key(self):
-        return (self.kind, self._layer)
 
     def check(self, model):
         self._spatial_shape(model, "a diversity objective")
@@ -870,6 +868,7 @@ def as_objective(objective):
 
 __all__ = [
     "Channel",
+    "LayerTerm",
     "Neuron",
     "Objective",
     "ObjectiveTarget",

@@ -13,14 +13,14 @@ from keras_vis import engine, objectives
 from keras_vis._checks import check_choice, check_model, expected
 from keras_vis.batches import to_float_batch
 from keras_vis.layers import layer_of
-from keras_vis.objectives import Objective, _LayerTerm
+from keras_vis.objectives import Objective, LayerTerm
 from keras_vis.maximization.render import maximize
 from keras_vis.maximization.transforms import jitter
 
 LOSSES = ("cosine", "l2")
 
 
-class MatchTerm(_LayerTerm):
+class MatchTerm(LayerTerm):
     """How close a layer's activations are to one target per image: their cosine similarity, or
     minus the squared error relative to the target's squared norm (both at most 1 and 0)."""
 
