@@ -273,6 +273,20 @@ def cam_variant(name, variant, title, caption, *, report_options=_CAM_LAYER, **f
                       drawing=OVER_IMAGE, variant=variant, **fields)
 
 
+def relevance_method(name, title, caption, **report_options):
+    """The entry of a relevance method of `keras_vis.attribution` (`lrp`, `deeplift`): signed,
+    and given the report's rules for the layers no rule covers.
+
+    Args:
+        name: the method's name, that of its function in `keras_vis.attribution`.
+        title, caption: as in `MethodSpec`.
+        **report_options: its other report options, as in `MethodSpec.report_options`.
+    """
+    return MethodSpec(name, "lrp", f"keras_vis.attribution:{name}", title, caption,
+                      report_options={**report_options, "rules": "settings.relevance_rules"},
+                      drawing=SIGNED)
+
+
 METHODS = (
     MethodSpec(
         "vanilla", "saliency", "keras_vis.attribution:saliency", "Gradient",
@@ -356,18 +370,16 @@ METHODS = (
         "guided_gradcam", "cam", "keras_vis.attribution:guided_gradcam", "Guided Grad-CAM",
         "Guided backprop sharpened where Grad-CAM points.", label="guided Grad-CAM",
         report_options=_CAM_LAYER, drawing=ON_ITS_OWN),
-    MethodSpec(
-        "lrp", "lrp", "keras_vis.attribution:lrp", "LRP",
+    relevance_method(
+        "lrp", "LRP",
         "The class logit redistributed layer by layer onto the pixels (Bach et al.); red for "
         "the class, blue against it.",
-        report_options={"composite": "settings.lrp_composite", "rules": "settings.relevance_rules"},
-        drawing=SIGNED),
-    MethodSpec(
-        "deeplift", "lrp", "keras_vis.attribution:deeplift", "DeepLIFT",
+        composite="settings.lrp_composite"),
+    relevance_method(
+        "deeplift", "DeepLIFT",
         "Each pixel's share of the logit's difference from a black image (rescale rule, "
         "Shrikumar et al.); red raises it, blue lowers it.",
-        report_options={"baseline": "subject.black_input", "rules": "settings.relevance_rules"},
-        drawing=SIGNED),
+        baseline="subject.black_input"),
     # Read as importance (high where hiding a patch costs the most), as the metrics read every
     # map; the report draws occlusion its own way, with the mask of the regions that matter.
     MethodSpec(
