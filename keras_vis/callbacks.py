@@ -35,7 +35,7 @@ from keras_vis.inspect import feature_maps
 from keras_vis.layers import layer_of
 from keras_vis.maximization import maximize
 from keras_vis.objectives import as_objective
-from keras_vis.metrics.evaluate import evaluate_on, metric_spec
+from keras_vis.metrics.evaluate import evaluate_on, metrics_for
 from keras_vis.metrics._methods import method_name, resolve_method
 from keras_vis.plot import filter_tiles, overlay
 from keras_vis.progress import silenced
@@ -513,18 +513,9 @@ def _metrics(names, *, with_masks):
     if names is None:
         return (tuple(spec for spec in registry.METRICS if "masks" in spec.needs) if with_masks
                 else (registry.find_metric("deletion"),))
-    names = (names,) if isinstance(names, str) else tuple(names)
-    if not names:
-        raise ValueError(expected("metrics", "at least one metric name", names))
-    specs = tuple(metric_spec(name) for name in names)
-    inputs = METRIC_INPUTS if with_masks else tuple(i for i in METRIC_INPUTS if i != "masks")
-    for spec in specs:
-        if not set(spec.needs) <= set(inputs):
-            raise ValueError(expected("metrics", "metrics that read object masks only when "
-                                      "masks are given", names,
-                                      f"{spec.name} reads masks; pass masks as `masks_or_labels`, "
-                                      "or pick another metric."))
-    return specs
+    held = METRIC_INPUTS if with_masks else tuple(i for i in METRIC_INPUTS if i != "masks")
+    return metrics_for((names,) if isinstance(names, str) else names, held, argument="metrics",
+                       how_to_give={"masks": "pass masks as `masks_or_labels`"})
 
 
 def _masks_or_labels(values, inputs):

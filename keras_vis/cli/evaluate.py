@@ -10,7 +10,7 @@ from keras_vis import blank, io, registry
 from keras_vis._checks import expected
 from keras_vis.cli import inputs
 from keras_vis.cli.parser import find_command
-from keras_vis.metrics.evaluate import evaluate_on
+from keras_vis.metrics.evaluate import evaluate_on, metrics_for
 
 DEFAULT_METHOD = "gradcam"
 
@@ -28,17 +28,9 @@ def method_names(args, subject, settings):
 def metric_specs(args, masks):
     """The metrics `--metric` names (default: every one the inputs allow: those reading masks only
     with `--mask`)."""
-    names = list(dict.fromkeys(args.metric or ["all"]))
-    if "all" in names:
-        return [spec for spec in registry.METRICS if masks is not None or "masks" not in spec.needs]
-    specs = [registry.find_metric(name) for name in names]
-    for spec in specs:
-        if "masks" in spec.needs and masks is None:
-            raise ValueError(expected("--metric", "metrics that read object masks only with "
-                                      "--mask", spec.name,
-                                      f"{spec.name} scores maps against the object's mask: pass "
-                                      "one --mask FILE per image."))
-    return specs
+    held = tuple(need for need in registry.METRIC_INPUTS if need != "masks" or masks is not None)
+    return metrics_for(args.metric or ["all"], held, argument="--metric",
+                       how_to_give={"masks": "pass one --mask FILE per image"})
 
 
 def load_masks(paths, subject):

@@ -40,6 +40,36 @@ def options_for(name, options):
     return {option: value for option, value in options.items() if option in taken}
 
 
+def metrics_for(names, held, *, argument, how_to_give):
+    """The `MetricSpec`s of the metrics `names` for a caller that holds the inputs `held`, each
+    refused, before any work, if it reads an input the caller lacks.
+
+    Args:
+        names: metric names of `keras_vis.registry.METRICS`, or `"all"` among them: every metric
+            that reads only what is held.
+        held: the names of `keras_vis.registry.METRIC_INPUTS` the caller has.
+        argument: the argument the caller's user names metrics with (`"metrics"`, `"--metric"`).
+        how_to_give: `{input: how the caller's user gives it}`, for the inputs it may lack.
+
+    Returns:
+        A tuple of `MetricSpec`, each once, in the order named.
+    """
+    names = tuple(dict.fromkeys(names))
+    if not names:
+        raise ValueError(expected(argument, "at least one metric name", list(names)))
+    if "all" in names:
+        return registry.metrics_reading(*held)
+    specs = tuple(metric_spec(name) for name in names)
+    for spec in specs:
+        missing = [need for need in spec.needs if need not in held]
+        if missing:
+            raise ValueError(expected(
+                argument, f"metrics that read only what is given ({', '.join(held)})", spec.name,
+                f"{spec.name} reads {' and '.join(_INPUT_WORDS[need] for need in missing)}: "
+                f"{'; '.join(how_to_give[need] for need in missing)}, or pick another metric."))
+    return specs
+
+
 def evaluate(metric, *, model=None, method=None, images=None, maps=None, masks=None, target=None,
              **options):
     """Runs the metric named `metric` on the inputs it reads.
@@ -107,4 +137,5 @@ def evaluate_on(metric, held, options=None):
                     **options_for(spec.name, options or {}))
 
 
-__all__ = ["evaluate", "evaluate_on", "metric_options", "metric_spec", "options_for"]
+__all__ = ["evaluate", "evaluate_on", "metric_options", "metric_spec", "metrics_for",
+           "options_for"]

@@ -260,7 +260,7 @@ def test_options_go_to_the_methods_that_take_them(tmp_path):
     (lambda d: MaximizeCallback(1, log_dir=d, sise=8), "sise"),
     (lambda d: FaithfulnessCallback(images(2), np.ones((2, 8, 8)), log_dir=d), "masks"),
     (lambda d: FaithfulnessCallback(images(2), [0, 1], metrics="pointing_game", log_dir=d),
-     "reads masks"),
+     "pointing_game reads object masks: pass masks as `masks_or_labels`"),
     (lambda d: FaithfulnessCallback(images(2), [0, 1], metrics="deleton", log_dir=d),
      "Did you mean 'deletion'"),
 ], ids=["unknown method", "no method", "unknown option", "one image", "labels count",
