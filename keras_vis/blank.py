@@ -95,15 +95,25 @@ def _caller_level():
     return level
 
 
-def check_maps(method, reason, maps):
+def check_maps(method, reason, maps, target=None):
     """Warns (`warn_blank`) for the maps of a batch that have no variation.
 
     Args:
         method: the method's name, for the message.
-        reason: why such a map is blank and what to try (a sentence).
+        reason: why such a map is blank and what to try (a sentence), worded for a class score.
         maps: the raw maps `(N, H, W)`, before any scaling.
+        target: the `keras_vis` target explained: one that scores units of inner layers (an
+            objective such as `Channel`) gets the advice of `INNER_UNITS` instead of a class's.
     """
-    return warn_blank(method, blank_images(maps), reason, count=len(maps))
+    return warn_blank(method, blank_images(maps), reason_for(target, reason), count=len(maps))
+
+
+def reason_for(target, reason):
+    """`reason`, or, for a target scoring units of inner layers and a reason worded for a class,
+    `INNER_UNITS` naming that target."""
+    if getattr(target, "layers", ()) and reason in CLASS_REASONS:
+        return INNER_UNITS.format(target=target)
+    return reason
 
 
 GRADIENT = ("The score does not change with any pixel here: the network is saturated or dead for "
@@ -154,3 +164,12 @@ REGION_NOT_PREDICTED = ("No pixel is predicted as class {class_index}, so the re
                         "the map is zero. Pass a `mask` to `keras_vis.Region` to explain a region "
                         "of your choice, or explain a class the model predicts here.")
 """Why the map of a region of predicted pixels is blank."""
+
+INNER_UNITS = ("The score of {target} does not reach the pixels here: the units it reads are "
+               "dead or saturated on this image (an untrained network, BatchNorm statistics never "
+               "set from images, a ReLU that never fires). Try another channel or position, "
+               "another layer, or images that excite it (`keras_vis.top_activations`).")
+"""Why a map of an objective on inner units (a channel, a neuron, a direction) is blank."""
+
+CLASS_REASONS = (GRADIENT, RELEVANCE, CAM, EIGEN, PERTURBATION, DIFFERENCE)
+"""The reasons worded for a class score."""

@@ -660,6 +660,9 @@ class ObjectiveTarget(Target):
     def key(self):
         return ("Objective", self.objective.key())
 
+    def __repr__(self):
+        return repr(self.objective)
+
     def data_spec(self):
         # Per image: each term's index, then each term's float data, flattened.
         return tf.TensorSpec((None, None), tf.float32)

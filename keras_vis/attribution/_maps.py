@@ -69,7 +69,7 @@ def center(maps):
     return 0.5 + np.divide(maps, 2 * peak, out=np.zeros_like(maps), where=peak > 0)
 
 
-def finish(maps, size, normalize_maps, *, evidence=False, blank=None):
+def finish(maps, size, normalize_maps, *, evidence=False, blank=None, target=None):
     """Resizes `maps` `(N, h, w)` to `size` and, if asked, normalises each to [0, 1] (float32).
 
     With `evidence`, the maps are signed contributions (relevance, DeepLIFT, SHAP), whose zero
@@ -77,10 +77,10 @@ def finish(maps, size, normalize_maps, *, evidence=False, blank=None):
     divided by its maximum, so zero stays zero.
 
     `blank`, a `(method name, reason)` pair, warns (`keras_vis.attribution.BlankMapWarning`) for
-    the maps with no variation, with the reason.
+    the maps with no variation, with the reason, worded for the `target` explained.
     """
     if blank is not None:
-        check_maps(*blank, maps)
+        check_maps(*blank, maps, target)
     maps = resize(np.asarray(maps, np.float32), size)
     if not normalize_maps:
         return maps.astype(np.float32, copy=False)

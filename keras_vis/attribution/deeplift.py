@@ -57,4 +57,4 @@ def deeplift(model, images, target=None, *, baseline=0.0, rules=None,
                         references=references, batch_size=batch_size)
     contributions = (images - references) * result.input_grads[0]
     return finish(reduce_channels(contributions, reduce), images.shape[1:3], normalize,
-                  evidence=True, blank=("deeplift", blank.DIFFERENCE))
+                  evidence=True, blank=("deeplift", blank.DIFFERENCE), target=target)

@@ -45,4 +45,4 @@ def guided_gradcam(model, images, target=None, *, layer=None, reduce=_defaults.S
     coarse = grad_cam.compute(model, images, target, cam_layer, head(logits), False, batch_size,
                               check_blank=False)
     return finish(coarse * fine, images.shape[1:3], normalize,
-                  blank=("guided_gradcam", blank.CAM))
+                  blank=("guided_gradcam", blank.CAM), target=target)

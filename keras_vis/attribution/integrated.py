@@ -60,4 +60,4 @@ def integrated_gradients(model, images, target=None, *, steps=_defaults.IG_STEPS
                                           batch_size=batch_size, head=head(logits),
                                           label="integrated gradients", progress=progress)
     return finish(reduce_channels(delta * mean_gradients, reduce), images.shape[1:3], normalize,
-                  blank=("integrated_gradients", blank.GRADIENT))
+                  blank=("integrated_gradients", blank.GRADIENT), target=target)

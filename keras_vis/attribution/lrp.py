@@ -123,7 +123,7 @@ def lrp(model, images, target=None, *, composite=_defaults.LRP_COMPOSITE,
                         taps=taps, tap_grads=return_layers, batch_size=batch_size)
     relevance = result.input_grads[0]
     maps = finish(reduce_channels(relevance, reduce), images.shape[1:3], normalize,
-                  evidence=True, blank=("lrp", blank.RELEVANCE))
+                  evidence=True, blank=("lrp", blank.RELEVANCE), target=target)
     if not return_layers:
         return maps
     sums = [g.reshape(len(g), -1).sum(1, dtype=np.float64) for g in result.tap_grads]

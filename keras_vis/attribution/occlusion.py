@@ -172,7 +172,7 @@ def occlusion(model, images, target=None, *, patch=_defaults.OCCLUSION_PATCH,
     sums = cover_rows @ grid @ cover_cols.T
     counts = np.outer(cover_rows.sum(axis=1), cover_cols.sum(axis=1))
     heatmap = (sums / counts).astype(np.float32)
-    check_maps("occlusion", PERTURBATION, grid)
+    check_maps("occlusion", PERTURBATION, grid, target)
     return normalize_maps(heatmap) if normalize else heatmap
 
 

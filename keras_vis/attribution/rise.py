@@ -137,7 +137,7 @@ def rise_maps(model, images, target, masks, *, fill, logits, batch_size, progres
                          batch_size=batch_size, head=head(logits), label="RISE",
                          progress=progress)
     # Equal scores weight every mask alike: the map is the masks' own noise, not an answer.
-    check_maps("rise", PERTURBATION, scores)
+    check_maps("rise", PERTURBATION, scores, target)
     return weighted_masks(masks, scores, batch_size)
 
 

@@ -107,7 +107,7 @@ def saliency(model, images, target=None, *, method=_defaults.SALIENCY_METHOD,
                                 smooth_samples=smooth_samples, smooth_noise=smooth_noise, seed=seed,
                                 batch_size=batch_size, progress=check_flag(progress, "progress"))
     return finish(reduce_channels(gradients, reduce), images.shape[1:3], normalize,
-                  blank=(f"saliency (method={method!r})", blank.GRADIENT))
+                  blank=(f"saliency (method={method!r})", blank.GRADIENT), target=target)
 
 
 def gradient_input(model, images, target=None, *, reduce=_defaults.SIGNED_REDUCE, logits=True,
@@ -134,4 +134,4 @@ def gradient_input(model, images, target=None, *, reduce=_defaults.SIGNED_REDUCE
     batch_size = check_positive_int(batch_size, "batch_size")
     gradients = input_gradients(model, images, target, logits=logits, batch_size=batch_size)
     return finish(reduce_channels(gradients * images, reduce), images.shape[1:3], normalize,
-                  blank=("gradient_input", blank.GRADIENT))
+                  blank=("gradient_input", blank.GRADIENT), target=target)

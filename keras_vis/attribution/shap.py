@@ -98,4 +98,4 @@ def gradient_shap(model, images, target=None, *, baselines=None, samples=_defaul
                                         path_points, batch_size=batch_size, head=head(logits),
                                         label="GradientSHAP", progress=progress)
     return finish(reduce_channels(attributions, reduce), images.shape[1:3], normalize,
-                  evidence=True, blank=("gradient_shap", blank.GRADIENT))
+                  evidence=True, blank=("gradient_shap", blank.GRADIENT), target=target)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import keras_vis
-from keras_vis.blank import BlankMapWarning, blank_images, collected
+from keras_vis.blank import CLASS_REASONS, BlankMapWarning, blank_images, collected, reason_for
 from keras_vis.report import Settings, make_subject, techniques
 
 SIZE = 8
@@ -149,3 +149,44 @@ def test_fullgrad_names_its_gradients_not_a_layer(aug_smooth):
     assert len(found) == 1 and found[0].message.images == (0, 1)
     assert str(found[0].message).startswith("cam (FullGrad)")
     assert "does not change with any pixel" in found[0].message.reason
+
+
+def dead_channel_model():
+    """conv 1×1 whose channel 1 never fires (bias -2 under inputs in [0.1, 1]) → GAP → Dense."""
+    inputs = keras.Input((SIZE, SIZE, 3))
+    conv = keras.layers.Conv2D(2, 1, activation="relu", name="features")
+    x = keras.layers.GlobalAveragePooling2D()(conv(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(2, name="head")(x))
+    conv.set_weights([np.ones((1, 1, 3, 2), np.float32), np.array([0.0, -4.0], np.float32)])
+    return model
+
+
+@pytest.mark.parametrize("method, options", [
+    ("saliency", {}), ("gradcam", {}), ("lrp", {}), ("integrated_gradients", {}),
+    ("occlusion", {"patch": 4, "progress": False}), ("rise", {"masks": 16, "progress": False}),
+], ids=["saliency", "gradcam", "lrp", "integrated_gradients", "occlusion", "rise"])
+def test_an_objective_on_a_dead_unit_gets_advice_about_units_not_classes(method, options):
+    model = dead_channel_model()
+    objective = keras_vis.objectives.Channel("features", 1)
+    call = getattr(keras_vis, method)
+    _, found = caught(lambda: call(model, images(2), objective, **options))
+    assert len(found) == 1 and found[0].message.images == (0, 1), method
+    reason = found[0].message.reason
+    assert reason.startswith("The score of channel('features', 1) does not reach the pixels")
+    assert "another channel" in reason and "class" not in reason
+
+
+def test_a_class_keeps_the_advice_worded_for_a_class():
+    for target in (keras_vis.targets.as_target(0), keras_vis.objectives.class_logit(1).as_target()):
+        for reason in CLASS_REASONS:
+            assert reason_for(target, reason) == reason
+    unit = keras_vis.objectives.Neuron("features", 0).as_target()
+    assert all(reason_for(unit, reason).startswith("The score of neuron('features', 0)")
+               for reason in CLASS_REASONS)
+
+
+def test_a_one_position_layer_is_named_whatever_the_target():
+    model = gap_dense(np.array([[1.0, 0.5], [0.5, 1.0]]), conv_size=1)
+    objective = keras_vis.objectives.Channel("features", 0)
+    _, found = caught(lambda: keras_vis.gradcam(model, images()[:, :1, :1], objective))
+    assert "'features' has a 1×1 feature map" in found[0].message.reason

@@ -308,7 +308,7 @@ class BaseCAM:
                             head, False, batch_size, progress=progress, eigen_smooth=eigen_smooth,
                             check_blank=False)
         return finish(restore(maps, len(images)), images.shape[1:3], normalize,
-                      blank=self.blank_reason(layer, eigen_smooth))
+                      blank=self.blank_reason(layer, eigen_smooth), target=target)
 
     @property
     def warning_name(self):
@@ -365,4 +365,4 @@ class BaseCAM:
             maps = np.sum(weighted, axis=-1)
         reason = self.blank_reason(layer, eigen_smooth, activations.shape[1:3])
         return finish(np.maximum(maps, 0.0), images.shape[1:3], normalize,
-                      blank=reason if check_blank else None)
+                      blank=reason if check_blank else None, target=target)

@@ -116,7 +116,7 @@ class FullGrad(BaseCAM):
         chunks = [slice(start, start + batch_size) for start in range(0, len(images), batch_size)]
         maps = np.concatenate([step(images[chunk], data[chunk]) for chunk in chunks])
         return finish(maps, images.shape[1:3], normalize,
-                      blank=self.blank_reason(layer) if check_blank else None)
+                      blank=self.blank_reason(layer) if check_blank else None, target=target)
 
     def blank_reason(self, layer, eigen_smooth=False, map_size=None):
         """Its map is made of gradients, not of a layer's feature maps: blank where they vanish."""
