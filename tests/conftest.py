@@ -9,6 +9,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from helpers.models import gap_cnn  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -22,14 +23,7 @@ def _fresh_session():
 
 @pytest.fixture
 def tiny_cnn():
-    """16×16×3 → conv(relu) → conv(relu) → GAP → Dense(3, softmax): the CAM-able shape of most CNNs."""
-    inputs = keras.Input((16, 16, 3))
-    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv1")(inputs)
-    x = keras.layers.MaxPooling2D(name="pool1")(x)
-    x = keras.layers.Conv2D(6, 3, padding="same", activation="relu", name="conv2")(x)
-    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
-    outputs = keras.layers.Dense(3, activation="softmax", name="predictions")(x)
-    return keras.Model(inputs, outputs, name="tiny_cnn")
+    return gap_cnn()
 
 
 @pytest.fixture

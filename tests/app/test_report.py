@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from helpers.models import gap_cnn
 from keras_vis import plot, registry
 from keras_vis.atlas import activation_atlas
 from keras_vis.report import PANELS, STEPS, Settings, build_report, make_subject, report, techniques
@@ -32,13 +33,7 @@ SECTIONS = ("model", "filters", "features", "maximization", "explanations", "not
 def cam_model():
     """16×16×3 → conv(relu) → pool → conv(relu) → GAP → Dense(3, softmax)."""
     keras.utils.set_random_seed(3)
-    inputs = keras.Input((SIZE, SIZE, 3))
-    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv1")(inputs)
-    x = keras.layers.MaxPooling2D(name="pool1")(x)
-    x = keras.layers.Conv2D(6, 3, padding="same", activation="relu", name="conv2")(x)
-    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
-    outputs = keras.layers.Dense(3, activation="softmax", name="predictions")(x)
-    return keras.Model(inputs, outputs, name="tiny_cam")
+    return gap_cnn("tiny_cam")
 
 
 class Figures(html.parser.HTMLParser):

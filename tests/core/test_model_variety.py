@@ -13,15 +13,8 @@ import pytest
 import tensorflow as tf
 
 from keras_vis import engine
-from keras_vis.attribution import (
-    cam,
-    gradcam,
-    gradient_input,
-    guided_gradcam,
-    integrated_gradients,
-    occlusion,
-    saliency,
-)
+from keras_vis.attribution import (cam, gradcam, gradient_input, guided_gradcam,
+                                   integrated_gradients, occlusion, saliency)
 from keras_vis.deconv import deconvnet, receptive_field, top_activations
 from keras_vis.inspect import feature_maps
 from keras_vis.layers import find_layer, last_conv_layer

@@ -5,31 +5,20 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from helpers.models import alexnet_like, alexnet_like_layers
+from helpers.state import assert_model_unchanged, model_state
 from keras_vis.deconv import Reconstruction, deconvnet
 
 L = keras.layers
 
 
-def alexnet_like_layers():
-    """Conv 8@7×7/2 → pool 3/2 → conv 16@5×5 same → pool 3/2 → conv 16@3×3 → pool 3/2: the
-    write-up's AlexNet at toy size, with its overlapping 3×3/2 max-pools."""
-    return [
-        L.Conv2D(8, 7, strides=2, activation="relu", name="conv1"),
-        L.MaxPooling2D(3, 2, name="pool1"),
-        L.Conv2D(16, 5, padding="same", activation="relu", name="conv2"),
-        L.MaxPooling2D(3, 2, name="pool2"),
-        L.Conv2D(16, 3, activation="relu", name="conv3"),
-        L.MaxPooling2D(3, 2, name="pool3"),
-    ]
+# Conv 8@7×7/2 → pool 3/2 → conv 16@5×5 same → pool 3/2 → conv 16@3×3 → pool 3/2.
+WIDTHS, KERNELS = (8, 16, 16), (7, 5, 3)
 
 
 @pytest.fixture
 def model():
-    keras.backend.clear_session(free_memory=False)
-    keras.utils.set_random_seed(1)
-    net = keras.Sequential(
-        [keras.Input((67, 67, 3))] + alexnet_like_layers() + [L.Flatten(), L.Dense(5)]
-    )
+    net = alexnet_like(67, 5, WIDTHS, KERNELS, seed=1)
     # Random biases, so that dropping them in the projection is actually tested.
     for layer in net.layers:
         if isinstance(layer, L.Conv2D):
@@ -145,7 +134,7 @@ def test_default_channel_is_the_strongest_per_image(model, images):
 def test_nested_base_matches_explicit_deconvnet(images):
     keras.backend.clear_session(free_memory=False)
     keras.utils.set_random_seed(3)
-    base = keras.Sequential([keras.Input((67, 67, 3))] + alexnet_like_layers(), name="base")
+    base = keras.Sequential([keras.Input((67, 67, 3))] + alexnet_like_layers(WIDTHS, KERNELS), name="base")
     model = keras.Sequential([keras.Input((67, 67, 3)), base, L.Flatten(), L.Dense(4)])
     result = deconvnet(model, tf.constant(images), "base/conv3", channel=4)
     for i, image in enumerate(images):
@@ -199,25 +188,13 @@ def test_one_compiled_step_for_per_image_channels(model, images):
     assert engine.trace_count == 1
 
 
-def snapshot(model):
-    return (
-        [w.numpy().copy() for w in model.weights],
-        [getattr(layer, "activation", None) for layer in model.layers],
-        [layer.trainable for layer in model.layers],
-    )
-
-
 def test_model_unchanged(model, images):
-    weights, activations, trainable = snapshot(model)
+    before = model_state(model)
     deconvnet(model, images, "conv3", keep="all")
     deconvnet(model, images, "pool3")
     with pytest.raises(ValueError):
         deconvnet(model, images, "conv3", channel=99)
-    after_weights, after_activations, after_trainable = snapshot(model)
-    for before, after in zip(weights, after_weights):
-        np.testing.assert_array_equal(before, after)
-    assert all(a is b for a, b in zip(activations, after_activations))
-    assert trainable == after_trainable
+    assert_model_unchanged(model, before)
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from helpers.models import alexnet_like, alexnet_like_layers
+from helpers.state import assert_model_unchanged, model_state
 from keras_vis.deconv import TopActivations, deconvnet, receptive_field, top_activations
 from keras_vis.deconv.reconstruction import KeptActivation
 from keras_vis.engine import get_engine
@@ -13,22 +15,13 @@ from keras_vis.pixels import scale_each_to_uint8, tile
 L = keras.layers
 
 
-def small_alexnet_layers():
-    return [
-        L.Conv2D(4, 5, strides=2, activation="relu", name="conv1"),
-        L.MaxPooling2D(3, 2, name="pool1"),
-        L.Conv2D(8, 3, padding="same", activation="relu", name="conv2"),
-        L.MaxPooling2D(3, 2, name="pool2"),
-    ]
+# Conv 4@5×5/2 → pool 3/2 → conv 8@3×3 same → pool 3/2.
+WIDTHS, KERNELS = (4, 8), (5, 3)
 
 
 @pytest.fixture
 def model():
-    keras.backend.clear_session(free_memory=False)
-    keras.utils.set_random_seed(4)
-    net = keras.Sequential(
-        [keras.Input((35, 35, 3))] + small_alexnet_layers() + [L.Flatten(), L.Dense(3)]
-    )
+    net = alexnet_like(35, 3, WIDTHS, KERNELS, seed=4)
     yield net
     keras.backend.clear_session(free_memory=False)
 
@@ -56,7 +49,7 @@ def test_receptive_field_worked_by_hand(model, name):
 
 def test_receptive_field_inside_a_nested_base():
     keras.backend.clear_session(free_memory=False)
-    base = keras.Sequential([keras.Input((35, 35, 3))] + small_alexnet_layers(), name="base")
+    base = keras.Sequential([keras.Input((35, 35, 3))] + alexnet_like_layers(WIDTHS, KERNELS), name="base")
     outer = keras.Sequential([keras.Input((35, 35, 3)), base, L.Flatten(), L.Dense(2)])
     field = receptive_field(outer, "base/conv2")
     assert (field.size, field.jump, field.offset, field.map_size) == HAND_FIELDS["conv2"]
@@ -235,23 +228,12 @@ def test_unknown_receptive_field_falls_back_to_whole_images(images):
     np.testing.assert_array_equal(result.crops, result.images)
 
 
-def snapshot(model):
-    return (
-        [w.numpy().copy() for w in model.weights],
-        [getattr(layer, "activation", None) for layer in model.layers],
-        [layer.trainable for layer in model.layers],
-    )
-
-
 def test_model_unchanged(model, images):
-    before = snapshot(model)
+    before = model_state(model)
     top_activations(model, images, "conv2", [0, 1], k=3)
     with pytest.raises(ValueError):
         top_activations(model, images, "conv2", [8])
-    after = snapshot(model)
-    for a, b in zip(before[0], after[0]):
-        np.testing.assert_array_equal(a, b)
-    assert all(a is b for a, b in zip(before[1], after[1])) and before[2] == after[2]
+    assert_model_unchanged(model, before)
 
 
 @pytest.mark.parametrize(

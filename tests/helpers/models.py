@@ -290,3 +290,49 @@ def custom_block_cnn():
     mean, variance = rng.normal(0.3, 0.2, 4), rng.uniform(2.0, 4.0, 4)
     bn.set_weights([w.astype(np.float32) for w in (gamma, beta, mean, variance)])
     return model
+
+
+def alexnet_like_layers(widths, kernels):
+    """The Zeiler–Fergus write-up's AlexNet at toy size: convolutions of `widths` channels and
+    `kernels` sides (the first with stride 2, the second `same`-padded), each followed by an
+    overlapping 3×3/2 max-pool; the layers are `conv1`, `pool1`, `conv2`, ..."""
+    layers = []
+    for number, (width, kernel) in enumerate(zip(widths, kernels), start=1):
+        layers += [keras.layers.Conv2D(width, kernel, strides=2 if number == 1 else 1,
+                                       padding="same" if number == 2 else "valid",
+                                       activation="relu", name=f"conv{number}"),
+                   keras.layers.MaxPooling2D(3, 2, name=f"pool{number}")]
+    return layers
+
+
+def alexnet_like(side, classes, widths, kernels, *, seed):
+    """`alexnet_like_layers` on `side`² RGB images, then Flatten → Dense(`classes`), built from
+    `seed` in a fresh Keras session."""
+    keras.backend.clear_session(free_memory=False)
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential([keras.Input((side, side, 3)), *alexnet_like_layers(widths, kernels),
+                             keras.layers.Flatten(), keras.layers.Dense(classes)])
+
+
+def gap_cnn(name="tiny_cnn"):
+    """16×16×3 → conv(relu) → pool → conv(relu) → GAP → Dense(3, softmax): the CAM-able shape of
+    most CNNs."""
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv1")(inputs)
+    x = keras.layers.MaxPooling2D(name="pool1")(x)
+    x = keras.layers.Conv2D(6, 3, padding="same", activation="relu", name="conv2")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    outputs = keras.layers.Dense(3, activation="softmax", name="predictions")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def flatten_cnn():
+    """6×6×2 → conv(relu, bias 1) → Flatten → Dense(4, softmax): a head a class activation map
+    cannot read as CAM; the dense weights are mostly positive, of both signs, so every class has
+    some positive evidence."""
+    inputs = keras.Input((6, 6, 2))
+    x = keras.layers.Conv2D(3, 3, padding="same", activation="relu", bias_initializer="ones",
+                            name="conv")(inputs)
+    dense = keras.layers.Dense(4, activation="softmax", name="dense",
+                               kernel_initializer=keras.initializers.RandomNormal(0.2, 0.3, seed=1))
+    return keras.Model(inputs, dense(keras.layers.Flatten()(x)))

@@ -10,6 +10,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers.models import flatten_cnn
 from helpers.state import assert_model_unchanged, model_state
 
 from keras_vis import engine
@@ -30,14 +31,6 @@ def gap_model(pool=False):
     x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
     x = keras.layers.Dropout(0.5)(x)
     outputs = keras.layers.Dense(3, activation="softmax", name="dense")(x)
-    return keras.Model(inputs, outputs)
-
-
-def flatten_model():
-    inputs = keras.Input((6, 6, 2))
-    x = keras.layers.Conv2D(3, 3, padding="same", activation="relu", bias_initializer="ones",
-                            name="conv")(inputs)
-    outputs = keras.layers.Dense(4, activation="softmax", name="dense")(keras.layers.Flatten()(x))
     return keras.Model(inputs, outputs)
 
 
@@ -86,7 +79,7 @@ def test_gradcam_equals_cam_on_gap_dense_model(rng):
 
 
 @pytest.mark.parametrize("build, layer, shape",
-                         [(gap_model, "conv2", (8, 8)), (flatten_model, "conv", (6, 6))])
+                         [(gap_model, "conv2", (8, 8)), (flatten_cnn, "conv", (6, 6))])
 def test_gradient_variants_match_their_definitions(build, layer, shape, rng):
     model = build()
     images = rng.random((3,) + tuple(model.inputs[0].shape[1:]), dtype=np.float32)
@@ -245,7 +238,7 @@ def test_bad_arguments_raise_clear_errors(rng):
     with pytest.raises(ValueError, match=r"spatial output.*last_conv_layer.*'conv2'"):
         cam(model, images, layer="dense")
     with pytest.raises(ValueError, match="global average pooling followed by one dense"):
-        cam(flatten_model(), rng.random((1, 6, 6, 2), dtype=np.float32), method="cam")
+        cam(flatten_cnn(), rng.random((1, 6, 6, 2), dtype=np.float32), method="cam")
     with pytest.raises(ValueError, match="layer feeding the global average pooling.*'conv2'"):
         cam(model, images, method="cam", layer="conv1")
     with pytest.raises(ValueError, match="class"):

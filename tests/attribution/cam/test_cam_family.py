@@ -10,6 +10,7 @@ references below are computed from those closed forms and from each method's def
 import keras
 import numpy as np
 import pytest
+from helpers.models import flatten_cnn
 from helpers.state import assert_model_unchanged, model_state
 from scipy import ndimage
 
@@ -36,22 +37,12 @@ def gap_model(size=8, pool=False):
     return keras.Model(inputs, outputs)
 
 
-def flatten_model():
-    inputs = keras.Input((6, 6, 2))
-    x = keras.layers.Conv2D(3, 3, padding="same", activation="relu", bias_initializer="ones",
-                            name="conv")(inputs)
-    # Mostly positive weights of both signs: every class has some positive evidence.
-    dense = keras.layers.Dense(4, activation="softmax", name="dense",
-                               kernel_initializer=keras.initializers.RandomNormal(0.2, 0.3, seed=1))
-    return keras.Model(inputs, dense(keras.layers.Flatten()(x)))
-
-
 def features(model, layer, images):
     return keras.Model(model.inputs[0], model.get_layer(layer).output)(images).numpy()
 
 
 def flatten_gradients(model, activations, classes):
-    """dlogit/dA of `flatten_model`: the dense kernel's column of each class, reshaped."""
+    """dlogit/dA of `flatten_cnn`: the dense kernel's column of each class, reshaped."""
     kernel = model.get_layer("dense").kernel.numpy()
     return kernel[:, classes].T.reshape(activations.shape)
 
@@ -99,7 +90,7 @@ def test_gradcam_and_xgradcam_equal_cam_on_a_gap_dense_model(rng):
 
 
 def test_xgradcam_matches_its_definition_where_gradients_vary(rng):
-    model = flatten_model()
+    model = flatten_cnn()
     images = rng.random((3, 6, 6, 2), dtype=np.float32)
     classes = [1, 3, 0]
     a = features(model, "conv", images)
@@ -152,7 +143,7 @@ def test_eigencam_needs_no_gradient_and_no_score_that_varies(rng):
 
 
 def test_eigengradcam_matches_a_naive_reference(rng):
-    model = flatten_model()
+    model = flatten_cnn()
     images = rng.random((3, 6, 6, 2), dtype=np.float32)
     classes = [2, 0, 3]
     a = features(model, "conv", images)
@@ -165,7 +156,7 @@ def test_eigengradcam_matches_a_naive_reference(rng):
 
 
 def test_eigen_smooth_is_the_principal_component_of_the_weighted_maps(rng):
-    model = flatten_model()
+    model = flatten_cnn()
     images = rng.random((3, 6, 6, 2), dtype=np.float32)
     classes = [1, 0, 2]
     a = features(model, "conv", images)
