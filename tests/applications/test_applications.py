@@ -4,12 +4,14 @@ VGG16 base nested in a transfer-learning Sequential model. Each model is built o
 import keras
 import numpy as np
 import pytest
-from helpers.state import assert_model_unchanged, model_state
+import tensorflow as tf
+from helpers.state import assert_model_unchanged, model_state, signed_gradient
 from helpers.method_cases import CASES, call
 
-from keras_vis import last_conv_layer, registry, rules
+from keras_vis import last_conv_layer, objectives, registry, rules
 from keras_vis.attribution import (cam, deeplift, gradcam, gradient_shap, guided_gradcam, lrp,
                                    occlusion, saliency)
+from keras_vis.layers import layer_of
 
 pytestmark = pytest.mark.applications
 
@@ -173,3 +175,34 @@ def test_zplus_conserves_where_relevance_only_reaches_rectified_outputs(composit
                     return_layers=True)
     assert np.all(np.abs(layers.score) > 1e-3)
     np.testing.assert_allclose(layers.shares, 1.0, atol=1e-3)
+
+
+@pytest.mark.parametrize("name, layer", [("MobileNetV2", "block_13_expand_relu"),
+                                         ("transfer VGG16", "vgg16/block4_conv3")])
+def test_objectives_are_targets_on_real_graphs(name, layer, models, images):
+    """A channel, a direction, a weighted sum and a neuron of an inner layer, nested bases
+    included, explained as targets: each gradient is the one the objective's linearity gives, and
+    the channel's the one taken by hand through the layer where Keras can tap it."""
+    model = models(name)
+    before = model_state(model)
+    channel = signed_gradient(model, images, objectives.Channel(layer, 3))
+    assert np.all(np.isfinite(channel)) and np.abs(channel).max() > 0
+    channels = int(layer_of(model, layer).output.shape[-1])
+    one_hot = np.eye(channels, dtype=np.float32)[3]
+    scale = np.abs(channel).max()
+    np.testing.assert_allclose(signed_gradient(model, images, objectives.direction(layer, one_hot)),
+                               channel, atol=1e-4 * scale)
+    other = signed_gradient(model, images, objectives.Channel(layer, 5))
+    mixed = 2.0 * objectives.Channel(layer, 3) - objectives.Channel(layer, 5)
+    np.testing.assert_allclose(signed_gradient(model, images, mixed), 2.0 * channel - other,
+                               atol=1e-4 * scale)
+    assert np.all(np.isfinite(saliency(model, images, objectives.Neuron(layer, 3))))
+    if "/" not in layer:
+        tapped = keras.Model(model.inputs, model.get_layer(layer).output)
+        x = tf.constant(images)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            score = tf.reduce_mean(tapped(x, training=False)[..., 3], axis=[1, 2])
+        by_hand = tape.gradient(score, x).numpy().sum(axis=-1)
+        np.testing.assert_allclose(channel, by_hand, atol=1e-4 * scale)
+    assert_model_unchanged(model, before)
