@@ -9,6 +9,7 @@ itself runs the layers below the layer once and only the layers above on the abl
 import keras
 import numpy as np
 import pytest
+from helpers.cam import class_weights, features, gap_model, relu_sum
 from helpers.state import assert_model_unchanged, model_state
 
 from keras_vis import progress, steps
@@ -18,25 +19,6 @@ from keras_vis.graph import Downstream
 from keras_vis.objectives import Channel
 
 L = keras.layers
-
-
-def relu_sum(weights, activations):
-    return np.maximum((weights * activations).sum(-1), 0)
-
-
-def gap_model():
-    inputs = keras.Input((8, 8, 3))
-    x = L.Conv2D(4, 3, padding="same", activation="relu", name="conv1")(inputs)
-    x = L.Conv2D(5, 3, padding="same", activation="relu", bias_initializer="ones",
-                 name="conv2")(x)
-    x = L.GlobalAveragePooling2D(name="gap")(x)
-    x = L.Dropout(0.5)(x)
-    outputs = L.Dense(3, activation="softmax", name="dense")(x)
-    return keras.Model(inputs, outputs)
-
-
-def features(model, layer, images):
-    return keras.Model(model.inputs[0], model.get_layer(layer).output)(images).numpy()
 
 
 def naive_ablation(forward, images, classes, channels):
@@ -98,10 +80,8 @@ def test_on_a_gap_dense_model_it_equals_cam(rng):
     model = gap_model()
     images = rng.random((4, 8, 8, 3), dtype=np.float32)
     a = features(model, "conv2", images)
-    kernel = model.get_layer("dense").kernel.numpy()
     classes = [0, 2, 1, 1]
-    expected = relu_sum(kernel[:, classes].T[:, None, None, :] * a.mean(axis=(1, 2),
-                                                                        keepdims=True), a)
+    expected = relu_sum(class_weights(model, classes) * a.mean(axis=(1, 2), keepdims=True), a)
     assert expected.max() > 0
     before = model_state(model)
     raw = AblationCAM()(model, images, classes, layer="conv2", normalize=False, batch_size=3)

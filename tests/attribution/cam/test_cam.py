@@ -10,6 +10,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers.cam import class_weights, features, gap_model, relu_sum
 from helpers.models import flatten_cnn
 from helpers.state import assert_model_unchanged, model_state
 
@@ -19,27 +20,6 @@ from keras_vis.attribution._maps import normalize as normalize_maps
 from keras_vis.objectives import Channel, Neuron
 
 GRADIENT_METHODS = ["gradcam", "gradcam++", "layercam", "hirescam"]
-
-
-def gap_model(pool=False):
-    inputs = keras.Input((8, 8, 3))
-    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv1")(inputs)
-    if pool:
-        x = keras.layers.MaxPooling2D(name="pool")(x)
-    x = keras.layers.Conv2D(5, 3, padding="same", activation="relu", bias_initializer="ones",
-                            name="conv2")(x)
-    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
-    x = keras.layers.Dropout(0.5)(x)
-    outputs = keras.layers.Dense(3, activation="softmax", name="dense")(x)
-    return keras.Model(inputs, outputs)
-
-
-def features(model, layer, images):
-    return keras.Model(model.inputs[0], model.get_layer(layer).output)(images).numpy()
-
-
-def relu_sum(weights, activations):
-    return np.maximum((weights * activations).sum(-1), 0)
 
 
 def gradcampp_weights(g, activations):
@@ -65,9 +45,8 @@ def test_gradcam_equals_cam_on_gap_dense_model(rng):
     model = gap_model()
     images = rng.random((4, 8, 8, 3), dtype=np.float32)
     a = features(model, "conv2", images)
-    kernel = model.get_layer("dense").kernel.numpy()
     classes = [0, 2, 1, 1]
-    expected_cam = relu_sum(kernel[:, classes].T[:, None, None, :], a)
+    expected_cam = relu_sum(class_weights(model, classes), a)
     raw_cam = cam(model, images, classes, method="cam", normalize=False)
     np.testing.assert_allclose(raw_cam, expected_cam, rtol=1e-5, atol=1e-6)
     # The gradient is W / (h w) everywhere, so the raw maps differ by exactly h w = 64.
@@ -84,12 +63,11 @@ def test_gradient_variants_match_their_definitions(build, layer, shape, rng):
     model = build()
     images = rng.random((3,) + tuple(model.inputs[0].shape[1:]), dtype=np.float32)
     a = features(model, layer, images)
-    kernel = model.get_layer("dense").kernel.numpy()
     classes = [1, 0, 2]
     if build is gap_model:
-        g = np.broadcast_to(kernel[:, classes].T[:, None, None, :] / a[0, ..., 0].size, a.shape)
+        g = np.broadcast_to(class_weights(model, classes) / a[0, ..., 0].size, a.shape)
     else:
-        g = kernel[:, classes].T.reshape(a.shape)
+        g = model.get_layer("dense").kernel.numpy()[:, classes].T.reshape(a.shape)
     before = model_state(model)
     for method in GRADIENT_METHODS:
         got = cam(model, images, classes, method=method, normalize=False)
@@ -106,8 +84,7 @@ def test_maps_are_upsampled_bilinearly_to_the_input(rng):
     model = gap_model(pool=True)
     images = rng.random((2, 8, 8, 3), dtype=np.float32)
     a = features(model, "conv2", images)  # 4×4 maps
-    kernel = model.get_layer("dense").kernel.numpy()
-    low = relu_sum(kernel[:, [2, 2]].T[:, None, None, :], a)
+    low = relu_sum(class_weights(model, [2, 2]), a)
     expected = tf.image.resize(low[..., None], (8, 8), method="bilinear").numpy()[..., 0]
     np.testing.assert_allclose(cam(model, images, 2, method="cam", normalize=False), expected,
                                rtol=1e-5, atol=1e-6)
@@ -209,8 +186,7 @@ def test_nested_base_model_layers(rng):
     model, base = nested_model()
     images = rng.random((2, 8, 8, 3), dtype=np.float32)
     a = keras.Model(base.inputs[0], base.get_layer("base_conv2").output)(images).numpy()
-    kernel = model.get_layer("dense").kernel.numpy()
-    low = relu_sum(kernel[:, [1, 1]].T[:, None, None, :], a)  # 6×6 maps
+    low = relu_sum(class_weights(model, [1, 1]), a)  # 6×6 maps
     expected = tf.image.resize(low[..., None], (8, 8), method="bilinear").numpy()[..., 0]
     for options in [dict(method="cam"), dict(method="cam", layer="base/base_conv2"),
                     dict(layer=None), dict(layer="base_conv2"),

@@ -10,6 +10,7 @@ references below are computed from those closed forms and from each method's def
 import keras
 import numpy as np
 import pytest
+from helpers.cam import features, gap_model
 from helpers.models import flatten_cnn
 from helpers.state import assert_model_unchanged, model_state
 from scipy import ndimage
@@ -25,26 +26,15 @@ from keras_vis.targets import Region
 ZOOMS = (1.0, 1.1, 0.9)
 
 
-def gap_model(size=8, pool=False):
-    inputs = keras.Input((size, size, 3))
-    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv1")(inputs)
-    if pool:
-        x = keras.layers.MaxPooling2D(name="pool")(x)
-    x = keras.layers.Conv2D(5, 3, padding="same", activation="relu", bias_initializer="ones",
-                            name="conv2")(x)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    outputs = keras.layers.Dense(3, activation="softmax", name="dense")(x)
-    return keras.Model(inputs, outputs)
-
-
-def features(model, layer, images):
-    return keras.Model(model.inputs[0], model.get_layer(layer).output)(images).numpy()
-
-
-def flatten_gradients(model, activations, classes):
-    """dlogit/dA of `flatten_cnn`: the dense kernel's column of each class, reshaped."""
+def flatten_case(rng, classes):
+    """`flatten_cnn` on three random images: the model, the images, the feature maps `a` of its
+    convolution and dlogit/dA `g` of `classes` there (the dense kernel's column of each class,
+    reshaped)."""
+    model = flatten_cnn()
+    images = rng.random((3, 6, 6, 2), dtype=np.float32)
+    a = features(model, "conv", images)
     kernel = model.get_layer("dense").kernel.numpy()
-    return kernel[:, classes].T.reshape(activations.shape)
+    return model, images, a, kernel[:, classes].T.reshape(a.shape)
 
 
 def naive_principal(values):
@@ -90,11 +80,8 @@ def test_gradcam_and_xgradcam_equal_cam_on_a_gap_dense_model(rng):
 
 
 def test_xgradcam_matches_its_definition_where_gradients_vary(rng):
-    model = flatten_cnn()
-    images = rng.random((3, 6, 6, 2), dtype=np.float32)
     classes = [1, 3, 0]
-    a = features(model, "conv", images)
-    g = flatten_gradients(model, a, classes)
+    model, images, a, g = flatten_case(rng, classes)
     weights = (a / a.sum(axis=(1, 2), keepdims=True) * g).sum(axis=(1, 2), keepdims=True)
     want = np.maximum((weights * a).sum(-1), 0)
     assert want.max() > 0
@@ -143,11 +130,9 @@ def test_eigencam_needs_no_gradient_and_no_score_that_varies(rng):
 
 
 def test_eigengradcam_matches_a_naive_reference(rng):
-    model = flatten_cnn()
-    images = rng.random((3, 6, 6, 2), dtype=np.float32)
     classes = [2, 0, 3]
-    a = features(model, "conv", images)
-    want = np.maximum(naive_principal(a * flatten_gradients(model, a, classes)), 0)
+    model, images, a, g = flatten_case(rng, classes)
+    want = np.maximum(naive_principal(a * g), 0)
     assert want.max() > 0
     np.testing.assert_allclose(cam(model, images, classes, method="eigengradcam", normalize=False),
                                want, rtol=1e-4, atol=1e-6)
@@ -156,11 +141,8 @@ def test_eigengradcam_matches_a_naive_reference(rng):
 
 
 def test_eigen_smooth_is_the_principal_component_of_the_weighted_maps(rng):
-    model = flatten_cnn()
-    images = rng.random((3, 6, 6, 2), dtype=np.float32)
     classes = [1, 0, 2]
-    a = features(model, "conv", images)
-    g = flatten_gradients(model, a, classes)
+    model, images, a, g = flatten_case(rng, classes)
     weights = {"gradcam": g.mean(axis=(1, 2), keepdims=True), "hirescam": g,
                "layercam": np.maximum(g, 0)}
     for method, w in weights.items():
