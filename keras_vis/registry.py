@@ -203,12 +203,21 @@ class MethodSpec:
 
     def report_arguments(self, subject, settings):
         """The options the report calls `function` with: `defaults`, then `report_options`."""
-        sources = {"settings": settings, "subject": subject}
+        return {**self.defaults, **self._filled({"settings": settings, "subject": subject})}
+
+    def settings_arguments(self, settings):
+        """The options of `report_options` that the report's `settings` give, filled from them."""
+        return self._filled({"settings": settings})
+
+    def _filled(self, sources):
+        """The options of `report_options` whose source is among `sources` (`{"settings": ...}`),
+        each read from it."""
         filled = {}
         for option, source in self.report_options.items():
             where, _, attribute = source.partition(".")
-            filled[option] = getattr(sources[where], attribute)
-        return {**self.defaults, **filled}
+            if where in sources:
+                filled[option] = getattr(sources[where], attribute)
+        return filled
 
     def why_unavailable(self, subject, settings):
         """`None`, or the reason the method cannot run on the subject's model."""

@@ -29,10 +29,6 @@ def method_options(spec, settings):
     """The options of a registry method (`MethodSpec`) that `settings` fill, as JSON:
     `{"masks": 300, "seed": 0}` for RISE; an option left to the method (`None`, no rules) is left
     out."""
-    shown = {}
-    for option, source in spec.report_options.items():
-        where, _, field = source.partition(".")
-        value = getattr(settings, field) if where == "settings" else None
-        if value is not None and value != ():
-            shown[option] = json_value(value)
-    return shown
+    return {option: json_value(value)
+            for option, value in spec.settings_arguments(settings).items()
+            if value is not None and value != ()}
