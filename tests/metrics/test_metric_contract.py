@@ -116,3 +116,25 @@ def test_a_metric_that_follows_no_curve_says_so(subject):
 def test_evaluate_refuses_what_the_metric_cannot_take(call_options, error, message):
     with pytest.raises(error, match=message):
         evaluate(**call_options)
+
+
+def test_metrics_for_picks_what_the_held_inputs_allow_and_refuses_the_rest():
+    from keras_vis.metrics.evaluate import metrics_for
+
+    held = ("model", "images", "maps", "target")
+    how = {"masks": "pass masks", "method": "name a method"}
+    every = metrics_for(["all"], held, argument="--metric", how_to_give=how)
+    assert every == tuple(spec for spec in registry.METRICS if set(spec.needs) <= set(held))
+    assert "pointing_game" not in [spec.name for spec in every]
+    named = metrics_for(["insertion", "deletion", "insertion"], held, argument="metrics",
+                        how_to_give=how)
+    assert [spec.name for spec in named] == ["insertion", "deletion"]
+    with pytest.raises(ValueError, match="pointing_game reads object masks: pass masks, or pick "
+                                         "another metric"):
+        metrics_for(["deletion", "pointing_game"], held, argument="metrics", how_to_give=how)
+    with pytest.raises(ValueError, match="randomization_check reads an attribution method: name"):
+        metrics_for(["randomization_check"], held, argument="metrics", how_to_give=how)
+    with pytest.raises(ValueError, match="at least one metric name"):
+        metrics_for([], held, argument="metrics", how_to_give=how)
+    with pytest.raises(ValueError, match="Did you mean 'deletion'"):
+        metrics_for(["deleton"], held, argument="metrics", how_to_give=how)
